@@ -1,0 +1,67 @@
+//! Bias-add + activation (forward) and activation derivative (backward): the CPU twins of the
+//! matmul epilogues in shaders/matmul.wgsl. Derivatives use the activation's output `h`.
+
+use crate::model::Activation;
+use crate::scalar::Scalar;
+
+#[inline]
+pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
+    match act {
+        Activation::Identity => z,
+        Activation::Relu => z.max(T::zero()),
+        Activation::LeakyRelu(s) => {
+            if z > T::zero() { z } else { z * T::from_f64_lossy(s as f64) }
+        }
+        Activation::Tanh => z.tanh(),
+        Activation::Sigmoid => sigmoid(z),
+    }
+}
+
+/// f'(z) expressed through h = f(z).
+#[inline]
+pub fn activate_grad<T: Scalar>(act: Activation, h: T) -> T {
+    match act {
+        Activation::Identity => T::one(),
+        Activation::Relu => if h > T::zero() { T::one() } else { T::zero() },
+        // slope >= 0 (checked when parsed), so h > 0 exactly when z > 0
+        Activation::LeakyRelu(s) => if h > T::zero() { T::one() } else { T::from_f64_lossy(s as f64) },
+        Activation::Tanh => T::one() - h * h,
+        Activation::Sigmoid => h * (T::one() - h),
+    }
+}
+
+/// Logistic function, stable for large |z|.
+#[inline]
+pub fn sigmoid<T: Scalar>(z: T) -> T {
+    if z >= T::zero() {
+        T::one() / (T::one() + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// z (B, N) += b (N), then h = act(z) in place. `act = None` leaves the logits linear.
+pub fn bias_act<T: Scalar>(rows: usize, n: usize, bias: &[T], act: Option<Activation>, z: &mut [T]) {
+    for r in 0..rows {
+        let row = &mut z[r * n..(r + 1) * n];
+        for (x, &b) in row.iter_mut().zip(bias) {
+            *x += b;
+        }
+        if let Some(act) = act {
+            for x in row.iter_mut() {
+                *x = activate(act, *x);
+            }
+        }
+    }
+}
+
+/// d (B, N) *= act'(h) elementwise, h the layer's stored (pre-dropout) output.
+pub fn act_backward<T: Scalar>(act: Activation, h: &[T], d: &mut [T]) {
+    if act == Activation::Identity {
+        return;
+    }
+    for (g, &hv) in d.iter_mut().zip(h) {
+        *g *= activate_grad(act, hv);
+    }
+}

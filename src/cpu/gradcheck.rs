@@ -1,0 +1,79 @@
+//! Gradient checking: analytic gradients of the full loss (data loss + penalties) against
+//! central differences, in f64.
+
+use super::loss::BatchTargets;
+use super::network::{loss_and_grads, DropoutStep, Workspace};
+use super::optimizer::sign0;
+use super::reduce::penalty;
+use crate::engine::TrainSetup;
+use crate::model::Params;
+
+/// The objective the optimizer descends for one batch: mean data loss + Σ penalties, and its
+/// gradient (the data gradient plus λW + β·sign(W) on weights).
+pub fn objective(
+    setup: &TrainSetup,
+    params: &Params<f64>,
+    x: &[f64],
+    targets: BatchTargets,
+    dropout: Option<DropoutStep>,
+) -> (f64, Params<f64>) {
+    let rows = x.len() / setup.spec.inputs();
+    let mut ws = Workspace::new(setup, params, rows);
+    ws.h[0].copy_from_slice(x);
+    let out = loss_and_grads(setup, params, &mut ws, rows, targets, dropout, None);
+    let mut grads = ws.grads;
+    let reg = &setup.regularization;
+    let mut loss = out.loss_sum / rows as f64;
+    for l in 0..params.num_layers() {
+        let (l2, l1) = (reg.l2_of(l), reg.l1_of(l));
+        loss += penalty(params.weight(l), l2, l1);
+        let w = params.weight(l).to_vec();
+        for (g, w) in grads.weight_mut(l).iter_mut().zip(w) {
+            *g += l2 * w + l1 * sign0(w);
+        }
+    }
+    (loss, grads)
+}
+
+/// Max relative error |a − n| / max(|a|, |n|, 1e-8) per tensor, in checkpoint naming.
+#[derive(Clone, Debug)]
+pub struct GradCheckReport {
+    pub tensors: Vec<(String, f64)>,
+}
+
+impl GradCheckReport {
+    pub fn max_error(&self) -> f64 {
+        self.tensors.iter().map(|t| t.1).fold(0.0, f64::max)
+    }
+}
+
+/// Checks every parameter by central differences with step `h`.
+pub fn gradcheck(
+    setup: &TrainSetup,
+    params: &Params<f64>,
+    x: &[f64],
+    targets: BatchTargets,
+    dropout: Option<DropoutStep>,
+    h: f64,
+) -> GradCheckReport {
+    let (_, analytic) = objective(setup, params, x, targets, dropout);
+    let mut p = params.clone();
+    let mut tensors = Vec::new();
+    for (name, range) in params.layout.tensors() {
+        let mut worst = 0.0f64;
+        for i in range {
+            let orig = p.data[i];
+            p.data[i] = orig + h;
+            let (up, _) = objective(setup, &p, x, targets, dropout);
+            p.data[i] = orig - h;
+            let (down, _) = objective(setup, &p, x, targets, dropout);
+            p.data[i] = orig;
+            let numeric = (up - down) / (2.0 * h);
+            let a = analytic.data[i];
+            let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-8);
+            worst = worst.max(rel);
+        }
+        tensors.push((name, worst));
+    }
+    GradCheckReport { tensors }
+}

@@ -1,0 +1,162 @@
+//! Output-layer losses from logits, each computing the batch's loss sum, the correct count and
+//! the logits gradient in one pass: the CPU twin of shaders/loss.wgsl.
+
+use crate::model::Loss;
+use crate::scalar::Scalar;
+
+/// Targets of one batch, as gathered: class labels or real-valued rows of width K.
+#[derive(Clone, Copy, Debug)]
+pub enum BatchTargets<'a> {
+    Classes(&'a [u32]),
+    Values(&'a [f32]),
+}
+
+impl BatchTargets<'_> {
+    /// Target k of sample b for a K-wide output: one-hot for labels (the label itself for K = 1).
+    #[inline]
+    pub fn value<T: Scalar>(&self, b: usize, k: usize, width: usize) -> T {
+        match *self {
+            BatchTargets::Classes(labels) => {
+                let hit = if width == 1 { labels[b] == 1 } else { labels[b] as usize == k };
+                if hit { T::one() } else { T::zero() }
+            }
+            BatchTargets::Values(v) => T::from_f64_lossy(v[b * width + k] as f64),
+        }
+    }
+}
+
+/// Norms below this count as this, so cosine loss stays finite at zero vectors (PyTorch's eps).
+pub const COSINE_EPS: f64 = 1e-8;
+
+/// The predicted class of one output row: argmax (first on ties), or z > 0 for a single output.
+#[inline]
+pub fn predicted_class<T: Scalar>(z: &[T]) -> u32 {
+    if z.len() == 1 {
+        return (z[0] > T::zero()) as u32;
+    }
+    let mut best = 0;
+    for (k, &v) in z.iter().enumerate().skip(1) {
+        if v > z[best] {
+            best = k;
+        }
+    }
+    best as u32
+}
+
+/// logits (B, K), targets -> dz (B, K) = ∂(mean loss)/∂logits; returns (Σ per-sample loss, correct).
+/// `grad_scale` is 1/B for a training batch (losses are means over it).
+pub fn loss_forward_backward<T: Scalar>(
+    loss: Loss,
+    rows: usize,
+    width: usize,
+    logits: &[T],
+    targets: BatchTargets,
+    mut dz: Option<&mut [T]>,
+    grad_scale: T,
+) -> (f64, u64) {
+    let mut loss_sum = 0.0f64;
+    let mut correct = 0u64;
+    let k_t = T::from_usize(width).unwrap_or_else(T::one);
+    for b in 0..rows {
+        let z = &logits[b * width..(b + 1) * width];
+        if let BatchTargets::Classes(labels) = targets {
+            correct += (predicted_class(z) == labels[b]) as u64;
+        }
+        let mut d = dz.as_deref_mut().map(|d| &mut d[b * width..(b + 1) * width]);
+        let t = |k: usize| targets.value::<T>(b, k, width);
+        let sample_loss = match loss {
+            Loss::SoftmaxCrossEntropy => {
+                let m = z.iter().copied().fold(T::neg_infinity(), T::max);
+                let sum_exp: T = z.iter().map(|&v| (v - m).exp()).sum();
+                let lse = m + sum_exp.ln();
+                let BatchTargets::Classes(labels) = targets else {
+                    unreachable!("softmax cross-entropy is checked to have class targets")
+                };
+                if let Some(d) = d.as_deref_mut() {
+                    for k in 0..width {
+                        let p = (z[k] - lse).exp();
+                        d[k] = (p - t(k)) * grad_scale;
+                    }
+                }
+                lse - z[labels[b] as usize]
+            }
+            Loss::BinaryCrossEntropy => {
+                let mut s = T::zero();
+                for k in 0..width {
+                    let (zk, tk) = (z[k], t(k));
+                    // max(z,0) − z·t + log(1 + e^(−|z|)), stable for any z
+                    s += zk.max(T::zero()) - zk * tk + (-zk.abs()).exp().ln_1p();
+                    if let Some(d) = d.as_deref_mut() {
+                        d[k] = (super::activation::sigmoid(zk) - tk) * grad_scale / k_t;
+                    }
+                }
+                s / k_t
+            }
+            Loss::MeanSquaredError => {
+                let mut s = T::zero();
+                for k in 0..width {
+                    let e = z[k] - t(k);
+                    s += e * e;
+                    if let Some(d) = d.as_deref_mut() {
+                        d[k] = (e + e) * grad_scale / k_t;
+                    }
+                }
+                s / k_t
+            }
+            Loss::Cosine => {
+                let eps = T::from_f64_lossy(COSINE_EPS);
+                let (mut zz, mut tt, mut zt) = (T::zero(), T::zero(), T::zero());
+                for k in 0..width {
+                    let tk = t(k);
+                    zz += z[k] * z[k];
+                    tt += tk * tk;
+                    zt += z[k] * tk;
+                }
+                let (nz, nt) = (zz.sqrt().max(eps), tt.sqrt().max(eps));
+                let cos = zt / (nz * nt);
+                if let Some(d) = d.as_deref_mut() {
+                    // ∂cos/∂z = t/(|z||t|) − cos·z/|z|² (the second term vanishes when |z| is clamped)
+                    let clamped = zz.sqrt() < eps;
+                    for k in 0..width {
+                        let mut g = t(k) / (nz * nt);
+                        if !clamped {
+                            g -= cos * z[k] / (nz * nz);
+                        }
+                        d[k] = -g * grad_scale;
+                    }
+                }
+                T::one() - cos
+            }
+        };
+        loss_sum += sample_loss.to_f64_lossy();
+    }
+    (loss_sum, correct)
+}
+
+/// logits (B, K) -> what the network predicts: softmax probabilities, sigmoid probabilities, or
+/// the values themselves for regression losses.
+pub fn output_probabilities<T: Scalar>(loss: Loss, rows: usize, width: usize, logits: &[T], out: &mut [f32]) {
+    for b in 0..rows {
+        let z = &logits[b * width..(b + 1) * width];
+        let o = &mut out[b * width..(b + 1) * width];
+        match loss {
+            Loss::SoftmaxCrossEntropy => {
+                let m = z.iter().copied().fold(T::neg_infinity(), T::max);
+                let sum: T = z.iter().map(|&v| (v - m).exp()).sum();
+                for (o, &v) in o.iter_mut().zip(z) {
+                    *o = ((v - m).exp() / sum).to_f64_lossy() as f32;
+                }
+            }
+            Loss::BinaryCrossEntropy => {
+                for (o, &v) in o.iter_mut().zip(z) {
+                    *o = super::activation::sigmoid(v).to_f64_lossy() as f32;
+                }
+            }
+            Loss::MeanSquaredError | Loss::Cosine => {
+                for (o, &v) in o.iter_mut().zip(z) {
+                    *o = v.to_f64_lossy() as f32;
+                }
+            }
+        }
+    }
+}

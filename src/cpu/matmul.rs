@@ -1,0 +1,58 @@
+//! Matrix products, the CPU twins of shaders/matmul.wgsl. All row-major, through the GEMM crate,
+//! with transposes expressed as strides so nothing is copied.
+
+use crate::scalar::Scalar;
+
+/// Forward: a (M, K), w (N, K) -> c (M, N); c = a·wᵀ (+ c if `accumulate`).
+pub fn matmul_abt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], w: &[T], c: &mut [T], accumulate: bool) {
+    let beta = if accumulate { T::one() } else { T::zero() };
+    T::gemm(m, k, n, T::one(), a, k as isize, 1, w, 1, k as isize, beta, c, n as isize, 1);
+}
+
+/// Backward to the input: dz (M, N), w (N, K) -> da (M, K); da = dz·w.
+pub fn matmul_ab<T: Scalar>(m: usize, n: usize, k: usize, dz: &[T], w: &[T], da: &mut [T]) {
+    T::gemm(m, n, k, T::one(), dz, n as isize, 1, w, k as isize, 1, T::zero(), da, k as isize, 1);
+}
+
+/// Backward to the weights: dz (M, N), a (M, K) -> dw (N, K); dw = dzᵀ·a.
+pub fn matmul_atb<T: Scalar>(m: usize, n: usize, k: usize, dz: &[T], a: &[T], dw: &mut [T]) {
+    T::gemm(n, m, k, T::one(), dz, 1, n as isize, a, k as isize, 1, T::zero(), dw, k as isize, 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: impl Fn(usize, usize) -> f64, b: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a(i, p) * b(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn three_forms_match_naive() {
+        let (m, k, n) = (7, 13, 5);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let w: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.11).cos()).collect();
+        let dz: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.23).sin()).collect();
+
+        let mut c = vec![0.0; m * n];
+        matmul_abt(m, k, n, &a, &w, &mut c, false);
+        let want = naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]);
+        assert!(c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
+
+        let mut da = vec![0.0; m * k];
+        matmul_ab(m, n, k, &dz, &w, &mut da);
+        let want = naive(m, n, k, |i, p| dz[i * n + p], |p, j| w[p * k + j]);
+        assert!(da.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
+
+        let mut dw = vec![0.0; n * k];
+        matmul_atb(m, n, k, &dz, &a, &mut dw);
+        let want = naive(n, m, k, |i, p| dz[p * n + i], |p, j| a[p * k + j]);
+        assert!(dw.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
+    }
+}

@@ -1,0 +1,15 @@
+//! The CPU engine: one plain function per GPU kernel, under the kernel's name (see DESIGN.md),
+//! and the Engine implementation that walks them in the GPU's order.
+
+pub mod activation;
+pub mod dropout;
+pub mod engine;
+pub mod gather;
+pub mod gradcheck;
+pub mod loss;
+pub mod matmul;
+pub mod network;
+pub mod optimizer;
+pub mod reduce;
+
+pub use engine::CpuEngine;

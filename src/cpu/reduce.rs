@@ -1,0 +1,67 @@
+//! Fixed-order reductions: bias gradients, gradient norms, penalties and unit statistics.
+//! CPU twins of shaders/reduce.wgsl.
+
+use super::optimizer::regularized_grad;
+use crate::model::Activation;
+use crate::scalar::Scalar;
+
+/// dz (B, N) -> db (N): column sums.
+pub fn bias_grad<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
+    db.fill(T::zero());
+    for r in 0..rows {
+        for (acc, &v) in db.iter_mut().zip(&dz[r * n..(r + 1) * n]) {
+            *acc += v;
+        }
+    }
+}
+
+/// ‖g + λw + β·sign(w)‖₂ of one weight tensor (β = 0 in proximal mode).
+pub fn grad_norm<T: Scalar>(g: &[T], w: &[T], l2: f64, l1_subgrad: f64) -> f64 {
+    let (l2, l1) = (T::from_f64_lossy(l2), T::from_f64_lossy(l1_subgrad));
+    g.iter()
+        .zip(w)
+        .map(|(&g, &w)| {
+            let x = regularized_grad(g, w, l2, l1).to_f64_lossy();
+            x * x
+        })
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// ½λ‖W‖² + β‖W‖₁ of one weight tensor.
+pub fn penalty<T: Scalar>(w: &[T], l2: f64, l1: f64) -> f64 {
+    if l2 == 0.0 && l1 == 0.0 {
+        return 0.0;
+    }
+    let (sq, abs) = w.iter().fold((0.0f64, 0.0f64), |(s, a), &x| {
+        let x = x.to_f64_lossy();
+        (s + x * x, a + x.abs())
+    });
+    0.5 * l2 * sq + l1 * abs
+}
+
+/// Whether an activation value sits on a flat part of sigmoid/tanh.
+#[inline]
+pub fn is_saturated<T: Scalar>(act: Activation, h: T) -> bool {
+    let h = h.to_f64_lossy();
+    match act {
+        Activation::Tanh => h.abs() > 0.99,
+        Activation::Sigmoid => !(0.01..=0.99).contains(&h),
+        _ => false,
+    }
+}
+
+/// h (B, N) of one hidden layer: marks units with any positive output in `alive` (N) and returns
+/// how many values are saturated.
+pub fn unit_stats<T: Scalar>(act: Activation, rows: usize, n: usize, h: &[T], alive: &mut [bool]) -> u64 {
+    let mut saturated = 0u64;
+    for r in 0..rows {
+        for (j, &v) in h[r * n..(r + 1) * n].iter().enumerate() {
+            if v > T::zero() {
+                alive[j] = true;
+            }
+            saturated += is_saturated(act, v) as u64;
+        }
+    }
+    saturated
+}

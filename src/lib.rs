@@ -1,0 +1,15 @@
+//! wgpu-mlp: multilayer perceptrons trained by WGSL compute shaders (wgpu), with a CPU engine
+//! that computes the same math as fallback and reference. See DESIGN.md for the shape.
+
+pub mod cpu;
+pub mod data;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod optim;
+pub mod rng;
+pub mod scalar;
+
+pub use engine::{Engine, EpochStats, EvalStats, TrainSetup};
+pub use error::{Error, Result};
+pub use scalar::Scalar;

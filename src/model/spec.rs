@@ -1,0 +1,244 @@
+//! What a network is: layer sizes, hidden activations, and the output/loss pair.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Hidden-layer activation. Every derivative is written in terms of the activation's output
+/// `a = f(z)`, so the backward pass needs only the stored activations.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Activation {
+    Identity,
+    Relu,
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+}
+
+impl Activation {
+    /// Numeric code shared with the shaders (`ACT_*` in shaders/common.wgsl).
+    pub fn code(self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::LeakyRelu(_) => 2,
+            Activation::Tanh => 3,
+            Activation::Sigmoid => 4,
+        }
+    }
+    /// Negative-side slope for leaky ReLU, 0 otherwise.
+    pub fn slope(self) -> f32 {
+        match self {
+            Activation::LeakyRelu(s) => s,
+            _ => 0.0,
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Identity => write!(f, "identity"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu(s) => write!(f, "leaky_relu:{s}"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+        }
+    }
+}
+
+impl FromStr for Activation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase().replace('-', "_");
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n.to_string(), Some(a.to_string())),
+            None => (s.clone(), None),
+        };
+        let act = match name.as_str() {
+            "identity" | "linear" | "none" => Activation::Identity,
+            "relu" => Activation::Relu,
+            "leaky_relu" | "leakyrelu" | "lrelu" => {
+                let slope = match arg {
+                    Some(a) => a.parse::<f32>().map_err(|_| {
+                        Error::config("activation", format!("leaky_relu slope '{a}' is not a number"))
+                    })?,
+                    None => 0.01,
+                };
+                if !(slope.is_finite() && slope >= 0.0) {
+                    return Err(Error::config("activation", format!("leaky_relu slope {slope} must be finite and >= 0")));
+                }
+                Activation::LeakyRelu(slope)
+            }
+            "tanh" => Activation::Tanh,
+            "sigmoid" | "logistic" => Activation::Sigmoid,
+            _ => {
+                return Err(Error::config(
+                    "activation",
+                    format!("unknown activation '{s}' (expected identity, relu, leaky_relu[:slope], tanh, sigmoid)"),
+                ))
+            }
+        };
+        Ok(act)
+    }
+}
+
+impl TryFrom<String> for Activation {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<Activation> for String {
+    fn from(a: Activation) -> String {
+        a.to_string()
+    }
+}
+
+/// Output layer and loss, always paired so the loss is computed from logits (stable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Loss {
+    /// Softmax + cross-entropy over classes; mean over the batch.
+    SoftmaxCrossEntropy,
+    /// Sigmoid + binary cross-entropy per output; mean over all elements (PyTorch's BCEWithLogitsLoss).
+    BinaryCrossEntropy,
+    /// Identity output + squared error; mean over all elements (PyTorch's MSELoss).
+    MeanSquaredError,
+    /// Identity output + (1 − cos(output, target)) per sample; mean over the batch.
+    Cosine,
+}
+
+impl Loss {
+    /// Numeric code shared with the shaders (`LOSS_*`).
+    pub fn code(self) -> u32 {
+        match self {
+            Loss::SoftmaxCrossEntropy => 0,
+            Loss::BinaryCrossEntropy => 1,
+            Loss::MeanSquaredError => 2,
+            Loss::Cosine => 3,
+        }
+    }
+    /// Whether targets are class labels (accuracy is reported) or real vectors (error is reported).
+    pub fn is_classification(self) -> bool {
+        matches!(self, Loss::SoftmaxCrossEntropy | Loss::BinaryCrossEntropy)
+    }
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Loss::SoftmaxCrossEntropy => "softmax_xent",
+            Loss::BinaryCrossEntropy => "bce",
+            Loss::MeanSquaredError => "mse",
+            Loss::Cosine => "cosine",
+        })
+    }
+}
+
+impl FromStr for Loss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "softmax_xent" | "xent" | "cross_entropy" | "ce" | "softmax" => Ok(Loss::SoftmaxCrossEntropy),
+            "bce" | "binary_cross_entropy" | "sigmoid_bce" => Ok(Loss::BinaryCrossEntropy),
+            "mse" | "mean_squared_error" | "l2" => Ok(Loss::MeanSquaredError),
+            "cosine" | "cos" => Ok(Loss::Cosine),
+            other => Err(Error::config(
+                "loss",
+                format!("unknown loss '{other}' (expected softmax_xent, bce, mse, cosine)"),
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for Loss {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<Loss> for String {
+    fn from(l: Loss) -> String {
+        l.to_string()
+    }
+}
+
+/// A dense network: `sizes[0]` inputs, `sizes[L]` outputs, `activations[i]` after hidden layer i
+/// (one per hidden layer, i.e. `sizes.len() - 2` of them); the output layer's nonlinearity is
+/// implied by the loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    pub sizes: Vec<usize>,
+    pub activations: Vec<Activation>,
+    pub loss: Loss,
+}
+
+impl NetworkSpec {
+    /// Same activation on every hidden layer.
+    pub fn new(sizes: &[usize], activation: Activation, loss: Loss) -> Result<Self> {
+        let hidden = sizes.len().saturating_sub(2);
+        Self::with_activations(sizes, vec![activation; hidden], loss)
+    }
+
+    pub fn with_activations(sizes: &[usize], activations: Vec<Activation>, loss: Loss) -> Result<Self> {
+        let spec = NetworkSpec { sizes: sizes.to_vec(), activations, loss };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.sizes.len() < 2 {
+            return Err(Error::config("layers", "need at least an input and an output size, e.g. 784,10"));
+        }
+        if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
+            return Err(Error::config("layers", format!("layer {i} has size 0")));
+        }
+        if self.activations.len() != self.sizes.len() - 2 {
+            return Err(Error::config(
+                "activation",
+                format!(
+                    "{} activations given for {} hidden layers",
+                    self.activations.len(),
+                    self.sizes.len() - 2
+                ),
+            ));
+        }
+        if self.loss == Loss::SoftmaxCrossEntropy && self.outputs() < 2 {
+            return Err(Error::config("loss", "softmax cross-entropy needs at least 2 outputs"));
+        }
+        Ok(())
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+    pub fn inputs(&self) -> usize {
+        self.sizes[0]
+    }
+    pub fn outputs(&self) -> usize {
+        *self.sizes.last().unwrap_or(&0)
+    }
+    /// (out, in) of dense layer `l`.
+    pub fn layer_shape(&self, l: usize) -> (usize, usize) {
+        (self.sizes[l + 1], self.sizes[l])
+    }
+    /// The nonlinearity after layer `l`; `None` for the output layer (the loss owns it).
+    pub fn activation(&self, l: usize) -> Option<Activation> {
+        self.activations.get(l).copied()
+    }
+    pub fn num_params(&self) -> usize {
+        (0..self.num_layers()).map(|l| self.sizes[l + 1] * (self.sizes[l] + 1)).sum()
+    }
+    /// Multiply-adds ×2 of one forward pass for one sample.
+    pub fn forward_flops(&self) -> usize {
+        (0..self.num_layers()).map(|l| 2 * self.sizes[l + 1] * self.sizes[l]).sum()
+    }
+    pub fn describe(&self) -> String {
+        let sizes: Vec<String> = self.sizes.iter().map(|s| s.to_string()).collect();
+        let acts: Vec<String> = self.activations.iter().map(|a| a.to_string()).collect();
+        format!("{} [{}] {}", sizes.join("-"), acts.join(","), self.loss)
+    }
+}

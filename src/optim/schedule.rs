@@ -1,0 +1,90 @@
+//! Learning-rate schedules, evaluated once per epoch (the course decays by 0.95 each epoch).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LrSchedule {
+    Constant,
+    /// lr·γ^epoch
+    Exponential { gamma: f64 },
+    /// lr·γ^(epoch / every)
+    Step { every: usize, gamma: f64 },
+    /// lr_min + ½(lr − lr_min)(1 + cos(π·epoch/epochs)) over the run's epochs
+    Cosine { min_lr: f64 },
+}
+
+impl LrSchedule {
+    /// Learning rate for 0-based `epoch` of `epochs`.
+    pub fn lr(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => base,
+            LrSchedule::Exponential { gamma } => base * gamma.powi(epoch as i32),
+            LrSchedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
+            LrSchedule::Cosine { min_lr } => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                min_lr + 0.5 * (base - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+impl fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LrSchedule::Constant => write!(f, "constant"),
+            LrSchedule::Exponential { gamma } => write!(f, "exp:{gamma}"),
+            LrSchedule::Step { every, gamma } => write!(f, "step:{every}:{gamma}"),
+            LrSchedule::Cosine { min_lr } => write!(f, "cosine:{min_lr}"),
+        }
+    }
+}
+
+fn num(what: &str, s: &str) -> Result<f64> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| Error::config("lr-schedule", format!("{what} '{s}' is not a number")))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(Error::config("lr-schedule", format!("{what} {v} must be finite and >= 0")));
+    }
+    Ok(v)
+}
+
+impl FromStr for LrSchedule {
+    type Err = Error;
+    /// `constant`, `exp:0.95`, `step:10:0.5` (every 10 epochs ×0.5), `cosine` or `cosine:1e-5`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        match parts.as_slice() {
+            ["constant"] | ["none"] => Ok(LrSchedule::Constant),
+            ["exp", g] => Ok(LrSchedule::Exponential { gamma: num("gamma", g)? }),
+            ["step", every, g] => {
+                let every: usize = every.parse().ok().filter(|&e| e > 0).ok_or_else(|| {
+                    Error::config("lr-schedule", format!("step interval '{every}' must be a positive integer"))
+                })?;
+                Ok(LrSchedule::Step { every, gamma: num("gamma", g)? })
+            }
+            ["cosine"] => Ok(LrSchedule::Cosine { min_lr: 0.0 }),
+            ["cosine", m] => Ok(LrSchedule::Cosine { min_lr: num("min lr", m)? }),
+            _ => Err(Error::config(
+                "lr-schedule",
+                format!("'{s}' is not one of constant, exp:GAMMA, step:EVERY:GAMMA, cosine[:MIN_LR]"),
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for LrSchedule {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<LrSchedule> for String {
+    fn from(s: LrSchedule) -> String {
+        s.to_string()
+    }
+}

@@ -1,0 +1,70 @@
+//! The element type the CPU engine is generic over (f32 for training, f64 for gradient checks).
+
+use num_traits::{Float, FromPrimitive, NumAssign};
+use std::fmt::{Debug, Display};
+
+pub trait Scalar:
+    Float + FromPrimitive + NumAssign + Default + Debug + Display + Send + Sync + std::iter::Sum + 'static
+{
+    /// c = alpha·op(a)·op(b) + beta·c with explicit row/column strides, so transposed operands
+    /// are read in place (matrixmultiply's sgemm / dgemm).
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize, k: usize, n: usize,
+        alpha: Self,
+        a: &[Self], rsa: isize, csa: isize,
+        b: &[Self], rsb: isize, csb: isize,
+        beta: Self,
+        c: &mut [Self], rsc: isize, csc: isize,
+    );
+    fn from_f64_lossy(x: f64) -> Self;
+    fn to_f64_lossy(self) -> f64;
+}
+
+macro_rules! impl_scalar {
+    ($t:ty, $gemm:path) => {
+        impl Scalar for $t {
+            #[inline]
+            fn gemm(
+                m: usize, k: usize, n: usize,
+                alpha: Self,
+                a: &[Self], rsa: isize, csa: isize,
+                b: &[Self], rsb: isize, csb: isize,
+                beta: Self,
+                c: &mut [Self], rsc: isize, csc: isize,
+            ) {
+                if m == 0 || n == 0 {
+                    return;
+                }
+                // Bounds: the furthest element each operand's strides reach must be in the slice.
+                let reach = |rows: usize, cols: usize, rs: isize, cs: isize| {
+                    (rows.saturating_sub(1) as isize * rs + cols.saturating_sub(1) as isize * cs) as usize
+                };
+                if k > 0 {
+                    assert!(reach(m, k, rsa, csa) < a.len(), "gemm: a too short");
+                    assert!(reach(k, n, rsb, csb) < b.len(), "gemm: b too short");
+                }
+                assert!(reach(m, n, rsc, csc) < c.len(), "gemm: c too short");
+                // SAFETY: the asserts above keep every strided access inside the slices, and
+                // c does not alias a or b (it is a distinct &mut).
+                unsafe {
+                    $gemm(
+                        m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta,
+                        c.as_mut_ptr(), rsc, csc,
+                    )
+                }
+            }
+            #[inline]
+            fn from_f64_lossy(x: f64) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn to_f64_lossy(self) -> f64 {
+                self as f64
+            }
+        }
+    };
+}
+
+impl_scalar!(f32, matrixmultiply::sgemm);
+impl_scalar!(f64, matrixmultiply::dgemm);
