@@ -7,16 +7,17 @@ use super::optimizer::sign0;
 use super::reduce::penalty;
 use crate::engine::TrainSetup;
 use crate::model::Params;
+use crate::scalar::Scalar;
 
 /// The objective the optimizer descends for one batch: mean data loss + Σ penalties, and its
 /// gradient (the data gradient plus λW + β·sign(W) on weights).
-pub fn objective(
+pub fn objective<T: Scalar>(
     setup: &TrainSetup,
-    params: &Params<f64>,
-    x: &[f64],
+    params: &Params<T>,
+    x: &[T],
     targets: BatchTargets,
     dropout: Option<DropoutStep>,
-) -> (f64, Params<f64>) {
+) -> (f64, Params<T>) {
     let rows = x.len() / setup.spec.inputs();
     let mut ws = Workspace::new(setup, params, rows);
     ws.h[0].copy_from_slice(x);
@@ -27,6 +28,7 @@ pub fn objective(
     for l in 0..params.num_layers() {
         let (l2, l1) = (reg.l2_of(l), reg.l1_of(l));
         loss += penalty(params.weight(l), l2, l1);
+        let (l2, l1) = (T::from_f64_lossy(l2), T::from_f64_lossy(l1));
         let w = params.weight(l).to_vec();
         for (g, w) in grads.weight_mut(l).iter_mut().zip(w) {
             *g += l2 * w + l1 * sign0(w);
@@ -35,7 +37,11 @@ pub fn objective(
     (loss, grads)
 }
 
-/// Max relative error |a − n| / max(|a|, |n|, 1e-8) per tensor, in checkpoint naming.
+/// Denominator floor of the relative error: gradients that are exactly zero (dead ReLU units,
+/// dropped units) then compare absolutely, where f64 central differences carry ~1e-11 of noise.
+pub const REL_FLOOR: f64 = 1e-4;
+
+/// Max relative error |a − n| / max(|a|, |n|, REL_FLOOR) per tensor, in checkpoint naming.
 #[derive(Clone, Debug)]
 pub struct GradCheckReport {
     pub tensors: Vec<(String, f64)>,
@@ -70,7 +76,7 @@ pub fn gradcheck(
             p.data[i] = orig;
             let numeric = (up - down) / (2.0 * h);
             let a = analytic.data[i];
-            let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-8);
+            let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(REL_FLOOR);
             worst = worst.max(rel);
         }
         tensors.push((name, worst));
