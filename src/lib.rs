@@ -1,6 +1,7 @@
 //! wgpu-mlp: multilayer perceptrons trained by WGSL compute shaders (wgpu), with a CPU engine
 //! that computes the same math as fallback and reference. See DESIGN.md for the shape.
 
+pub mod config;
 pub mod cpu;
 pub mod data;
 pub mod engine;
@@ -9,6 +10,7 @@ pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
+pub mod train;
 
 pub use engine::{Engine, EpochStats, EvalStats, TrainSetup};
 pub use error::{Error, Result};

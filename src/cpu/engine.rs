@@ -22,6 +22,7 @@ pub struct CpuEngine<T: Scalar> {
     train: Option<Dataset>,
     ws: Workspace<T>,
     eval_ws: Option<Workspace<T>>,
+    snapshot: Option<Vec<T>>,
     key: u32,
 }
 
@@ -39,7 +40,7 @@ impl<T: Scalar> CpuEngine<T> {
         let ws = Workspace::new(&setup, &params, setup.batch);
         let state = fresh_state(&setup, &params);
         let key = seed_key(setup.seed);
-        Ok(CpuEngine { setup, params, state, train: None, ws, eval_ws: None, key })
+        Ok(CpuEngine { setup, params, state, train: None, ws, eval_ws: None, snapshot: None, key })
     }
 
     /// The step counter (steps taken so far).
@@ -148,6 +149,17 @@ impl<T: Scalar> Engine for CpuEngine<T> {
             return Err(Error::Shape { op: "set_optimizer_state", msg: "optimizer state of another shape".into() });
         }
         self.state = state.clone();
+        Ok(())
+    }
+
+    fn snapshot_params(&mut self) -> Result<()> {
+        self.snapshot = Some(self.params.data.clone());
+        Ok(())
+    }
+
+    fn restore_snapshot(&mut self) -> Result<()> {
+        let snap = self.snapshot.as_ref().ok_or_else(|| Error::config("snapshot", "no snapshot taken"))?;
+        self.params.data.copy_from_slice(snap);
         Ok(())
     }
 

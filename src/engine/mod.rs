@@ -112,6 +112,11 @@ pub trait Engine {
     /// Network outputs for `data`: class probabilities (softmax/sigmoid) or regression values,
     /// [len, outputs] row-major.
     fn predict(&mut self, data: &Dataset) -> Result<Vec<f32>>;
+    /// Keeps a copy of the current parameters inside the engine (on the GPU: a device-side copy,
+    /// no readback), for early stopping's best weights.
+    fn snapshot_params(&mut self) -> Result<()>;
+    /// Makes the last snapshot the current parameters (the optimizer state is left as it is).
+    fn restore_snapshot(&mut self) -> Result<()>;
     /// Device-to-host copies so far (the GPU engine counts them; the CPU engine reports 0).
     fn readbacks(&self) -> u64 {
         0

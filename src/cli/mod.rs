@@ -1,0 +1,37 @@
+//! Subcommands. Each file turns its flags into library calls; no math lives here.
+
+mod gradcheck;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "wgpu-mlp", version, about = "Train multilayer perceptrons on the GPU (wgpu/WGSL) or the CPU")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a network (default: 784-64-10 ReLU on the bundled MNIST digits)
+    Train(Box<train::TrainArgs>),
+    /// Check analytic gradients against central differences (f64) on a small random network
+    Gradcheck(gradcheck::GradcheckArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Train(args) => train::run(*args),
+        Command::Gradcheck(args) => gradcheck::run(args),
+    }
+}
+
+/// Comma-separated list parser for clap (`--layers 784,64,10`).
+pub fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.split(',').map(|x| x.trim().parse::<T>().map_err(|e| format!("'{x}': {e}"))).collect()
+}
