@@ -1,6 +1,5 @@
 //! `wgpu-mlp gradcheck`: analytic gradients against central differences on a random network.
 
-use super::parse_list;
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use std::process::ExitCode;
@@ -14,10 +13,10 @@ use wgpu_mlp::rng::seed_key;
 #[derive(Args, Debug)]
 pub struct GradcheckArgs {
     /// layer sizes, input first
-    #[arg(long, value_parser = parse_list::<usize>, default_value = "6,5,4,3")]
+    #[arg(long, value_delimiter = ',', default_value = "6,5,4,3")]
     layers: Vec<usize>,
     /// hidden activation(s): identity, relu, leaky_relu[:slope], tanh, sigmoid
-    #[arg(long, value_parser = parse_list::<Activation>, default_value = "tanh")]
+    #[arg(long, value_delimiter = ',', default_value = "tanh")]
     activation: Vec<Activation>,
     /// softmax_xent, bce, mse or cosine
     #[arg(long, default_value = "softmax_xent")]
@@ -29,7 +28,7 @@ pub struct GradcheckArgs {
     #[arg(long, default_value_t = 0.0)]
     l1: f64,
     /// keep probabilities per layer input (one value: every hidden layer)
-    #[arg(long, value_parser = parse_list::<f32>)]
+    #[arg(long, value_delimiter = ',')]
     dropout: Option<Vec<f32>>,
     /// samples in the batch
     #[arg(long, default_value_t = 4)]

@@ -23,11 +23,3 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gradcheck(args) => gradcheck::run(args),
     }
 }
-
-/// Comma-separated list parser for clap (`--layers 784,64,10`).
-pub fn parse_list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    s.split(',').map(|x| x.trim().parse::<T>().map_err(|e| format!("'{x}': {e}"))).collect()
-}

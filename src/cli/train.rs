@@ -1,6 +1,5 @@
 //! `wgpu-mlp train`: flags (over an optional TOML config) -> TrainConfig -> a run directory.
 
-use super::parse_list;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +14,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// layer sizes, input first [default: 784,64,10]
-    #[arg(long, value_parser = parse_list::<usize>)]
+    #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
     /// hidden activation, or one per hidden layer: identity, relu, leaky_relu[:slope], tanh, sigmoid [default: relu]
-    #[arg(long, value_parser = parse_list::<Activation>)]
+    #[arg(long, value_delimiter = ',')]
     pub activation: Option<Vec<Activation>>,
     /// softmax_xent, bce, mse or cosine [default: softmax_xent]
     #[arg(long)]
@@ -54,16 +53,16 @@ pub struct TrainArgs {
     #[arg(long)]
     pub weight_decay: Option<f64>,
     /// L2 strength λ (adds ½λ‖W‖²), one value or one per layer [default: 0]
-    #[arg(long, value_parser = parse_list::<f64>)]
+    #[arg(long, value_delimiter = ',')]
     pub l2: Option<Vec<f64>>,
     /// L1 strength β (adds β‖W‖₁), one value or one per layer [default: 0]
-    #[arg(long, value_parser = parse_list::<f64>)]
+    #[arg(long, value_delimiter = ',')]
     pub l1: Option<Vec<f64>>,
     /// apply L1 by proximal soft-thresholding (exact zeros) instead of the subgradient
     #[arg(long)]
     pub l1_proximal: bool,
     /// keep probability: one value for every hidden layer, or one per layer input (input first) [default: no dropout]
-    #[arg(long, value_parser = parse_list::<f32>)]
+    #[arg(long, value_delimiter = ',')]
     pub dropout: Option<Vec<f32>>,
     /// minibatch size [default: 100]
     #[arg(long)]
