@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod optim;
+pub mod report;
 pub mod rng;
 pub mod scalar;
 pub mod train;
