@@ -113,7 +113,7 @@ pub fn record(epoch: usize, lr: f64, s: &EpochStats, val: Option<&EvalStats>, cl
 /// until early stopping. The engine ends holding the best parameters by validation score (the last
 /// ones without a validation set). `on_epoch` sees each record as it is made (progress, metrics
 /// files, checkpoints).
-pub fn fit<E: Engine>(
+pub fn fit<E: Engine + ?Sized>(
     engine: &mut E,
     train_len: usize,
     val: Option<&Dataset>,
