@@ -50,7 +50,11 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// Checked before the header length, so a short file of the wrong kind says what it is.
 fn check_magic(bytes: &[u8], want: u32, what: &str, path: &Path) -> Result<()> {
+    if bytes.len() < 4 {
+        return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than an IDX magic number", bytes.len())));
+    }
     let magic = be_u32(bytes, 0);
     if magic == want {
         return Ok(());
@@ -86,10 +90,10 @@ pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<IdxImages> {
     if bytes.is_empty() {
         return Err(Error::bad_file(path, "empty file (expected an IDX image file)"));
     }
+    check_magic(bytes, IDX_IMAGES_MAGIC, "image", path)?;
     if bytes.len() < 16 {
         return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than the 16-byte IDX image header", bytes.len())));
     }
-    check_magic(bytes, IDX_IMAGES_MAGIC, "image", path)?;
     let (n, rows, cols) = (be_u32(bytes, 4) as usize, be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
     if n == 0 {
         return Err(Error::bad_file(path, "the file holds zero images"));
@@ -110,10 +114,10 @@ pub fn parse_idx_labels(bytes: &[u8], path: &Path, num_classes: usize) -> Result
     if bytes.is_empty() {
         return Err(Error::bad_file(path, "empty file (expected an IDX label file)"));
     }
+    check_magic(bytes, IDX_LABELS_MAGIC, "label", path)?;
     if bytes.len() < 8 {
         return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than the 8-byte IDX label header", bytes.len())));
     }
-    check_magic(bytes, IDX_LABELS_MAGIC, "label", path)?;
     let n = be_u32(bytes, 4) as usize;
     if n == 0 {
         return Err(Error::bad_file(path, "the file holds zero labels"));
