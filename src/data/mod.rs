@@ -1,5 +1,16 @@
 //! Datasets: loading (IDX/MNIST, CSV), validation, splits, k-fold and shuffling.
 
+mod csv;
 mod dataset;
+mod idx;
+mod split;
 
+pub use self::csv::{load_csv, CsvData, CsvTask, AUTO_MAX_CLASSES};
 pub use dataset::{Dataset, Features, Targets, PIXEL_SCALE};
+pub use idx::{
+    bundled_mnist, load_idx_dir, load_idx_pair, parse_idx_images, parse_idx_labels, parse_idx_pair, read_idx_images,
+    read_idx_labels, read_maybe_gz, IdxDir, IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IDX_NUM_CLASSES,
+};
+pub use split::{
+    epoch_order, kfold, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
+};

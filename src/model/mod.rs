@@ -1,9 +1,14 @@
 //! The network: its spec, flat parameters, initialisers and checkpoints.
 
+pub mod checkpoint;
 pub mod init;
 pub mod params;
 pub mod spec;
 
+pub use checkpoint::{
+    check_architecture, load_model, load_training_state, save_model, save_training_state, write_atomic, TrainingState,
+    MODEL_FORMAT, STATE_FILE, STATE_FORMAT,
+};
 pub use init::Init;
 pub use params::{LayerSlot, ParamLayout, Params};
 pub use spec::{Activation, Loss, NetworkSpec};

@@ -1,0 +1,251 @@
+//! Our own validating reader for the IDX format MNIST and Fashion-MNIST ship in.
+//!
+//! We do not use the `mnist` crate: it hard-codes the 60,000/10,000 lengths and panics on bad
+//! input. Here every failure is one `Error::BadFile` naming the file and saying what is wrong.
+//!
+//! Layout (all integers big-endian):
+//! - images: magic 0x00000803 (u8 data, 3 dims), n, rows, cols, then n·rows·cols pixel bytes;
+//! - labels: magic 0x00000801 (u8 data, 1 dim), n, then n label bytes.
+//!
+//! Files may be gzipped; that is detected from the 1f 8b header, not from the name.
+
+use super::dataset::{Dataset, Features, Targets};
+use crate::error::{Error, Result};
+use flate2::read::MultiGzDecoder;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
+/// MNIST and Fashion-MNIST both have ten classes.
+pub const IDX_NUM_CLASSES: usize = 10;
+
+/// The pixels of an IDX image file: `n` images of `rows`×`cols` bytes, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdxImages {
+    pub pixels: Vec<u8>,
+    pub n: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    gunzip_if_gz(raw, path)
+}
+
+fn gunzip_if_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+    if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() * 4);
+    MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|e| Error::bad_file(path, format!("corrupt gzip data: {e}")))?;
+    Ok(out)
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Checked before the header length, so a short file of the wrong kind says what it is.
+fn check_magic(bytes: &[u8], want: u32, what: &str, path: &Path) -> Result<()> {
+    if bytes.len() < 4 {
+        return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than an IDX magic number", bytes.len())));
+    }
+    let magic = be_u32(bytes, 0);
+    if magic == want {
+        return Ok(());
+    }
+    let hint = match magic {
+        IDX_IMAGES_MAGIC => " (this is an IDX image file)",
+        IDX_LABELS_MAGIC => " (this is an IDX label file)",
+        _ => "",
+    };
+    Err(Error::bad_file(
+        path,
+        format!("not an IDX {what} file: magic number is 0x{magic:08x}, expected 0x{want:08x}{hint}"),
+    ))
+}
+
+/// Checks that the payload after a header of `header` bytes holds exactly `want` bytes.
+fn check_length(bytes: &[u8], header: usize, want: usize, what: &str, path: &Path) -> Result<()> {
+    let have = bytes.len() - header;
+    if have < want {
+        return Err(Error::bad_file(
+            path,
+            format!("truncated: the header announces {what} ({want} bytes) but the file holds only {have} bytes of data"),
+        ));
+    }
+    if have > want {
+        return Err(Error::bad_file(path, format!("{} bytes of trailing data after {what}", have - want)));
+    }
+    Ok(())
+}
+
+/// Parses the (already decompressed) bytes of an IDX image file; `path` is only for messages.
+pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<IdxImages> {
+    if bytes.is_empty() {
+        return Err(Error::bad_file(path, "empty file (expected an IDX image file)"));
+    }
+    check_magic(bytes, IDX_IMAGES_MAGIC, "image", path)?;
+    if bytes.len() < 16 {
+        return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than the 16-byte IDX image header", bytes.len())));
+    }
+    let (n, rows, cols) = (be_u32(bytes, 4) as usize, be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
+    if n == 0 {
+        return Err(Error::bad_file(path, "the file holds zero images"));
+    }
+    if rows == 0 || cols == 0 {
+        return Err(Error::bad_file(path, format!("images of {rows}x{cols} pixels have no pixels")));
+    }
+    let want = n
+        .checked_mul(rows)
+        .and_then(|x| x.checked_mul(cols))
+        .ok_or_else(|| Error::bad_file(path, format!("header announces an impossible size: {n} images of {rows}x{cols}")))?;
+    check_length(bytes, 16, want, &format!("{n} images of {rows}x{cols}"), path)?;
+    Ok(IdxImages { pixels: bytes[16..].to_vec(), n, rows, cols })
+}
+
+/// Parses the (already decompressed) bytes of an IDX label file; every label must be < `num_classes`.
+pub fn parse_idx_labels(bytes: &[u8], path: &Path, num_classes: usize) -> Result<Vec<u32>> {
+    if bytes.is_empty() {
+        return Err(Error::bad_file(path, "empty file (expected an IDX label file)"));
+    }
+    check_magic(bytes, IDX_LABELS_MAGIC, "label", path)?;
+    if bytes.len() < 8 {
+        return Err(Error::bad_file(path, format!("truncated: {} bytes is shorter than the 8-byte IDX label header", bytes.len())));
+    }
+    let n = be_u32(bytes, 4) as usize;
+    if n == 0 {
+        return Err(Error::bad_file(path, "the file holds zero labels"));
+    }
+    check_length(bytes, 8, n, &format!("{n} labels"), path)?;
+    let labels = &bytes[8..];
+    if let Some(i) = labels.iter().position(|&l| l as usize >= num_classes) {
+        return Err(Error::bad_file(
+            path,
+            format!("label {} of sample {i} is outside 0..{num_classes}", labels[i]),
+        ));
+    }
+    Ok(labels.iter().map(|&l| l as u32).collect())
+}
+
+/// Reads an IDX image file (gzipped or not).
+pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages> {
+    let path = path.as_ref();
+    parse_idx_images(&read_maybe_gz(path)?, path)
+}
+
+/// Reads an IDX label file (gzipped or not); labels must be < `num_classes`.
+pub fn read_idx_labels(path: impl AsRef<Path>, num_classes: usize) -> Result<Vec<u32>> {
+    let path = path.as_ref();
+    parse_idx_labels(&read_maybe_gz(path)?, path, num_classes)
+}
+
+/// Builds a dataset from the bytes of an image file and a label file (each gzipped or not).
+/// The paths only name the files in messages.
+pub fn parse_idx_pair(images: &[u8], images_path: &Path, labels: &[u8], labels_path: &Path) -> Result<Dataset> {
+    let images_bytes = gunzip_if_gz(images.to_vec(), images_path)?;
+    let labels_bytes = gunzip_if_gz(labels.to_vec(), labels_path)?;
+    pair_to_dataset(
+        parse_idx_images(&images_bytes, images_path)?,
+        images_path,
+        parse_idx_labels(&labels_bytes, labels_path, IDX_NUM_CLASSES)?,
+        labels_path,
+    )
+}
+
+fn pair_to_dataset(img: IdxImages, images_path: &Path, labels: Vec<u32>, labels_path: &Path) -> Result<Dataset> {
+    if labels.len() != img.n {
+        return Err(Error::bad_file(
+            labels_path,
+            format!("holds {} labels but {} holds {} images", labels.len(), images_path.display(), img.n),
+        ));
+    }
+    let dim = img.rows * img.cols;
+    let targets = Targets::Classes { labels, num_classes: IDX_NUM_CLASSES };
+    let mut ds = Dataset::new(Features::U8(img.pixels), dim, targets)
+        .map_err(|e| Error::bad_file(images_path, e.to_string()))?;
+    ds.image_shape = Some((img.rows, img.cols));
+    Ok(ds)
+}
+
+/// Loads an image file and its label file as one classification dataset (10 classes,
+/// `image_shape` set, pixels kept as u8).
+pub fn load_idx_pair(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset> {
+    let (ip, lp) = (images.as_ref(), labels.as_ref());
+    let img = read_idx_images(ip)?;
+    let labels = read_idx_labels(lp, IDX_NUM_CLASSES)?;
+    pair_to_dataset(img, ip, labels, lp)
+}
+
+/// What an MNIST-style directory held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdxDir {
+    /// From `train-images-idx3-ubyte[.gz]` + `train-labels-idx1-ubyte[.gz]`.
+    pub train: Option<Dataset>,
+    /// From `t10k-images-idx3-ubyte[.gz]` + `t10k-labels-idx1-ubyte[.gz]`.
+    pub test: Option<Dataset>,
+}
+
+/// `dir/name` or `dir/name.gz`, preferring the uncompressed file when both exist.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
+}
+
+fn load_dir_pair(dir: &Path, images: &str, labels: &str) -> Result<Option<Dataset>> {
+    match (find_file(dir, images), find_file(dir, labels)) {
+        (None, None) => Ok(None),
+        (Some(i), Some(l)) => load_idx_pair(i, l).map(Some),
+        (Some(found), None) => Err(Error::bad_file(
+            dir,
+            format!("found {} but not its labels {labels}[.gz]", file_name(&found)),
+        )),
+        (None, Some(found)) => Err(Error::bad_file(
+            dir,
+            format!("found {} but not its images {images}[.gz]", file_name(&found)),
+        )),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Loads the MNIST-layout files of a directory (e.g. /usr/share/datasets/fashion-mnist/).
+/// At least one complete pair must be there; half a pair is an error.
+pub fn load_idx_dir(dir: impl AsRef<Path>) -> Result<IdxDir> {
+    let dir = dir.as_ref();
+    if !dir.exists() {
+        return Err(Error::bad_file(dir, "no such directory"));
+    }
+    if !dir.is_dir() {
+        return Err(Error::bad_file(dir, "is not a directory"));
+    }
+    let train = load_dir_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+    let test = load_dir_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    if train.is_none() && test.is_none() {
+        return Err(Error::bad_file(
+            dir,
+            "holds no IDX data: expected train-images-idx3-ubyte[.gz] + train-labels-idx1-ubyte[.gz] \
+             and/or t10k-images-idx3-ubyte[.gz] + t10k-labels-idx1-ubyte[.gz]",
+        ));
+    }
+    Ok(IdxDir { train, test })
+}
+
+/// The real MNIST test set (10,000 digits, 28×28) shipped inside the binary, so the program
+/// trains out of the box from any directory.
+pub fn bundled_mnist() -> Result<Dataset> {
+    static IMAGES: &[u8] = include_bytes!("../../data/mnist/t10k-images-idx3-ubyte.gz");
+    static LABELS: &[u8] = include_bytes!("../../data/mnist/t10k-labels-idx1-ubyte.gz");
+    parse_idx_pair(
+        IMAGES,
+        Path::new("<bundled>/t10k-images-idx3-ubyte.gz"),
+        LABELS,
+        Path::new("<bundled>/t10k-labels-idx1-ubyte.gz"),
+    )
+}

@@ -1,0 +1,344 @@
+//! Checkpoints as safetensors files.
+//!
+//! A model file holds, for each dense layer i, `layers.{i}.weight` F32 [out, in] and
+//! `layers.{i}.bias` F32 [out] (exactly PyTorch `nn.Linear`'s layout), plus string metadata:
+//! `format` = "wgpu-mlp", `spec` = the `NetworkSpec` as JSON (sizes, activations, loss) and
+//! `config` = the run's configuration as JSON. Writes go to a temporary file in the same
+//! directory and are renamed into place, so a crash never leaves half a checkpoint.
+//!
+//! # Loading into PyTorch
+//!
+//! ```python
+//! import json, torch
+//! from safetensors import safe_open
+//! from safetensors.torch import load_file
+//!
+//! path = "model.safetensors"
+//! with safe_open(path, "pt") as f:
+//!     spec = json.loads(f.metadata()["spec"])   # {"sizes": [784, 32, 10], "activations": ["relu"], "loss": "softmax_xent"}
+//! acts = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid, "identity": torch.nn.Identity}
+//! layers = []
+//! for i, (n_in, n_out) in enumerate(zip(spec["sizes"], spec["sizes"][1:])):
+//!     layers.append(torch.nn.Linear(n_in, n_out))
+//!     if i < len(spec["activations"]):
+//!         a = spec["activations"][i]          # "leaky_relu:0.01" -> nn.LeakyReLU(0.01)
+//!         layers.append(torch.nn.LeakyReLU(float(a.split(":")[1])) if a.startswith("leaky_relu") else acts[a]())
+//! model = torch.nn.Sequential(*layers)
+//! # nn.Sequential names its Linear layers by position (0, 2, 4, ...); ours are numbered 0, 1, 2.
+//! state = load_file(path)
+//! linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+//! for i, lin in enumerate(linear):
+//!     lin.weight.data.copy_(state[f"layers.{i}.weight"])
+//!     lin.bias.data.copy_(state[f"layers.{i}.bias"])
+//! ```
+//!
+//! The output nonlinearity is part of the loss (softmax_xent = `nn.CrossEntropyLoss` on logits,
+//! bce = `nn.BCEWithLogitsLoss`, mse = `nn.MSELoss`), so the Sequential ends with a Linear, as in
+//! PyTorch. Inputs are pixels scaled by 1/255 (u8 data) or the raw CSV columns.
+
+use super::params::{ParamLayout, Params};
+use super::spec::NetworkSpec;
+use crate::engine::OptimizerState;
+use crate::error::{Error, Result};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Value of the `format` metadata key of a model file.
+pub const MODEL_FORMAT: &str = "wgpu-mlp";
+/// Value of the `format` metadata key of a training-state file.
+pub const STATE_FORMAT: &str = "wgpu-mlp-training-state";
+/// File name of the training state inside a checkpoint directory.
+pub const STATE_FILE: &str = "state.safetensors";
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(Error::bad_file(path, "is not a file name"));
+    }
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Little-endian bytes of one tensor of a flat buffer.
+fn le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// (name, shape, bytes) of every tensor of a Params-shaped flat buffer, names prefixed by `prefix`.
+fn tensors_of(layout: &ParamLayout, data: &[f32], prefix: &str) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let mut out = Vec::with_capacity(2 * layout.layers.len());
+    for (i, s) in layout.layers.iter().enumerate() {
+        out.push((format!("{prefix}layers.{i}.weight"), vec![s.outputs, s.inputs], le_bytes(&data[s.weight_range()])));
+        out.push((format!("{prefix}layers.{i}.bias"), vec![s.outputs], le_bytes(&data[s.bias_range()])));
+    }
+    out
+}
+
+fn serialize(path: &Path, tensors: &[(String, Vec<usize>, Vec<u8>)], meta: HashMap<String, String>) -> Result<Vec<u8>> {
+    let views = tensors
+        .iter()
+        .map(|(n, shape, bytes)| TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (n.clone(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::bad_file(path, format!("cannot build tensor: {e}")))?;
+    safetensors::serialize(views, Some(meta)).map_err(|e| Error::bad_file(path, format!("cannot serialize checkpoint: {e}")))
+}
+
+fn check_params(spec: &NetworkSpec, params: &Params<f32>) -> Result<()> {
+    spec.validate()?;
+    if params.layout != ParamLayout::new(spec) || params.data.len() != params.layout.len {
+        return Err(Error::config("checkpoint", format!("parameters do not match the network {}", spec.describe())));
+    }
+    Ok(())
+}
+
+fn to_json(v: &impl serde::Serialize, path: &Path) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::bad_file(path, format!("cannot encode metadata: {e}")))
+}
+
+/// Saves a model: tensors `layers.{i}.weight` [out, in] / `layers.{i}.bias` [out] (F32) and
+/// metadata `format`, `spec` (JSON) and `config` (`extra_metadata` as JSON). Atomic.
+pub fn save_model(path: impl AsRef<Path>, spec: &NetworkSpec, params: &Params<f32>, extra_metadata: Value) -> Result<()> {
+    let path = path.as_ref();
+    check_params(spec, params)?;
+    let meta = HashMap::from([
+        ("format".to_string(), MODEL_FORMAT.to_string()),
+        ("spec".to_string(), to_json(spec, path)?),
+        ("config".to_string(), to_json(&extra_metadata, path)?),
+    ]);
+    let bytes = serialize(path, &tensors_of(&params.layout, &params.data, ""), meta)?;
+    write_atomic(path, &bytes)
+}
+
+/// A parsed checkpoint file: its metadata map and its tensors.
+struct Loaded<'a> {
+    path: &'a Path,
+    meta: HashMap<String, String>,
+    st: SafeTensors<'a>,
+}
+
+impl<'a> Loaded<'a> {
+    fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
+        let invalid = |e: safetensors::SafeTensorError| Error::bad_file(path, format!("not a valid safetensors checkpoint ({e})"));
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
+        let st = SafeTensors::deserialize(bytes).map_err(invalid)?;
+        let meta = metadata.metadata().clone().unwrap_or_default();
+        Ok(Loaded { path, meta, st })
+    }
+
+    fn meta_json(&self, key: &str) -> Result<Value> {
+        match self.meta.get(key) {
+            None => Ok(Value::Null),
+            Some(s) => serde_json::from_str(s)
+                .map_err(|e| Error::bad_file(self.path, format!("metadata '{key}' is not valid JSON: {e}"))),
+        }
+    }
+
+    fn spec(&self) -> Result<NetworkSpec> {
+        let s = self.meta.get("spec").ok_or_else(|| {
+            Error::bad_file(self.path, "checkpoint has no 'spec' metadata (not written by wgpu-mlp?)")
+        })?;
+        let spec: NetworkSpec = serde_json::from_str(s)
+            .map_err(|e| Error::bad_file(self.path, format!("metadata 'spec' is not a network spec: {e}")))?;
+        spec.validate().map_err(|e| Error::bad_file(self.path, format!("metadata 'spec': {e}")))?;
+        Ok(spec)
+    }
+
+    fn check_format(&self, want: &[&str]) -> Result<()> {
+        match self.meta.get("format") {
+            Some(f) if want.contains(&f.as_str()) => Ok(()),
+            Some(f) => Err(Error::bad_file(self.path, format!("checkpoint format is '{f}', expected '{}'", want.join("' or '")))),
+            None => Err(Error::bad_file(self.path, format!("not a wgpu-mlp checkpoint: no 'format' metadata (expected '{}')", want[0]))),
+        }
+    }
+
+    /// Reads the Params-shaped tensors with `prefix` into a flat buffer laid out for `layout`.
+    fn read_flat(&self, layout: &ParamLayout, prefix: &str) -> Result<Vec<f32>> {
+        let mut data = vec![0.0f32; layout.len];
+        for (i, s) in layout.layers.iter().enumerate() {
+            let w = format!("{prefix}layers.{i}.weight");
+            let b = format!("{prefix}layers.{i}.bias");
+            self.read_tensor(&w, &[s.outputs, s.inputs], &mut data[s.weight_range()])?;
+            self.read_tensor(&b, &[s.outputs], &mut data[s.bias_range()])?;
+        }
+        Ok(data)
+    }
+
+    fn read_tensor(&self, name: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+        let t = self.st.tensor(name).map_err(|_| Error::bad_file(self.path, format!("missing tensor '{name}'")))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(Error::bad_file(self.path, format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
+        }
+        if t.shape() != shape {
+            return Err(Error::bad_file(
+                self.path,
+                format!("tensor '{name}' has shape {:?} but the network spec needs {shape:?}", t.shape()),
+            ));
+        }
+        for (o, c) in out.iter_mut().zip(t.data().chunks_exact(4)) {
+            *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(())
+    }
+
+    /// Errors on tensors other than the expected ones (a different network's file, a typo).
+    fn check_no_extra(&self, allowed: impl Fn(&str) -> bool) -> Result<()> {
+        let mut extra: Vec<&str> = self.st.names().into_iter().filter(|n| !allowed(n)).collect();
+        extra.sort_unstable();
+        match extra.first() {
+            None => Ok(()),
+            Some(n) => Err(Error::bad_file(self.path, format!("unexpected tensor '{n}' ({} unexpected in all)", extra.len()))),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Whether `name` is `{prefix}layers.{i}.weight|bias` for a layer of `layout`.
+fn is_param_name(layout: &ParamLayout, name: &str, prefix: &str) -> bool {
+    let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix("layers.")) else { return false };
+    let Some((i, kind)) = rest.split_once('.') else { return false };
+    i.parse::<usize>().is_ok_and(|i| i < layout.layers.len()) && (kind == "weight" || kind == "bias")
+}
+
+/// Loads a model: (spec, parameters, config metadata or `Null`). Everything is validated
+/// against the stored spec. A training-state file (`save_training_state`) also loads as a model.
+pub fn load_model(path: impl AsRef<Path>) -> Result<(NetworkSpec, Params<f32>, Value)> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    let ck = Loaded::parse(path, &bytes)?;
+    ck.check_format(&[MODEL_FORMAT, STATE_FORMAT])?;
+    let spec = ck.spec()?;
+    let layout = ParamLayout::new(&spec);
+    let data = ck.read_flat(&layout, "")?;
+    ck.check_no_extra(|n| is_param_name(&layout, n, "") || n.starts_with("optimizer."))?;
+    let config = ck.meta_json("config")?;
+    Ok((spec, Params { layout, data }, config))
+}
+
+fn arch(spec: &NetworkSpec) -> String {
+    spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")
+}
+
+/// Refuses a checkpoint whose network differs from the one a run asks for, e.g.
+/// "checkpoint is 784-32-10 but the run asks for 784-64-10".
+pub fn check_architecture(expected: &NetworkSpec, found: &NetworkSpec) -> Result<()> {
+    if expected.sizes != found.sizes {
+        return Err(Error::config(
+            "checkpoint",
+            format!("checkpoint is {} but the run asks for {}", arch(found), arch(expected)),
+        ));
+    }
+    if expected.activations != found.activations {
+        let list = |s: &NetworkSpec| s.activations.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        return Err(Error::config(
+            "checkpoint",
+            format!("checkpoint uses activations [{}] but the run asks for [{}]", list(found), list(expected)),
+        ));
+    }
+    if expected.loss != found.loss {
+        return Err(Error::config(
+            "checkpoint",
+            format!("checkpoint was trained with loss {} but the run asks for {}", found.loss, expected.loss),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything needed to resume training where it stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    pub spec: NetworkSpec,
+    pub params: Params<f32>,
+    /// Optimizer slots (each shaped like the parameters) and the step counter.
+    pub optimizer: OptimizerState<f32>,
+    /// Epochs completed. With `seed` this is the whole RNG position: `epoch_order(n, seed, e, _)`
+    /// is a pure function, and dropout masks hash (seed, step, layer, index).
+    pub epoch: u64,
+    pub seed: u64,
+    /// Whatever else the loop keeps (history, best validation loss, patience counter, config).
+    pub extra: Value,
+}
+
+/// Writes `dir/state.safetensors` (creating `dir`): parameters as `layers.{i}.*` (so the file
+/// also loads as a model), optimizer slot s as `optimizer.{s}.layers.{i}.*`, and metadata
+/// `format`, `spec`, `step`, `epoch`, `seed`, `slots`, `extra`. One file, written atomically.
+pub fn save_training_state(dir: impl AsRef<Path>, state: &TrainingState) -> Result<PathBuf> {
+    let dir = dir.as_ref();
+    check_params(&state.spec, &state.params)?;
+    let layout = &state.params.layout;
+    if let Some(s) = state.optimizer.slots.iter().position(|s| s.len() != layout.len) {
+        return Err(Error::config("checkpoint", format!("optimizer slot {s} does not match the parameters")));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(STATE_FILE);
+    let mut tensors = tensors_of(layout, &state.params.data, "");
+    for (s, slot) in state.optimizer.slots.iter().enumerate() {
+        tensors.extend(tensors_of(layout, slot, &format!("optimizer.{s}.")));
+    }
+    let meta = HashMap::from([
+        ("format".to_string(), STATE_FORMAT.to_string()),
+        ("spec".to_string(), to_json(&state.spec, &path)?),
+        ("step".to_string(), state.optimizer.step.to_string()),
+        ("epoch".to_string(), state.epoch.to_string()),
+        ("seed".to_string(), state.seed.to_string()),
+        ("slots".to_string(), state.optimizer.slots.len().to_string()),
+        ("extra".to_string(), to_json(&state.extra, &path)?),
+    ]);
+    let bytes = serialize(&path, &tensors, meta)?;
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+/// Reads `dir/state.safetensors` written by `save_training_state`, validating everything.
+pub fn load_training_state(dir: impl AsRef<Path>) -> Result<TrainingState> {
+    let path = dir.as_ref().join(STATE_FILE);
+    let bytes = read_file(&path)?;
+    let ck = Loaded::parse(&path, &bytes)?;
+    ck.check_format(&[STATE_FORMAT])?;
+    let spec = ck.spec()?;
+    let layout = ParamLayout::new(&spec);
+    let number = |key: &str| -> Result<u64> {
+        let s = ck.meta.get(key).ok_or_else(|| Error::bad_file(&path, format!("metadata has no '{key}'")))?;
+        s.parse().map_err(|_| Error::bad_file(&path, format!("metadata '{key}' = '{s}' is not a whole number")))
+    };
+    let (step, epoch, seed, n_slots) = (number("step")?, number("epoch")?, number("seed")?, number("slots")?);
+    if n_slots > 2 {
+        return Err(Error::bad_file(&path, format!("{n_slots} optimizer slots (at most 2)")));
+    }
+    let data = ck.read_flat(&layout, "")?;
+    let slots = (0..n_slots)
+        .map(|s| ck.read_flat(&layout, &format!("optimizer.{s}.")))
+        .collect::<Result<Vec<_>>>()?;
+    ck.check_no_extra(|n| {
+        is_param_name(&layout, n, "") || (0..n_slots).any(|s| is_param_name(&layout, n, &format!("optimizer.{s}.")))
+    })?;
+    let extra = ck.meta_json("extra")?;
+    Ok(TrainingState {
+        spec,
+        params: Params { layout, data },
+        optimizer: OptimizerState { slots, step },
+        epoch,
+        seed,
+        extra,
+    })
+}
