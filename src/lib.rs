@@ -1,6 +1,7 @@
 //! wgpu-mlp: multilayer perceptrons trained by WGSL compute shaders (wgpu), with a CPU engine
 //! that computes the same math as fallback and reference. See DESIGN.md for the shape.
 
+pub mod atomic;
 pub mod config;
 pub mod cpu;
 pub mod data;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod optim;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod scalar;
 pub mod train;
 

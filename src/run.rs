@@ -7,8 +7,9 @@ use crate::cpu::CpuEngine;
 use crate::data::{self, CsvTask, Dataset, Splits, Val};
 use crate::engine::{Engine, EvalStats};
 use crate::error::{Error, Result};
-use crate::model::ParamLayout;
-use crate::report::{write_atomic, write_history_json, write_metrics_csv};
+use crate::model::{save_model, ParamLayout};
+use crate::atomic::write_atomic;
+use crate::report::{write_history_json, write_metrics_csv};
 use crate::train::{fit, EpochRecord, History};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -79,6 +80,7 @@ pub struct RunSummary {
     pub device: String,
     pub network: String,
     pub protocol: String,
+    #[serde(skip)]
     pub history: History,
     pub scores: Vec<SplitScore>,
 }
@@ -152,6 +154,10 @@ pub fn train_run(cfg: &TrainConfig, json: bool) -> Result<RunSummary> {
     })?;
     write_metrics_csv(&out.join("metrics.csv"), &history_out)?;
     write_history_json(&out.join("history.json"), &history_out)?;
+
+    let params = engine.params()?;
+    let meta = serde_json::json!({"config": cfg, "best_epoch": history_out.best_epoch, "device": engine.describe()});
+    save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
 
     let classification = setup.spec.loss.is_classification();
     let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];

@@ -1,6 +1,7 @@
 //! Subcommands. Each file turns its flags into library calls; no math lives here.
 
 mod gradcheck;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -14,12 +15,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Train a network (default: 784-64-10 ReLU on the bundled MNIST digits)
+    Train(Box<train::TrainArgs>),
     /// Check analytic gradients against central differences (f64) on a small random network
     Gradcheck(gradcheck::GradcheckArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Train(args) => train::run(*args),
         Command::Gradcheck(args) => gradcheck::run(args),
     }
 }

@@ -38,6 +38,7 @@
 
 use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
+use crate::atomic::write_atomic;
 use crate::engine::OptimizerState;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -51,31 +52,6 @@ pub const MODEL_FORMAT: &str = "wgpu-mlp";
 pub const STATE_FORMAT: &str = "wgpu-mlp-training-state";
 /// File name of the training state inside a checkpoint directory.
 pub const STATE_FILE: &str = "state.safetensors";
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if name.is_empty() {
-        return Err(Error::bad_file(path, "is not a file name"));
-    }
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
 
 /// Little-endian bytes of one tensor of a flat buffer.
 fn le_bytes(v: &[f32]) -> Vec<u8> {

@@ -2,4 +2,4 @@
 
 mod metrics;
 
-pub use metrics::{write_atomic, write_history_json, write_metrics_csv};
+pub use metrics::{write_history_json, write_metrics_csv};

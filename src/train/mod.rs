@@ -5,8 +5,7 @@ use crate::data::Dataset;
 use crate::engine::{Engine, EpochStats, EvalStats};
 use crate::error::{Error, Result};
 use crate::optim::LrSchedule;
-use crate::rng::{seeded_rng, STREAM_SHUFFLE};
-use rand::seq::SliceRandom;
+use crate::data::epoch_order;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -58,17 +57,6 @@ pub struct History {
     pub stopped_early: bool,
 }
 
-
-/// The sample order of epoch `epoch` (0-based): a seeded permutation, or 0..n without shuffling.
-/// Each epoch draws from its own stream position, so resuming at an epoch reproduces its order.
-pub fn epoch_order(n: usize, seed: u64, epoch: usize, shuffle: bool) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    if shuffle {
-        let mut rng = seeded_rng(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), STREAM_SHUFFLE);
-        order.shuffle(&mut rng);
-    }
-    order
-}
 
 impl FitOptions {
     pub fn validate(&self) -> Result<()> {
@@ -129,7 +117,7 @@ pub fn fit<E: Engine + ?Sized>(
     let mut since_best = 0;
     for epoch in start_epoch..opts.epochs {
         let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
-        let order = epoch_order(train_len, opts.seed, epoch, opts.shuffle);
+        let order = epoch_order(train_len, opts.seed, epoch as u64, opts.shuffle);
         let t0 = Instant::now();
         let stats = engine.train_epoch(&order, lr)?;
         let seconds = t0.elapsed().as_secs_f64();
