@@ -62,7 +62,7 @@ fn bundled_mnist_is_the_real_test_set() {
     // Known class counts of the MNIST test set.
     assert_eq!(hist, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
     let Features::U8(px) = &ds.features else { panic!("not u8") };
-    assert!(px.iter().any(|&p| p == 255) && px.iter().any(|&p| p == 0));
+    assert!(px.contains(&255) && px.contains(&0));
 }
 
 #[test]
@@ -272,4 +272,20 @@ fn kfold_properties_and_errors() {
     assert!(kfold(10, 1, 0).is_err());
     assert!(kfold(10, 11, 0).is_err());
     assert!(kfold(0, 2, 0).is_err());
+}
+
+/// The full Fashion-MNIST (`apt-get install dataset-fashion-mnist`), when installed: the
+/// 60,000-image train file splits 50,000 / 10,000 and the test file tests.
+#[test]
+fn fashion_mnist_dir_when_installed() {
+    let dir = Path::new("/usr/share/datasets/fashion-mnist");
+    if !dir.exists() {
+        eprintln!("skipped: {} is not installed", dir.display());
+        return;
+    }
+    let IdxDir { train, test } = load_idx_dir(dir).unwrap();
+    let (train, test) = (train.unwrap(), test.unwrap());
+    assert_eq!((train.len, test.len, train.dim), (60_000, 10_000, 784));
+    let s = standard_splits(train, Some(test), None, 0).unwrap();
+    assert_eq!((s.train.len, s.val.unwrap().len, s.test.unwrap().len), (50_000, 10_000, 10_000));
 }

@@ -74,7 +74,7 @@ impl Val {
             }
         };
         if k == 0 {
-            return Err(Error::config("validation", format!("{self:?} of {n} samples holds out no sample")));
+            return Err(Error::config("validation", format!("a validation set of 0 samples (of {n}): give a positive count or fraction")));
         }
         if k >= n {
             return Err(Error::config(
