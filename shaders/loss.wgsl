@@ -59,7 +59,8 @@ fn predicted_class(base: u32) -> u32 {
 
 @compute @workgroup_size(64)
 fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
-    let b = g.x;
+    // dispatched as (1, ceil(rows / 64)) workgroups
+    let b = g.x + g.y * 64u;
     if b >= st.rows {
         return;
     }
