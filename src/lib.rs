@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod model;
 pub mod optim;
 pub mod report;

@@ -1,0 +1,143 @@
+//! Device buffers of one engine: parameters, gradients and optimizer slots (flat, like
+//! `Params`), per-layer activations and gradients for a batch, and small scratch buffers.
+
+use super::context::GpuContext;
+use super::pipeline::RECORD;
+use super::reduce::norm_partials;
+use crate::engine::TrainSetup;
+use crate::error::{Error, Result};
+use crate::model::ParamLayout;
+use wgpu::util::DeviceExt;
+
+/// Steps recorded per submit: bounds the step-record buffer (steps × records × 256 bytes).
+pub const CHUNK_STEPS: usize = 256;
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_DST)
+    .union(wgpu::BufferUsages::COPY_SRC);
+
+/// A zeroed storage buffer of `bytes` (at least 16), refused with a clear message when it exceeds
+/// the adapter's storage-binding or buffer-size limit.
+pub fn storage(ctx: &GpuContext, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+    let size = bytes.max(16).next_multiple_of(16);
+    check_size(ctx, label, size)?;
+    Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: STORAGE, mapped_at_creation: false }))
+}
+
+/// A storage buffer holding `words`.
+pub fn storage_init(ctx: &GpuContext, label: &str, words: &[u32]) -> Result<wgpu::Buffer> {
+    let mut w = words.to_vec();
+    w.resize(words.len().next_multiple_of(4).max(4), 0);
+    check_size(ctx, label, 4 * w.len() as u64)?;
+    Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::cast_slice(&w), usage: STORAGE }))
+}
+
+fn check_size(ctx: &GpuContext, label: &str, size: u64) -> Result<()> {
+    let lim = &ctx.limits;
+    if size > lim.max_storage_buffer_binding_size || size > lim.max_buffer_size {
+        return Err(Error::Gpu(format!(
+            "{label} needs {size} bytes, above this adapter's max_storage_buffer_binding_size ({}) / max_buffer_size ({}); \
+             use a smaller dataset, batch or network, or the CPU engine",
+            lim.max_storage_buffer_binding_size, lim.max_buffer_size
+        )));
+    }
+    Ok(())
+}
+
+pub struct Buffers {
+    pub params: wgpu::Buffer,
+    pub grads: wgpu::Buffer,
+    pub slot0: wgpu::Buffer,
+    pub slot1: wgpu::Buffer,
+    /// h[0] = input batch, h[l] = output of layer l-1 (cap rows each)
+    pub h: Vec<wgpu::Buffer>,
+    /// input of layer l after dropout (None: no dropout there)
+    pub dropped: Vec<Option<wgpu::Buffer>>,
+    /// ∂L/∂z of layer l
+    pub dz: Vec<wgpu::Buffer>,
+    /// gathered targets (cap × max(K, 1) words)
+    pub targets: wgpu::Buffer,
+    /// per-sample (loss, correct)
+    pub sample: wgpu::Buffer,
+    /// norm partial triples of every weight tensor; `part_off[l]` floats in, `parts[l]` triples
+    pub partials: wgpu::Buffer,
+    pub part_off: Vec<u32>,
+    pub parts: Vec<u32>,
+    /// per hidden unit: fired flag at alive_off[l], saturated count at sat_off[l] (u32)
+    pub counters: wgpu::Buffer,
+    pub alive_off: Vec<u32>,
+    pub sat_off: Vec<u32>,
+    pub counter_words: u32,
+    /// step records (uniform, dynamic offsets): CHUNK_STEPS × records_per_step × 256 bytes
+    pub steps: wgpu::Buffer,
+    pub records_per_step: usize,
+    pub dummy_r: wgpu::Buffer,
+    pub dummy_rw: wgpu::Buffer,
+}
+
+impl Buffers {
+    pub fn new(ctx: &GpuContext, setup: &TrainSetup, layout: &ParamLayout, cap: usize) -> Result<Self> {
+        let spec = &setup.spec;
+        let layers = spec.num_layers();
+        let pbytes = 4 * layout.len as u64;
+        let slots = setup.optimizer.state_slots();
+        let rows = cap as u64;
+        let h = spec.sizes.iter().enumerate().map(|(i, &n)| storage(ctx, &format!("h{i}"), 4 * rows * n as u64)).collect::<Result<Vec<_>>>()?;
+        let dropped = (0..layers)
+            .map(|l| if setup.keep_of(l) < 1.0 { storage(ctx, &format!("dropped{l}"), 4 * rows * spec.sizes[l] as u64).map(Some) } else { Ok(None) })
+            .collect::<Result<Vec<_>>>()?;
+        let dz = (0..layers).map(|l| storage(ctx, &format!("dz{l}"), 4 * rows * spec.sizes[l + 1] as u64)).collect::<Result<Vec<_>>>()?;
+        let (mut part_off, mut parts, mut at) = (Vec::new(), Vec::new(), 0u32);
+        for s in &layout.layers {
+            let p = norm_partials(s.weight_len() as u32);
+            part_off.push(at);
+            parts.push(p);
+            at += 3 * p;
+        }
+        let (mut alive_off, mut sat_off, mut words) = (Vec::new(), Vec::new(), 0u32);
+        for l in 0..layers - 1 {
+            let n = spec.sizes[l + 1] as u32;
+            alive_off.push(words);
+            sat_off.push(words + n);
+            words += 2 * n;
+        }
+        let records_per_step = 1 + 2 * layers;
+        let step_bytes = (CHUNK_STEPS * records_per_step) as u64 * RECORD;
+        if step_bytes > ctx.limits.max_buffer_size {
+            return Err(Error::Gpu(format!("step records need {step_bytes} bytes, above max_buffer_size")));
+        }
+        let steps = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("steps"),
+            size: step_bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Buffers {
+            params: storage(ctx, "params", pbytes)?,
+            grads: storage(ctx, "grads", pbytes)?,
+            slot0: storage(ctx, "slot0", if slots >= 1 { pbytes } else { 16 })?,
+            slot1: storage(ctx, "slot1", if slots >= 2 { pbytes } else { 16 })?,
+            h,
+            dropped,
+            dz,
+            targets: storage(ctx, "targets", 4 * rows * spec.outputs().max(1) as u64)?,
+            sample: storage(ctx, "sample", 8 * rows)?,
+            partials: storage(ctx, "partials", 4 * at as u64)?,
+            part_off,
+            parts,
+            counters: storage(ctx, "counters", 4 * words as u64)?,
+            alive_off,
+            sat_off,
+            counter_words: words,
+            steps,
+            records_per_step,
+            dummy_r: storage(ctx, "dummy_r", 256)?,
+            dummy_rw: storage(ctx, "dummy_rw", 256)?,
+        })
+    }
+
+    /// The input layer `l` multiplies in training: its dropped copy when dropout is on there.
+    pub fn train_input(&self, l: usize) -> &wgpu::Buffer {
+        self.dropped[l].as_ref().unwrap_or(&self.h[l])
+    }
+}

@@ -1,0 +1,140 @@
+//! The wgpu instance, adapter, device and queue, created once and shared (Arc) by engines and
+//! tests. Device creation is slow on software adapters, so callers keep one per process.
+
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+
+/// One adapter as the user sees it in `--device` listings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+}
+
+pub struct GpuContext {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    /// The device's limits (the adapter's own, requested in full).
+    pub limits: wgpu::Limits,
+    /// Errors no error scope caught, kept so the next check turns them into Error::Gpu.
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+    }
+}
+
+/// Lower is better: hardware first, then software; native APIs before GL.
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let backend = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (kind, backend)
+}
+
+impl GpuContext {
+    /// Every adapter wgpu finds (honouring WGPU_BACKEND and friends).
+    pub fn adapters() -> Vec<AdapterSummary> {
+        let inst = instance();
+        let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        adapters.iter().map(|a| summary(&a.get_info())).collect()
+    }
+
+    /// The best adapter with a device on it. `allow_software = false` (auto mode) accepts only
+    /// discrete, integrated or virtual GPUs; `true` (`--device gpu`) also takes CPU adapters such
+    /// as lavapipe. `Ok(None)` when no adapter qualifies; `Err` when one does but its device fails.
+    pub fn request(allow_software: bool) -> Result<Option<Arc<GpuContext>>> {
+        let inst = instance();
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        adapters.retain(|a| {
+            let t = a.get_info().device_type;
+            matches!(t, wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu)
+                || (allow_software && t == wgpu::DeviceType::Cpu)
+        });
+        adapters.sort_by_key(|a| rank(&a.get_info()));
+        let Some(adapter) = adapters.into_iter().next() else {
+            return Ok(None);
+        };
+        let info = adapter.get_info();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("wgpu-mlp"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Gpu(format!("cannot open a device on {}: {e}", info.name)))?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let limits = device.limits();
+        Ok(Some(Arc::new(GpuContext { instance: inst, adapter, device, queue, info, limits, uncaptured })))
+    }
+
+    /// "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)"
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn summary(&self) -> AdapterSummary {
+        summary(&self.info)
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes; any error (or one reported
+    /// outside a scope meanwhile) becomes Error::Gpu naming `what`.
+    pub fn scoped<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let r = f();
+        let v = pollster::block_on(val.pop());
+        let o = pollster::block_on(oom.pop());
+        if let Some(e) = v.or(o) {
+            return Err(Error::Gpu(format!("{what}: {e}")));
+        }
+        self.check(what)?;
+        Ok(r)
+    }
+
+    /// Fails with the first error reported outside any scope since the last check.
+    pub fn check(&self, what: &str) -> Result<()> {
+        let mut v = self.uncaptured.lock().map_err(|_| Error::Gpu("error log poisoned".into()))?;
+        if v.is_empty() {
+            return Ok(());
+        }
+        let msg = v.join("; ");
+        v.clear();
+        Err(Error::Gpu(format!("{what}: {msg}")))
+    }
+
+    /// Blocks until the queue is idle.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        Ok(())
+    }
+}

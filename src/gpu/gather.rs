@@ -1,0 +1,80 @@
+//! Host side of shaders/gather.wgsl (CPU twin: src/cpu/gather.rs): batch rows by index from
+//! the resident dataset, and the dataset's upload format.
+
+use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::shaders::Module;
+use crate::data::{Dataset, Features, Targets};
+
+/// The `Dims` uniform of gather.wgsl.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GatherDims {
+    pub dim: u32,
+    pub is_u8: bool,
+    /// target words per row: 1 for labels, K for value rows, 0 to skip targets
+    pub tw: u32,
+    pub use_perm: bool,
+    pub keep: f32,
+    pub key: u32,
+}
+
+pub struct GatherBuffers<'a> {
+    pub step: &'a wgpu::Buffer,
+    pub perm: &'a wgpu::Buffer,
+    pub features: &'a wgpu::Buffer,
+    pub targets_src: &'a wgpu::Buffer,
+    pub x: &'a wgpu::Buffer,
+    pub dropped: &'a wgpu::Buffer,
+    pub targets: &'a wgpu::Buffer,
+}
+
+pub struct GatherKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl GatherKernel {
+    pub fn new(dev: &wgpu::Device) -> Self {
+        use Slot::*;
+        let layout = layout(dev, "gather", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
+        let pipeline = pipeline(dev, &layout, &module(dev, Module::Gather), "gather");
+        GatherKernel { layout, pipeline }
+    }
+
+    pub fn dispatch(&self, dev: &wgpu::Device, d: &GatherDims, b: &GatherBuffers) -> Dispatch {
+        let drop = d.keep < 1.0;
+        let inv = if drop { 1.0 / d.keep } else { 1.0 };
+        let words = [d.dim, d.is_u8 as u32, d.tw, d.use_perm as u32, drop as u32, f(d.keep), f(inv), d.key];
+        let bg = bind_group(
+            dev,
+            &self.layout,
+            "gather",
+            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.perm), Res::Buf(b.features), Res::Buf(b.targets_src),
+              Res::Buf(b.x), Res::Buf(b.dropped), Res::Buf(b.targets)],
+        );
+        let cols = d.dim.max(d.tw);
+        Dispatch { pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(64), rows_per_group: 4 } }
+    }
+}
+
+/// Features as the shader reads them: u8 packed 4 per little-endian u32, or f32 bits.
+pub fn feature_words(data: &Dataset) -> Vec<u32> {
+    match &data.features {
+        Features::U8(v) => v
+            .chunks(4)
+            .map(|c| {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                u32::from_le_bytes(b)
+            })
+            .collect(),
+        Features::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
+    }
+}
+
+/// Targets as 32-bit words (labels, or f32 bits of value rows) and words per row.
+pub fn target_words(data: &Dataset) -> (Vec<u32>, u32) {
+    match &data.targets {
+        Targets::Classes { labels, .. } => (labels.clone(), 1),
+        Targets::Values { data: v, dim } => (v.iter().map(|x| x.to_bits()).collect(), *dim as u32),
+    }
+}

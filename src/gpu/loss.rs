@@ -1,0 +1,52 @@
+//! Host side of shaders/loss.wgsl (CPU twin: src/cpu/loss.rs).
+
+use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::shaders::Module;
+use crate::model::Loss;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossMode {
+    /// loss, correct and the logits gradient
+    Train = 0,
+    /// loss and correct only
+    Evaluate = 1,
+    /// probabilities (or values) into the output buffer
+    Predict = 2,
+}
+
+pub struct LossBuffers<'a> {
+    pub step: &'a wgpu::Buffer,
+    pub logits: &'a wgpu::Buffer,
+    pub targets: &'a wgpu::Buffer,
+    pub dz: &'a wgpu::Buffer,
+    /// (B, 2): per-sample loss and correct flag
+    pub sample: &'a wgpu::Buffer,
+    pub probs: &'a wgpu::Buffer,
+}
+
+pub struct LossKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl LossKernel {
+    pub fn new(dev: &wgpu::Device) -> Self {
+        use Slot::*;
+        let layout = layout(dev, "loss", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
+        let pipeline = pipeline(dev, &layout, &module(dev, Module::Loss), "loss");
+        LossKernel { layout, pipeline }
+    }
+
+    /// `labels`: targets are class labels; `k`: outputs.
+    pub fn dispatch(&self, dev: &wgpu::Device, loss: Loss, k: u32, labels: bool, mode: LossMode, b: &LossBuffers) -> Dispatch {
+        let words = [k, loss.code(), labels as u32, mode as u32];
+        let bg = bind_group(
+            dev,
+            &self.layout,
+            "loss",
+            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.logits), Res::Buf(b.targets), Res::Buf(b.dz),
+              Res::Buf(b.sample), Res::Buf(b.probs)],
+        );
+        Dispatch { pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: 1, rows_per_group: 64 } }
+    }
+}

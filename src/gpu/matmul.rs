@@ -1,0 +1,90 @@
+//! Host side of shaders/matmul.wgsl (CPU twins: src/cpu/matmul.rs, src/cpu/activation.rs).
+//! Builds the three forms' dispatches; the vec4 module is used whenever K % 4 == 0.
+
+use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot, MATMUL_TILE};
+use super::shaders::Module;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// h (M, N) = act(x (M, K) · w (N, K)ᵀ + b)
+    Abt,
+    /// da (M, K) = dz (M, N) · w (N, K), times mask/p and act'(h)
+    Ab,
+    /// dw (N, K) = dz (M, N)ᵀ · x (M, K)
+    Atb,
+}
+
+/// The `Dims` uniform of matmul.wgsl.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatmulDims {
+    pub n: u32,
+    pub k: u32,
+    pub w_off: u32,
+    pub b_off: u32,
+    pub act: u32,
+    pub slope: f32,
+    pub layer: u32,
+    pub key: u32,
+    /// keep probability < 1: apply dropout (abt: also write the dropped copy into `aux`)
+    pub keep: f32,
+}
+
+impl MatmulDims {
+    fn words(&self) -> [u32; 12] {
+        let drop = self.keep < 1.0;
+        let inv = if drop { 1.0 / self.keep } else { 1.0 };
+        [self.n, self.k, self.w_off, self.b_off, self.act, f(self.slope), self.layer, self.key,
+         drop as u32, f(self.keep), f(inv), 0]
+    }
+}
+
+/// Buffers of one matmul dispatch, in binding order (unused ones get the engine's dummies).
+pub struct MatmulBuffers<'a> {
+    pub step: &'a wgpu::Buffer,
+    /// the flat parameter buffer (w, b)
+    pub params: &'a wgpu::Buffer,
+    /// the layer input x (abt, atb)
+    pub x: &'a wgpu::Buffer,
+    /// dz (ab, atb)
+    pub dz: &'a wgpu::Buffer,
+    /// h / da / dw
+    pub out: &'a wgpu::Buffer,
+    /// abt: the dropped copy of h; ab: h of the layer below
+    pub aux: &'a wgpu::Buffer,
+}
+
+pub struct MatmulKernels {
+    layout: wgpu::BindGroupLayout,
+    /// [scalar, vec4] × [abt, ab, atb]
+    pipelines: [[wgpu::ComputePipeline; 3]; 2],
+}
+
+impl MatmulKernels {
+    pub fn new(dev: &wgpu::Device) -> Self {
+        use Slot::*;
+        let layout = layout(dev, "matmul", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite]);
+        let make = |m: Module| {
+            let sm = module(dev, m);
+            ["abt", "ab", "atb"].map(|e| pipeline(dev, &layout, &sm, e))
+        };
+        let pipelines = [make(Module::MatmulScalar), make(Module::MatmulVec4)];
+        MatmulKernels { layout, pipelines }
+    }
+
+    pub fn dispatch(&self, dev: &wgpu::Device, form: Form, dims: &MatmulDims, b: &MatmulBuffers) -> Dispatch {
+        let vec4 = dims.k % 4 == 0;
+        let (i, grid) = match form {
+            Form::Abt => (0, Grid::Rows { x: dims.n.div_ceil(MATMUL_TILE), rows_per_group: MATMUL_TILE }),
+            Form::Ab => (1, Grid::Rows { x: dims.k.div_ceil(MATMUL_TILE), rows_per_group: MATMUL_TILE }),
+            Form::Atb => (2, Grid::Fixed(dims.k.div_ceil(MATMUL_TILE), dims.n.div_ceil(MATMUL_TILE), 1)),
+        };
+        let words = dims.words();
+        let bg = bind_group(
+            dev,
+            &self.layout,
+            "matmul",
+            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
+        );
+        Dispatch { pipeline: self.pipelines[vec4 as usize][i].clone(), bind_group: bg, record: 0, grid }
+    }
+}

@@ -1,0 +1,17 @@
+//! The GPU engine: wgpu context, one launcher per kernel family (shaders/*.wgsl, twins in
+//! src/cpu/), and the engine that records every step of an epoch into few command buffers.
+
+pub mod buffers;
+pub mod context;
+pub mod engine;
+pub mod gather;
+pub mod loss;
+pub mod matmul;
+pub mod optimizer;
+pub mod pipeline;
+pub mod plan;
+pub mod reduce;
+pub mod shaders;
+
+pub use context::{AdapterSummary, GpuContext};
+pub use engine::GpuEngine;

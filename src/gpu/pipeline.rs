@@ -1,0 +1,164 @@
+//! What every launcher shares: bind-group layouts from a list of slots, pipelines, and the
+//! `Dispatch` a launcher hands to the engine (pipeline + bind group + grid) for recording.
+
+use super::shaders::Module;
+use wgpu::util::DeviceExt;
+
+/// Bytes per uniform record (step records and optimizer records), the dynamic-offset stride.
+/// 256 is the largest `min_uniform_buffer_offset_alignment` WebGPU allows, so it always works.
+pub const RECORD: u64 = 256;
+
+/// Invocations per workgroup side of a matmul (8×8), times the 4×4 block each keeps.
+pub const MATMUL_TILE: u32 = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// the per-step record, bound with a dynamic offset
+    Step,
+    /// static per-dispatch constants
+    Dims,
+    Read,
+    ReadWrite,
+}
+
+pub fn layout(dev: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match s {
+                    Slot::Step | Slot::Dims => wgpu::BufferBindingType::Uniform,
+                    Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: *s == Slot::Step,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries })
+}
+
+pub fn module(dev: &wgpu::Device, m: Module) -> wgpu::ShaderModule {
+    dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(m.name()),
+        source: wgpu::ShaderSource::Wgsl(m.source().into()),
+    })
+}
+
+pub fn pipeline(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, module: &wgpu::ShaderModule, entry: &str) -> wgpu::ComputePipeline {
+    let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(entry),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout: Some(&pl),
+        module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+/// A resource for one binding: the step buffer (one record, dynamic offset), a small uniform of
+/// dims, or a whole storage buffer.
+pub enum Res<'a> {
+    Step(&'a wgpu::Buffer),
+    Dims(&'a [u32]),
+    Buf(&'a wgpu::Buffer),
+}
+
+pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &str, res: &[Res]) -> wgpu::BindGroup {
+    let dims: Vec<Option<wgpu::Buffer>> = res
+        .iter()
+        .map(|r| match r {
+            Res::Dims(words) => {
+                // pad to 16 bytes: uniform structs are sized in multiples of 16
+                let mut w = words.to_vec();
+                w.resize(words.len().div_ceil(4).max(1) * 4, 0);
+                Some(dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(&w),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                }))
+            }
+            _ => None,
+        })
+        .collect();
+    let entries: Vec<wgpu::BindGroupEntry> = res
+        .iter()
+        .zip(&dims)
+        .enumerate()
+        .map(|(i, (r, d))| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: match (r, d) {
+                (Res::Step(b), _) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: b,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(RECORD),
+                }),
+                (_, Some(d)) => d.as_entire_binding(),
+                (Res::Buf(b), _) => b.as_entire_binding(),
+                (Res::Dims(_), None) => unreachable!("dims buffers are made above"),
+            },
+        })
+        .collect();
+    dev.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
+}
+
+/// How many workgroups a dispatch needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    Fixed(u32, u32, u32),
+    /// x fixed, y = ceil(rows / rows_per_group) for this step's row count
+    Rows { x: u32, rows_per_group: u32 },
+}
+
+/// One recorded kernel launch of a plan.
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    /// which record of the step the dynamic offset points at (0: the Step; 1 + i: tensor i's update)
+    pub record: u32,
+    pub grid: Grid,
+}
+
+impl Dispatch {
+    /// `step_base`: byte offset of this step's first record in the step buffer.
+    pub fn record_into(&self, pass: &mut wgpu::ComputePass<'_>, step_base: u64, rows: u32) {
+        let (x, y, z) = match self.grid {
+            Grid::Fixed(x, y, z) => (x, y, z),
+            Grid::Rows { x, rows_per_group } => (x, rows.div_ceil(rows_per_group), 1),
+        };
+        if x == 0 || y == 0 || z == 0 {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        let offset = step_base + self.record as u64 * RECORD;
+        pass.set_bind_group(0, &self.bind_group, &[offset as u32]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Workgroups for `n` invocations of `per` each, split over x and y to respect the per-dimension
+/// limit (kernels rebuild the index as x + y·nx·per).
+pub fn grid_1d(n: u32, per: u32, max_dim: u32) -> Grid {
+    let groups = n.div_ceil(per);
+    if groups <= max_dim {
+        Grid::Fixed(groups, 1, 1)
+    } else {
+        let y = groups.div_ceil(max_dim);
+        Grid::Fixed(groups.div_ceil(y), y, 1)
+    }
+}
+
+pub fn f(x: f32) -> u32 {
+    x.to_bits()
+}

@@ -1,0 +1,186 @@
+//! The dispatch sequence of one training step and of one evaluation chunk, built once per
+//! dataset: the GPU walk of src/cpu/network.rs (forward with dropout, loss, backward) followed
+//! by gradient norms, step statistics and the fused optimizer update.
+
+use super::buffers::Buffers;
+use super::context::GpuContext;
+use super::gather::{GatherBuffers, GatherDims, GatherKernel};
+use super::loss::{LossBuffers, LossKernel, LossMode};
+use super::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
+use super::optimizer::{OptimizerBuffers, OptimizerKernel};
+use super::pipeline::Dispatch;
+use super::reduce::{ReduceBuffers, ReduceKernels};
+use crate::engine::TrainSetup;
+use crate::model::ParamLayout;
+
+pub struct Kernels {
+    pub matmul: MatmulKernels,
+    pub gather: GatherKernel,
+    pub loss: LossKernel,
+    pub reduce: ReduceKernels,
+    pub optimizer: OptimizerKernel,
+}
+
+impl Kernels {
+    pub fn new(dev: &wgpu::Device) -> Self {
+        Kernels {
+            matmul: MatmulKernels::new(dev),
+            gather: GatherKernel::new(dev),
+            loss: LossKernel::new(dev),
+            reduce: ReduceKernels::new(dev),
+            optimizer: OptimizerKernel::new(dev),
+        }
+    }
+}
+
+/// A dataset resident on the device.
+pub struct DataBuffers {
+    pub features: wgpu::Buffer,
+    pub targets: wgpu::Buffer,
+    pub is_u8: bool,
+    /// target words per row (1 for labels)
+    pub tw: u32,
+    pub labels: bool,
+    pub len: usize,
+}
+
+/// Floats per step record in the epoch stats buffer: loss, correct, then per layer
+/// (Σ regularised grad², Σ w², Σ |w|).
+pub fn stats_stride(layers: usize) -> u32 {
+    2 + 3 * layers as u32
+}
+
+pub struct Ctx<'a> {
+    pub gpu: &'a GpuContext,
+    pub k: &'a Kernels,
+    pub b: &'a Buffers,
+    pub setup: &'a TrainSetup,
+    pub layout: &'a ParamLayout,
+    pub key: u32,
+}
+
+impl Ctx<'_> {
+    fn dev(&self) -> &wgpu::Device {
+        &self.gpu.device
+    }
+
+    /// gather + forward through every layer; `train` adds dropout copies and unit statistics.
+    fn forward(&self, data: &DataBuffers, perm: &wgpu::Buffer, train: bool, tw: u32, out: &mut Vec<Dispatch>) {
+        let (s, b, spec) = (self.setup, self.b, &self.setup.spec);
+        let drop0 = if train { s.keep_of(0) } else { 1.0 };
+        let gd = GatherDims { dim: spec.inputs() as u32, is_u8: data.is_u8, tw, use_perm: train, keep: drop0, key: self.key };
+        let dropped0 = if train { b.dropped[0].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
+        out.push(self.k.gather.dispatch(self.dev(), &gd, &GatherBuffers {
+            step: &b.steps, perm, features: &data.features, targets_src: &data.targets, x: &b.h[0], dropped: dropped0, targets: &b.targets,
+        }));
+        let layers = spec.num_layers();
+        for l in 0..layers {
+            let slot = self.layout.layers[l];
+            let act = spec.activation(l);
+            let next_keep = if train && l + 1 < layers { s.keep_of(l + 1) } else { 1.0 };
+            let dims = MatmulDims {
+                n: slot.outputs as u32,
+                k: slot.inputs as u32,
+                w_off: slot.weight as u32,
+                b_off: slot.bias as u32,
+                act: act.map_or(0, |a| a.code()),
+                slope: act.map_or(0.0, |a| a.slope()),
+                layer: l as u32 + 1,
+                key: self.key,
+                keep: next_keep,
+            };
+            let x = if train { b.train_input(l) } else { &b.h[l] };
+            let aux = if next_keep < 1.0 { b.dropped[l + 1].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
+            out.push(self.k.matmul.dispatch(self.dev(), Form::Abt, &dims, &MatmulBuffers {
+                step: &b.steps, params: &b.params, x, dz: &b.dummy_r, out: &b.h[l + 1], aux,
+            }));
+            if train && l + 1 < layers {
+                let rb = ReduceBuffers { step: &b.steps, src: &b.h[l + 1], src2: &b.dummy_r, dst: &b.dummy_rw, counters: &b.counters };
+                let a = act.map_or(0, |a| a.code());
+                out.push(self.k.reduce.unit_stats(self.dev(), slot.outputs as u32, a, b.alive_off[l], b.sat_off[l], &rb));
+            }
+        }
+    }
+
+    /// Every dispatch of one training step, in order.
+    pub fn train_step(&self, data: &DataBuffers, perm: &wgpu::Buffer, stats: &wgpu::Buffer) -> Vec<Dispatch> {
+        let (s, b, spec) = (self.setup, self.b, &self.setup.spec);
+        let layers = spec.num_layers();
+        let dev = self.dev();
+        let mut out = Vec::new();
+        self.forward(data, perm, true, data.tw, &mut out);
+        out.push(self.k.loss.dispatch(dev, spec.loss, spec.outputs() as u32, data.labels, LossMode::Train, &LossBuffers {
+            step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dz[layers - 1], sample: &b.sample, probs: &b.dummy_rw,
+        }));
+        for l in (0..layers).rev() {
+            let slot = self.layout.layers[l];
+            let (n, k) = (slot.outputs as u32, slot.inputs as u32);
+            let dims = MatmulDims { n, k, w_off: slot.weight as u32, key: self.key, keep: 1.0, ..Default::default() };
+            out.push(self.k.matmul.dispatch(dev, Form::Atb, &dims, &MatmulBuffers {
+                step: &b.steps, params: &b.params, x: b.train_input(l), dz: &b.dz[l], out: &b.grads, aux: &b.dummy_rw,
+            }));
+            let rb = ReduceBuffers { step: &b.steps, src: &b.dz[l], src2: &b.dummy_r, dst: &b.grads, counters: &b.dummy_rw };
+            out.push(self.k.reduce.bias_grad(dev, n, slot.bias as u32, &rb));
+            if l > 0 {
+                let below = spec.activations[l - 1];
+                let dims = MatmulDims {
+                    n, k, w_off: slot.weight as u32, act: below.code(), slope: below.slope(), layer: l as u32,
+                    key: self.key, keep: s.keep_of(l), ..Default::default()
+                };
+                out.push(self.k.matmul.dispatch(dev, Form::Ab, &dims, &MatmulBuffers {
+                    step: &b.steps, params: &b.params, x: &b.dummy_r, dz: &b.dz[l], out: &b.dz[l - 1], aux: &b.h[l],
+                }));
+            }
+        }
+        // norms and penalties of the gradients and parameters before the update
+        let reg = &s.regularization;
+        for l in 0..layers {
+            let slot = self.layout.layers[l];
+            let l1_sub = if reg.l1_proximal { 0.0 } else { reg.l1_of(l) as f32 };
+            let rb = ReduceBuffers { step: &b.steps, src: &b.grads, src2: &b.params, dst: &b.partials, counters: &b.dummy_rw };
+            out.push(self.k.reduce.norm_partial(dev, slot.weight_len() as u32, slot.weight as u32, reg.l2_of(l) as f32, l1_sub, b.part_off[l], &rb));
+        }
+        let stride = stats_stride(layers);
+        let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
+        out.push(self.k.reduce.sum_final(dev, None, 2, 0, 0, stride, &rb));
+        for l in 0..layers {
+            let rb = ReduceBuffers { step: &b.steps, src: &b.partials, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
+            out.push(self.k.reduce.sum_final(dev, Some(b.parts[l]), 3, b.part_off[l], 2 + 3 * l as u32, stride, &rb));
+        }
+        // the fused update, weights then bias, layer by layer (as CpuEngine::apply_update)
+        let ob = OptimizerBuffers { step: &b.steps, params: &b.params, grads: &b.grads, slot0: &b.slot0, slot1: &b.slot1 };
+        let max_dim = self.gpu.limits.max_compute_workgroups_per_dimension;
+        for l in 0..layers {
+            let slot = self.layout.layers[l];
+            out.push(self.k.optimizer.dispatch(dev, slot.weight_len() as u32, 1 + 2 * l as u32, max_dim, &ob));
+            out.push(self.k.optimizer.dispatch(dev, slot.outputs as u32, 2 + 2 * l as u32, max_dim, &ob));
+        }
+        out
+    }
+
+    /// One evaluation chunk: forward, per-sample loss, sums into eval record `stat` (stride 2).
+    pub fn eval_chunk(&self, data: &DataBuffers, stats: &wgpu::Buffer) -> Vec<Dispatch> {
+        let (b, spec) = (self.b, &self.setup.spec);
+        let layers = spec.num_layers();
+        let mut out = Vec::new();
+        self.forward(data, &b.dummy_r, false, data.tw, &mut out);
+        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, data.labels, LossMode::Evaluate, &LossBuffers {
+            step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs: &b.dummy_rw,
+        }));
+        let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
+        out.push(self.k.reduce.sum_final(self.dev(), None, 2, 0, 0, 2, &rb));
+        out
+    }
+
+    /// One prediction chunk: forward, then probabilities into `probs` rows [offset, offset + rows).
+    pub fn predict_chunk(&self, data: &DataBuffers, probs: &wgpu::Buffer) -> Vec<Dispatch> {
+        let (b, spec) = (self.b, &self.setup.spec);
+        let layers = spec.num_layers();
+        let mut out = Vec::new();
+        self.forward(data, &b.dummy_r, false, 0, &mut out);
+        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, false, LossMode::Predict, &LossBuffers {
+            step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs,
+        }));
+        out
+    }
+}

@@ -1,0 +1,81 @@
+//! Every WGSL source, in one place. A module is `common.wgsl` + (for matmul, a prelude that
+//! declares the K-contiguous operands as vec4 or scalar arrays) + the family's file.
+
+pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+pub const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
+pub const GATHER: &str = include_str!("../../shaders/gather.wgsl");
+pub const LOSS: &str = include_str!("../../shaders/loss.wgsl");
+pub const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
+pub const OPTIMIZER: &str = include_str!("../../shaders/optimizer.wgsl");
+
+/// Operands read along K as real vec4 loads: valid when K % 4 == 0 (tensor offsets are multiples
+/// of 4 by ParamLayout, activation buffers start at 0).
+const MATMUL_VEC4: &str = "
+@group(0) @binding(2) var<storage, read> p4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
+fn ld4p(i: u32) -> vec4<f32> { return p4[i >> 2u]; }
+fn ld4x(i: u32) -> vec4<f32> { return x4[i >> 2u]; }
+fn ld1p(i: u32) -> f32 { return p4[i >> 2u][i & 3u]; }
+fn ld1x(i: u32) -> f32 { return x4[i >> 2u][i & 3u]; }
+";
+
+/// Any K: four scalar loads make the vec4 (reads past a row's end are discarded by the stores).
+const MATMUL_SCALAR: &str = "
+@group(0) @binding(2) var<storage, read> p4: array<f32>;
+@group(0) @binding(3) var<storage, read> x4: array<f32>;
+fn ld4p(i: u32) -> vec4<f32> { return vec4<f32>(p4[i], p4[i + 1u], p4[i + 2u], p4[i + 3u]); }
+fn ld4x(i: u32) -> vec4<f32> { return vec4<f32>(x4[i], x4[i + 1u], x4[i + 2u], x4[i + 3u]); }
+fn ld1p(i: u32) -> f32 { return p4[i]; }
+fn ld1x(i: u32) -> f32 { return x4[i]; }
+";
+
+/// The kernel families, as modules are built from them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Module {
+    MatmulVec4,
+    MatmulScalar,
+    Gather,
+    Loss,
+    Reduce,
+    Optimizer,
+}
+
+impl Module {
+    pub const ALL: [Module; 6] =
+        [Module::MatmulVec4, Module::MatmulScalar, Module::Gather, Module::Loss, Module::Reduce, Module::Optimizer];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Module::MatmulVec4 => "matmul (vec4)",
+            Module::MatmulScalar => "matmul (scalar)",
+            Module::Gather => "gather",
+            Module::Loss => "loss",
+            Module::Reduce => "reduce",
+            Module::Optimizer => "optimizer",
+        }
+    }
+
+    /// The full WGSL text of the module.
+    pub fn source(self) -> String {
+        let parts: [&str; 2] = match self {
+            Module::MatmulVec4 => [MATMUL_VEC4, MATMUL],
+            Module::MatmulScalar => [MATMUL_SCALAR, MATMUL],
+            Module::Gather => ["", GATHER],
+            Module::Loss => ["", LOSS],
+            Module::Reduce => ["", REDUCE],
+            Module::Optimizer => ["", OPTIMIZER],
+        };
+        format!("{COMMON}\n{}\n{}", parts[0], parts[1])
+    }
+
+    /// Entry points the module must provide.
+    pub fn entry_points(self) -> &'static [&'static str] {
+        match self {
+            Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
+            Module::Gather => &["gather"],
+            Module::Loss => &["loss"],
+            Module::Reduce => &["bias_grad", "norm_partial", "sum_final", "unit_stats"],
+            Module::Optimizer => &["update"],
+        }
+    }
+}

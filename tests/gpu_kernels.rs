@@ -1,0 +1,329 @@
+//! Every kernel against its CPU twin on random data. Tolerance: |gpu − cpu| ≤ 1e-5 + 1e-4·|cpu|
+//! (burn's GPU-vs-reference bounds). Inputs use the scales of real layers (activations in [0, 1),
+//! weights ±1/√K), where f32 sums in another order differ by ~1e-7; tanh/sigmoid/exp on the
+//! device differ from libm by a few ulp. Bit-exact kernels (gather, bias_grad) assert equality.
+
+mod common;
+
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use wgpu::util::DeviceExt;
+use wgpu_mlp::cpu::activation::{act_backward, bias_act};
+use wgpu_mlp::cpu::dropout::dropout_apply;
+use wgpu_mlp::cpu::gather::gather_batch;
+use wgpu_mlp::cpu::loss::{loss_forward_backward, BatchTargets};
+use wgpu_mlp::cpu::matmul::{matmul_ab, matmul_abt, matmul_atb};
+use wgpu_mlp::cpu::optimizer::{optimizer_update, UpdateParams};
+use wgpu_mlp::cpu::reduce::{bias_grad, grad_norm, penalty, unit_stats};
+use wgpu_mlp::data::{Dataset, Features, Targets};
+use wgpu_mlp::gpu::buffers::storage_init;
+use wgpu_mlp::gpu::gather::{feature_words, target_words, GatherBuffers, GatherDims, GatherKernel};
+use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
+use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
+use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
+use wgpu_mlp::gpu::pipeline::Dispatch;
+use wgpu_mlp::gpu::reduce::{norm_partials, ReduceBuffers, ReduceKernels};
+use wgpu_mlp::gpu::GpuContext;
+use wgpu_mlp::model::{Activation, Loss};
+use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind};
+
+const REL: f32 = 1e-4;
+const ABS: f32 = 1e-5;
+
+fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+fn uniform(r: &mut impl Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| r.random_range(lo..hi)).collect()
+}
+fn buf(ctx: &GpuContext, v: &[f32]) -> wgpu::Buffer {
+    let w: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
+    storage_init(ctx, "test", &w).expect("buffer")
+}
+fn words(ctx: &GpuContext, v: &[u32]) -> wgpu::Buffer {
+    storage_init(ctx, "test", v).expect("buffer")
+}
+/// A step buffer with one record: rows, offset, step, stat, grad_scale.
+fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
+    let mut w = [0u32; 64];
+    w[..5].copy_from_slice(&[rows as u32, 0, step, 0, grad_scale.to_bits()]);
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM })
+}
+fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
+    ctx.scoped("test", || {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in ds {
+                d.record_into(&mut pass, 0, rows as u32);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+    })
+    .expect("dispatch");
+}
+fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
+    let bytes = 4 * n.max(1) as u64;
+    let st = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
+    ctx.queue.submit([enc.finish()]);
+    st.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
+    ctx.wait().expect("wait");
+    let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
+    v[..n].to_vec()
+}
+
+const ACTS: [Option<Activation>; 6] =
+    [None, Some(Activation::Identity), Some(Activation::Relu), Some(Activation::LeakyRelu(0.1)), Some(Activation::Tanh), Some(Activation::Sigmoid)];
+/// (M, K, N): edge shapes and real layer shapes
+const SHAPES: [(usize, usize, usize); 8] =
+    [(1, 1, 1), (7, 13, 5), (63, 65, 33), (129, 784, 64), (100, 784, 10), (128, 256, 256), (5, 10, 13), (33, 1024, 10)];
+
+fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usize, usize), seed: u64) {
+    let mut r = rng(seed);
+    let s = 1.0 / (k as f32).sqrt();
+    let x = uniform(&mut r, m * k, 0.0, 1.0);
+    let w_off = 8; // tensors start at multiples of 4 in the flat buffer
+    let b_off = (w_off + n * k).next_multiple_of(4);
+    let mut params = vec![0f32; b_off + n.next_multiple_of(4) + 4];
+    params[w_off..w_off + n * k].copy_from_slice(&uniform(&mut r, n * k, -s, s));
+    params[b_off..b_off + n].copy_from_slice(&uniform(&mut r, n, -0.5, 0.5));
+    let (w, bias) = (params[w_off..w_off + n * k].to_vec(), params[b_off..b_off + n].to_vec());
+    let dz = uniform(&mut r, m * n, -1.0, 1.0);
+    let h = uniform(&mut r, m * k, 0.0, 1.0);
+    let (pb, xb, dzb, hb) = (buf(ctx, &params), buf(ctx, &x), buf(ctx, &dz), buf(ctx, &h));
+    let dummy = buf(ctx, &[0.0; 4]);
+    let st = step(ctx, m, 3, 1.0);
+    let key = 0x1234_5678;
+    // abt with every epilogue, with and without the dropped copy
+    for (i, act) in ACTS.iter().enumerate() {
+        let keep = if i % 2 == 0 { 0.7 } else { 1.0 };
+        let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, b_off: b_off as u32, act: act.map_or(0, |a| a.code()), slope: act.map_or(0.0, |a| a.slope()), layer: 2, key, keep };
+        let (out, aux) = (buf(ctx, &vec![0.0; m * n]), buf(ctx, &vec![0.0; m * n]));
+        run(ctx, &[mm.dispatch(&ctx.device, Form::Abt, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dummy, out: &out, aux: &aux })], m);
+        let mut want = vec![0f32; m * n];
+        matmul_abt(m, k, n, &x, &w, &mut want, false);
+        bias_act(m, n, &bias, *act, &mut want);
+        let what = format!("abt {m}x{k}x{n} {act:?}");
+        common::assert_close(&what, &read(ctx, &out, m * n), &want, REL, ABS);
+        if keep < 1.0 {
+            dropout_apply(key, 3, 2, keep, &mut want);
+            common::assert_close(&format!("{what} dropped"), &read(ctx, &aux, m * n), &want, REL, ABS);
+        }
+    }
+    // ab with every derivative epilogue, with and without dropout
+    for (i, act) in ACTS.iter().enumerate() {
+        let act = act.unwrap_or(Activation::Identity);
+        let keep = if i % 2 == 1 { 0.6 } else { 1.0 };
+        let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, act: act.code(), slope: act.slope(), layer: 1, key, keep, ..Default::default() };
+        let out = buf(ctx, &vec![0.0; m * k]);
+        run(ctx, &[mm.dispatch(&ctx.device, Form::Ab, &dims, &MatmulBuffers { step: &st, params: &pb, x: &dummy, dz: &dzb, out: &out, aux: &hb })], m);
+        let mut want = vec![0f32; m * k];
+        matmul_ab(m, n, k, &dz, &w, &mut want);
+        if keep < 1.0 {
+            dropout_apply(key, 3, 1, keep, &mut want);
+        }
+        act_backward(act, &h, &mut want);
+        common::assert_close(&format!("ab {m}x{k}x{n} {act:?} keep {keep}"), &read(ctx, &out, m * k), &want, REL, ABS);
+    }
+    // atb into the weight slot of a gradient buffer
+    let grads = buf(ctx, &vec![0.0; params.len()]);
+    let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, keep: 1.0, ..Default::default() };
+    run(ctx, &[mm.dispatch(&ctx.device, Form::Atb, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dzb, out: &grads, aux: &dummy })], m);
+    let mut want = vec![0f32; n * k];
+    matmul_atb(m, n, k, &dz, &x, &mut want);
+    let got = read(ctx, &grads, params.len());
+    common::assert_close(&format!("atb {m}x{k}x{n}"), &got[w_off..w_off + n * k], &want, REL, ABS);
+}
+
+#[test]
+fn matmul_forms_and_epilogues_match_cpu() {
+    let Some(ctx) = common::gpu("matmul_forms_and_epilogues_match_cpu") else { return };
+    let mm = MatmulKernels::new(&ctx.device);
+    for (i, s) in SHAPES.iter().enumerate() {
+        matmul_case(&ctx, &mm, *s, i as u64);
+    }
+}
+
+#[test]
+fn gather_matches_cpu_exactly() {
+    let Some(ctx) = common::gpu("gather_matches_cpu_exactly") else { return };
+    let g = GatherKernel::new(&ctx.device);
+    let mut r = rng(9);
+    for (dim, u8s, values) in [(13usize, true, false), (784, true, false), (7, false, true), (1, true, true)] {
+        let len = 41;
+        let features = if u8s { Features::U8((0..len * dim).map(|_| r.random()).collect()) } else { Features::F32(uniform(&mut r, len * dim, -2.0, 2.0)) };
+        let targets = if values { Targets::Values { data: uniform(&mut r, len * 3, -1.0, 1.0), dim: 3 } } else { Targets::Classes { labels: (0..len).map(|_| r.random_range(0..10)).collect(), num_classes: 10 } };
+        let data = Dataset::new(features, dim, targets).expect("dataset");
+        let order: Vec<u32> = (0..17).map(|_| r.random_range(0..len as u32)).collect();
+        let (tw_words, tw) = target_words(&data);
+        let (perm, fb, tb) = (words(&ctx, &order), words(&ctx, &feature_words(&data)), words(&ctx, &tw_words));
+        let rows = order.len();
+        let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * 3]));
+        let st = step(&ctx, rows, 4, 1.0);
+        let d = GatherDims { dim: dim as u32, is_u8: u8s, tw, use_perm: true, keep: 0.75, key: 77 };
+        run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], rows);
+        let (mut want, mut labels, mut vals) = (vec![0f32; rows * dim], Vec::new(), Vec::new());
+        gather_batch(&data, &order, &mut want, &mut labels, &mut vals);
+        assert_eq!(read(&ctx, &x, rows * dim), want, "gather dim {dim}");
+        dropout_apply(77, 4, 0, 0.75, &mut want);
+        assert_eq!(read(&ctx, &dropped, rows * dim), want, "gather dropout dim {dim}");
+        let t = read(&ctx, &tgt, rows * tw as usize);
+        if values {
+            assert_eq!(t, vals, "value targets");
+        } else {
+            assert_eq!(t.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), labels, "labels");
+        }
+    }
+}
+
+#[test]
+fn losses_match_cpu() {
+    let Some(ctx) = common::gpu("losses_match_cpu") else { return };
+    let lk = LossKernel::new(&ctx.device);
+    let mut r = rng(5);
+    for (loss, k, labels) in [
+        (Loss::SoftmaxCrossEntropy, 10, true),
+        (Loss::SoftmaxCrossEntropy, 2, true),
+        (Loss::BinaryCrossEntropy, 1, true),
+        (Loss::BinaryCrossEntropy, 6, false),
+        (Loss::MeanSquaredError, 7, false),
+        (Loss::Cosine, 4, false),
+    ] {
+        let rows = 67;
+        let mut z = uniform(&mut r, rows * k, -6.0, 6.0);
+        z[0] = 30.0; // far tails
+        z[k] = -30.0;
+        let lab: Vec<u32> = (0..rows).map(|_| r.random_range(0..k.max(2) as u32)).collect();
+        let vals: Vec<f32> = if loss == Loss::BinaryCrossEntropy { (0..rows * k).map(|_| r.random_range(0..2) as f32).collect() } else { uniform(&mut r, rows * k, -1.0, 1.0) };
+        let tw: Vec<u32> = if labels { lab.clone() } else { vals.iter().map(|x| x.to_bits()).collect() };
+        let (zb, tb) = (buf(&ctx, &z), words(&ctx, &tw));
+        let (dz, sample, probs) = (buf(&ctx, &vec![0.0; rows * k]), buf(&ctx, &vec![0.0; rows * 2]), buf(&ctx, &vec![0.0; rows * k]));
+        let scale = 1.0f32 / rows as f32;
+        let st = step(&ctx, rows, 0, scale);
+        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs };
+        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Train, &lb), lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Predict, &lb)], rows);
+        let targets = if labels { BatchTargets::Classes(&lab) } else { BatchTargets::Values(&vals) };
+        let mut want_dz = vec![0f32; rows * k];
+        loss_forward_backward(loss, rows, k, &z, targets, Some(&mut want_dz), scale);
+        let what = format!("{loss} K={k}");
+        common::assert_close(&format!("{what} dz"), &read(&ctx, &dz, rows * k), &want_dz, REL, ABS);
+        let s = read(&ctx, &sample, rows * 2);
+        for b in 0..rows {
+            let t = match targets {
+                BatchTargets::Classes(l) => BatchTargets::Classes(&l[b..b + 1]),
+                BatchTargets::Values(v) => BatchTargets::Values(&v[b * k..(b + 1) * k]),
+            };
+            let (l, c) = loss_forward_backward(loss, 1, k, &z[b * k..(b + 1) * k], t, None, 1.0f32);
+            common::assert_close(&format!("{what} loss row {b}"), &[s[2 * b]], &[l as f32], REL, ABS);
+            assert_eq!(s[2 * b + 1] as u64, c, "{what} correct row {b}");
+        }
+        let mut want_p = vec![0f32; rows * k];
+        wgpu_mlp::cpu::loss::output_probabilities(loss, rows, k, &z, &mut want_p);
+        common::assert_close(&format!("{what} probabilities"), &read(&ctx, &probs, rows * k), &want_p, REL, ABS);
+    }
+}
+
+#[test]
+fn reductions_match_cpu() {
+    let Some(ctx) = common::gpu("reductions_match_cpu") else { return };
+    let rk = ReduceKernels::new(&ctx.device);
+    let mut r = rng(6);
+    for (rows, n, len) in [(1usize, 1usize, 1usize), (7, 13, 91), (129, 64, 50176), (100, 10, 5000)] {
+        let st = step(&ctx, rows, 0, 1.0);
+        let dummy_r = buf(&ctx, &[0.0; 4]);
+        let dummy_rw = buf(&ctx, &[0.0; 4]);
+        // bias_grad: the CPU's row order, so exact
+        let dz = uniform(&mut r, rows * n, -1.0, 1.0);
+        let (dzb, out) = (buf(&ctx, &dz), buf(&ctx, &vec![0.0; n + 4]));
+        run(&ctx, &[rk.bias_grad(&ctx.device, n as u32, 4, &ReduceBuffers { step: &st, src: &dzb, src2: &dummy_r, dst: &out, counters: &dummy_rw })], rows);
+        let mut want = vec![0f32; n];
+        bias_grad(rows, n, &dz, &mut want);
+        assert_eq!(&read(&ctx, &out, n + 4)[4..], &want[..], "bias_grad {rows}x{n}");
+        // grad norm and penalty through norm_partial + sum_final
+        let (g, mut w) = (uniform(&mut r, len, -1.0, 1.0), uniform(&mut r, len, -1.0, 1.0));
+        w[0] = 0.0;
+        let (l2, l1) = (0.01f32, 0.003f32);
+        let (gb, wb) = (buf(&ctx, &g), buf(&ctx, &w));
+        let parts = norm_partials(len as u32);
+        let (partials, stats) = (buf(&ctx, &vec![0.0; 3 * parts as usize]), buf(&ctx, &[0.0; 8]));
+        run(&ctx, &[
+            rk.norm_partial(&ctx.device, len as u32, 0, l2, l1, 0, &ReduceBuffers { step: &st, src: &gb, src2: &wb, dst: &partials, counters: &dummy_rw }),
+            rk.sum_final(&ctx.device, Some(parts), 3, 0, 2, 5, &ReduceBuffers { step: &st, src: &partials, src2: &dummy_r, dst: &stats, counters: &dummy_rw }),
+        ], rows);
+        let s = read(&ctx, &stats, 5);
+        let norm = grad_norm(&g, &w, l2 as f64, l1 as f64) as f32;
+        common::assert_close(&format!("grad_norm {len}"), &[s[2].sqrt()], &[norm], REL, ABS);
+        let pen = (0.5 * l2 as f64 * s[3] as f64 + l1 as f64 * s[4] as f64) as f32;
+        common::assert_close(&format!("penalty {len}"), &[pen], &[penalty(&w, l2 as f64, l1 as f64) as f32], REL, ABS);
+        // unit_stats, exact integers
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            let mut h: Vec<f32> = uniform(&mut r, rows * n, -1.0, 1.0).iter().map(|&v| wgpu_mlp::cpu::activation::activate(act, v * 6.0)).collect();
+            if act == Activation::Relu {
+                for (i, v) in h.iter_mut().enumerate() {
+                    if i % n == 0 {
+                        *v = 0.0; // a dead unit
+                    }
+                }
+            } else {
+                h[0] = 0.99; // boundary values compare like the CPU's f64 thresholds
+                if h.len() > 1 {
+                    h[1] = 0.01;
+                }
+            }
+            let hb = buf(&ctx, &h);
+            let counters = words(&ctx, &vec![0u32; 2 * n]);
+            run(&ctx, &[rk.unit_stats(&ctx.device, n as u32, act.code(), 0, n as u32, &ReduceBuffers { step: &st, src: &hb, src2: &dummy_r, dst: &dummy_rw, counters: &counters })], rows);
+            let c: Vec<u32> = read(&ctx, &counters, 2 * n).iter().map(|x| x.to_bits()).collect();
+            let mut alive = vec![false; n];
+            let sat = unit_stats(act, rows, n, &h, &mut alive);
+            assert_eq!(c[..n].iter().map(|&x| x == 1).collect::<Vec<_>>(), alive, "alive {act:?}");
+            assert_eq!(c[n..].iter().map(|&x| x as u64).sum::<u64>(), sat, "saturated {act:?}");
+        }
+    }
+}
+
+#[test]
+fn optimizer_update_matches_cpu() {
+    let Some(ctx) = common::gpu("optimizer_update_matches_cpu") else { return };
+    let ok = OptimizerKernel::new(&ctx.device);
+    let mut r = rng(8);
+    let len = 1003;
+    let off = 4;
+    let mut configs: Vec<OptimizerConfig> = [OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Nesterov, OptimizerKind::Rmsprop, OptimizerKind::Adam, OptimizerKind::Adamw].map(OptimizerConfig::new).to_vec();
+    let mut rm = OptimizerConfig::new(OptimizerKind::Rmsprop);
+    rm.momentum = 0.8;
+    configs.push(rm.clone());
+    rm.nesterov = true;
+    configs.push(rm);
+    for cfg in &configs {
+        for (l2, l1, prox, is_bias) in [(0.0, 0.0, false, false), (1e-2, 1e-3, false, false), (1e-3, 1e-2, true, false), (1e-2, 1e-2, true, true)] {
+            let w = uniform(&mut r, len, -1.0, 1.0);
+            let g = uniform(&mut r, len, -0.1, 0.1);
+            // RMSprop's s0 is a second moment (>= 0); the others' first slot takes either sign
+            let s0 = if cfg.kind == OptimizerKind::Rmsprop { uniform(&mut r, len, 0.0, 0.01) } else { uniform(&mut r, len, -0.1, 0.1) };
+            let s1 = uniform(&mut r, len, 0.0, 0.01);
+            let pad = |v: &[f32]| [vec![0.0; off], v.to_vec()].concat();
+            let (wb, gb, s0b, s1b) = (buf(&ctx, &pad(&w)), buf(&ctx, &pad(&g)), buf(&ctx, &pad(&s0)), buf(&ctx, &pad(&s1)));
+            let t = 7;
+            let u = UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias);
+            let mut rec = [0u32; 64];
+            rec[..16].copy_from_slice(&update_record(&u, off as u32, len as u32));
+            let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM });
+            let d = ok.dispatch(&ctx.device, len as u32, 0, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b });
+            run(&ctx, &[d], 1);
+            let (mut ww, mut s0w, mut s1w) = (w.clone(), s0.clone(), s1.clone());
+            optimizer_update(&u, &mut ww, &g, &mut s0w, &mut s1w);
+            let what = format!("{:?} l2 {l2} l1 {l1} prox {prox} bias {is_bias}", cfg.kind);
+            // same f32 operations in the same order: only sqrt/division rounding may differ
+            common::assert_close(&format!("{what} w"), &read(&ctx, &wb, off + len)[off..], &ww, 1e-6, 1e-7);
+            if cfg.state_slots() >= 1 {
+                common::assert_close(&format!("{what} s0"), &read(&ctx, &s0b, off + len)[off..], &s0w, 1e-6, 1e-9);
+            }
+            if cfg.state_slots() >= 2 {
+                common::assert_close(&format!("{what} s1"), &read(&ctx, &s1b, off + len)[off..], &s1w, 1e-6, 1e-9);
+            }
+        }
+    }
+}
