@@ -2,6 +2,7 @@
 //! that computes the same math as fallback and reference. See DESIGN.md for the shape.
 
 pub mod atomic;
+pub mod bench;
 pub mod config;
 pub mod cpu;
 pub mod data;

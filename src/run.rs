@@ -7,6 +7,7 @@ use crate::cpu::CpuEngine;
 use crate::data::{self, CsvTask, Dataset, Splits, Val};
 use crate::engine::{Engine, EvalStats};
 use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuEngine};
 use crate::model::{save_model, ParamLayout};
 use crate::atomic::write_atomic;
 use crate::report::{write_history_json, write_metrics_csv};
@@ -60,10 +61,17 @@ fn prepare_out_dir(dir: &Path) -> Result<()> {
 pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
     let setup = cfg.setup()?;
     let params = cfg.init.init(&ParamLayout::new(&setup.spec), cfg.seed).cast(|x| x as f32);
-    match cfg.device {
-        DeviceChoice::Cpu | DeviceChoice::Auto => Ok(Box::new(CpuEngine::<f32>::new(setup, params)?)),
-        DeviceChoice::Gpu => Err(Error::Gpu("this build has no GPU engine yet".into())),
-    }
+    let ctx = match cfg.device {
+        DeviceChoice::Cpu => None,
+        DeviceChoice::Auto => GpuContext::request(false)?,
+        DeviceChoice::Gpu => Some(GpuContext::request(true)?.ok_or_else(|| {
+            Error::Gpu("--device gpu: no GPU adapter found (on Linux without a GPU: apt-get install mesa-vulkan-drivers)".into())
+        })?),
+    };
+    Ok(match ctx {
+        Some(ctx) => Box::new(GpuEngine::new(ctx, setup, &params)?),
+        None => Box::new(CpuEngine::<f32>::new(setup, params)?),
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,5 +1,6 @@
 //! Subcommands. Each file turns its flags into library calls; no math lives here.
 
+mod bench;
 mod gradcheck;
 mod train;
 
@@ -17,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a network (default: 784-64-10 ReLU on the bundled MNIST digits)
     Train(Box<train::TrainArgs>),
+    /// Training throughput of the configurations A, B, C per engine (samples/s, GFLOP/s, memory)
+    Bench(Box<bench::BenchArgs>),
     /// Check analytic gradients against central differences (f64) on a small random network
     Gradcheck(gradcheck::GradcheckArgs),
 }
@@ -25,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Bench(args) => bench::run(*args),
     }
 }

@@ -58,6 +58,8 @@ pub struct GpuEngine {
     started: Instant,
     setup_time: Duration,
     first_step: Option<Duration>,
+    /// device-side copy of the parameters for early stopping (no readback)
+    snapshot: Option<wgpu::Buffer>,
 }
 
 impl GpuEngine {
@@ -84,7 +86,7 @@ impl GpuEngine {
         let key = seed_key(setup.seed);
         let mut e = GpuEngine {
             ctx, setup, layout, kernels, bufs, cap, key, step: 0, train: None, eval: None, readbacks: 0, started,
-            setup_time: Duration::ZERO, first_step: None,
+            setup_time: Duration::ZERO, first_step: None, snapshot: None,
         };
         e.set_params(params)?;
         e.ctx.wait()?;
@@ -369,6 +371,28 @@ impl Engine for GpuEngine {
         let params = self.bufs.params.clone();
         let out = self.read_back(&[(&params, 0, bytes)])?;
         Ok(Params { layout: self.layout.clone(), data: bytemuck::cast_slice(&out[0]).to_vec() })
+    }
+
+    fn snapshot_params(&mut self) -> Result<()> {
+        let bytes = 4 * self.layout.len as u64;
+        if self.snapshot.is_none() {
+            self.snapshot = Some(storage(&self.ctx, "parameter snapshot", bytes)?);
+        }
+        if let Some(snap) = &self.snapshot {
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(&self.bufs.params, 0, snap, 0, bytes);
+            self.ctx.queue.submit([enc.finish()]);
+        }
+        Ok(())
+    }
+
+    fn restore_snapshot(&mut self) -> Result<()> {
+        let snap = self.snapshot.as_ref().ok_or_else(|| Error::config("snapshot", "no snapshot taken"))?;
+        let bytes = 4 * self.layout.len as u64;
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(snap, 0, &self.bufs.params, 0, bytes);
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(())
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState<f32>> {

@@ -1,0 +1,132 @@
+//! `wgpu-mlp bench`: training throughput of the three configurations per engine, with
+//! the numbers that give it a scale (GFLOP/s against a stated peak, time to first step,
+//! readbacks per epoch, peak memory).
+
+use crate::config::{DeviceChoice, TrainConfig};
+use crate::data::{bundled_mnist, epoch_order};
+use crate::error::{Error, Result};
+use crate::model::{Activation, Init, Loss, NetworkSpec};
+use crate::optim::{LrSchedule, OptimizerKind};
+use crate::run::make_engine;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// One benchmark configuration: the course's MNIST network and two wider ones.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchNet {
+    pub name: &'static str,
+    pub sizes: &'static [usize],
+    pub batch: usize,
+}
+
+pub const NETS: [BenchNet; 3] = [
+    BenchNet { name: "A", sizes: &[784, 64, 10], batch: 100 },
+    BenchNet { name: "B", sizes: &[784, 256, 256, 10], batch: 128 },
+    BenchNet { name: "C", sizes: &[784, 1024, 1024, 10], batch: 256 },
+];
+
+pub fn net_by_name(name: &str) -> Result<BenchNet> {
+    NETS.iter()
+        .copied()
+        .find(|n| n.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::config("bench config", format!("'{name}' is not one of A, B, C")))
+}
+
+/// Floating-point operations of one training step per sample: forward 2·in·out per layer,
+/// backward 2·in·out for ∂W and 2·in·out for ∂input (not needed below the first layer).
+pub fn train_flops_per_sample(sizes: &[usize]) -> f64 {
+    let layers: Vec<f64> = sizes.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).collect();
+    let all: f64 = layers.iter().sum();
+    3.0 * all - layers[0]
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchResult {
+    pub config: String,
+    pub network: String,
+    pub batch: usize,
+    pub optimizer: String,
+    pub device: String,
+    /// median over the measured epochs, each ending in a sync (stats readback)
+    pub samples_per_second: f64,
+    pub gflops: f64,
+    /// engine creation (shaders, pipelines, uploads) through the end of the first step
+    pub first_step_seconds: f64,
+    pub readbacks_per_epoch: f64,
+    /// the process's peak resident memory (VmHWM), when the platform reports it
+    pub peak_rss_mib: Option<f64>,
+    pub epochs_measured: usize,
+    pub samples_per_epoch: usize,
+}
+
+/// Peak resident set size of this process in MiB (Linux /proc; None elsewhere).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Trains `net` with `optimizer` on the bundled digits (the first `samples` of them) on `device`:
+/// one warm-up epoch, then `epochs` timed ones.
+pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, samples: usize, epochs: usize) -> Result<BenchResult> {
+    let data = bundled_mnist()?;
+    let n = samples.clamp(net.batch, data.len);
+    let data = data.slice(0..n);
+    let cfg = TrainConfig {
+        layers: net.sizes.to_vec(),
+        activation: vec![Activation::Relu],
+        loss: Loss::SoftmaxCrossEntropy,
+        init: Init::HeNormal,
+        optimizer,
+        lr: if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Adamw) { 1e-3 } else { 0.01 },
+        batch: net.batch,
+        lr_schedule: LrSchedule::Constant,
+        device,
+        ..TrainConfig::default()
+    };
+    let t0 = Instant::now();
+    let mut engine = make_engine(&cfg)?;
+    engine.load_train(&data)?;
+    engine.train_epoch(&(0..net.batch as u32).collect::<Vec<_>>(), cfg.lr)?;
+    let first_step = t0.elapsed().as_secs_f64();
+
+    engine.train_epoch(&epoch_order(n, 0, 0, true), cfg.lr)?; // warm-up
+    let mut rates = Vec::with_capacity(epochs);
+    let before = engine.readbacks();
+    for e in 0..epochs.max(1) {
+        let order = epoch_order(n, 0, e as u64 + 1, true);
+        let t = Instant::now();
+        engine.train_epoch(&order, cfg.lr)?;
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let readbacks = (engine.readbacks() - before) as f64 / rates.len() as f64;
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;
+    Ok(BenchResult {
+        config: net.name.into(),
+        network: spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
+        batch: net.batch,
+        optimizer: optimizer.to_string(),
+        device: engine.describe(),
+        samples_per_second: median,
+        gflops: median * train_flops_per_sample(net.sizes) / 1e9,
+        first_step_seconds: first_step,
+        readbacks_per_epoch: readbacks,
+        peak_rss_mib: peak_rss_mib(),
+        epochs_measured: rates.len(),
+        samples_per_epoch: n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_count_forward_and_both_backward_products() {
+        // 784-64-10: forward 2·(784·64 + 64·10) = 101,632; ∂W the same; ∂input only for layer 1
+        assert_eq!(train_flops_per_sample(&[784, 64, 10]), 101_632.0 * 2.0 + 2.0 * 640.0);
+    }
+}
