@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod bench;
 pub mod config;
 pub mod cpu;
+pub mod crosscheck;
 pub mod data;
 pub mod engine;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Subcommands. Each file turns its flags into library calls; no math lives here.
 
 mod bench;
+mod check;
+mod devices;
 mod gradcheck;
 mod train;
 
@@ -20,6 +22,10 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Training throughput of the configurations A, B, C per engine (samples/s, GFLOP/s, memory)
     Bench(Box<bench::BenchArgs>),
+    /// Run N steps on the GPU and CPU engines from one initialisation and compare every tensor
+    Check(Box<check::CheckArgs>),
+    /// List the GPU adapters wgpu finds
+    Devices(devices::DevicesArgs),
     /// Check analytic gradients against central differences (f64) on a small random network
     Gradcheck(gradcheck::GradcheckArgs),
 }
@@ -29,5 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(*args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Bench(args) => bench::run(*args),
+        Command::Check(args) => check::run(*args),
+        Command::Devices(args) => devices::run(args),
     }
 }

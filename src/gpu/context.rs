@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
 /// One adapter as the user sees it in `--device` listings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,
