@@ -72,53 +72,129 @@ pub fn regularized_grad<T: Scalar>(g: T, w: T, l2: T, l1_subgrad: T) -> T {
 
 /// w, g, s0, s1 all of one tensor's length; s0/s1 are the optimizer slots (unused ones empty).
 pub fn optimizer_update<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) {
+    optimizer_update_norm(u, w, g, s0, s1);
+}
+
+/// `optimizer_update` that also returns Σ grad² of the regularised gradient it applied (in f64,
+/// in the fixed lane order of `SumSq`), so the engine gets ‖∂L/∂W‖ without another pass.
+pub(crate) fn optimizer_update_norm<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
     let c = |x: f64| T::from_f64_lossy(x);
     let (lr, mu, eps) = (c(u.lr), c(u.momentum), c(u.eps));
-    let l2 = c(u.l2);
-    let l1_sub = if u.l1_proximal { T::zero() } else { c(u.l1) };
-    let shrink = c(u.lr * u.l1);
-    let decay = T::one() - c(u.lr * u.weight_decay);
+    let k = Common {
+        l2: c(u.l2),
+        l1_sub: if u.l1_proximal { T::zero() } else { c(u.l1) },
+        // w·1 is w exactly, so "no decay" needs no branch in the loop
+        decay: if u.weight_decay != 0.0 { T::one() - c(u.lr * u.weight_decay) } else { T::one() },
+        shrink: c(u.lr * u.l1),
+    };
+    let prox = u.l1_proximal && u.l1 > 0.0;
     let one = T::one();
-    for i in 0..w.len() {
-        let grad = regularized_grad(g[i], w[i], l2, l1_sub);
-        let mut wi = w[i];
-        if u.weight_decay != 0.0 {
-            wi *= decay;
-        }
-        match u.kind {
-            OptimizerKind::Sgd => wi -= lr * grad,
-            OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+    // The match on the kind sits outside the element loop: each arm is one tight loop the
+    // compiler can vectorise. The arithmetic per element is the same as the shader's.
+    match u.kind {
+        OptimizerKind::Sgd => update_loop(&k, prox, w, g, |_, grad| lr * grad),
+        OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+            let s0 = &mut s0[..w.len()];
+            let nesterov = u.kind == OptimizerKind::Nesterov;
+            update_loop(&k, prox, w, g, |i, grad| {
                 let v = mu * s0[i] + grad;
                 s0[i] = v;
-                wi -= if u.kind == OptimizerKind::Nesterov { lr * (grad + mu * v) } else { lr * v };
-            }
-            OptimizerKind::Rmsprop => {
-                let rho = c(u.rho);
+                if nesterov { lr * (grad + mu * v) } else { lr * v }
+            })
+        }
+        OptimizerKind::Rmsprop => {
+            let (s0, s1) = (&mut s0[..w.len()], &mut s1[..]);
+            let rho = c(u.rho);
+            let (momentum, nesterov) = (u.momentum > 0.0, u.nesterov);
+            update_loop(&k, prox, w, g, |i, grad| {
                 let s = rho * s0[i] + (one - rho) * grad * grad;
                 s0[i] = s;
                 let step = grad / (s.sqrt() + eps);
-                if u.momentum > 0.0 {
+                if momentum {
                     let v = mu * s1[i] + step;
                     s1[i] = v;
-                    wi -= if u.nesterov { lr * (step + mu * v) } else { lr * v };
+                    if nesterov { lr * (step + mu * v) } else { lr * v }
                 } else {
-                    wi -= lr * step;
+                    lr * step
                 }
-            }
-            OptimizerKind::Adam | OptimizerKind::Adamw => {
-                let (b1, b2) = (c(u.beta1), c(u.beta2));
+            })
+        }
+        OptimizerKind::Adam | OptimizerKind::Adamw => {
+            let (s0, s1) = (&mut s0[..w.len()], &mut s1[..w.len()]);
+            let (b1, b2) = (c(u.beta1), c(u.beta2));
+            let (sqrt_bc2, lr_bc1) = (c(u.bias_correction2.sqrt()), c(u.lr / u.bias_correction1));
+            update_loop(&k, prox, w, g, |i, grad| {
                 let m = b1 * s0[i] + (one - b1) * grad;
                 let v = b2 * s1[i] + (one - b2) * grad * grad;
                 s0[i] = m;
                 s1[i] = v;
                 // PyTorch's form: step = lr/bc1 · m / (√v/√bc2 + ε)
-                let denom = v.sqrt() / c(u.bias_correction2.sqrt()) + eps;
-                wi -= c(u.lr / u.bias_correction1) * m / denom;
+                lr_bc1 * m / (v.sqrt() / sqrt_bc2 + eps)
+            })
+        }
+    }
+}
+
+/// Per-tensor constants every optimizer kind applies the same way.
+struct Common<T> {
+    l2: T,
+    l1_sub: T,
+    decay: T,
+    shrink: T,
+}
+
+/// w[i] ← prox(w[i]·decay − step(i, grad)) with grad = g + λw + β·sign(w); returns Σ grad².
+#[inline(always)]
+fn update_loop<T: Scalar>(k: &Common<T>, prox: bool, w: &mut [T], g: &[T], step: impl FnMut(usize, T) -> T) -> f64 {
+    // two copies of the loop, so the proximal test is not made per element
+    if prox {
+        update_loop_inner::<T, true>(k, w, g, step)
+    } else {
+        update_loop_inner::<T, false>(k, w, g, step)
+    }
+}
+
+#[inline(always)]
+fn update_loop_inner<T: Scalar, const PROX: bool>(k: &Common<T>, w: &mut [T], g: &[T], mut step: impl FnMut(usize, T) -> T) -> f64 {
+    let n = w.len();
+    let g = &g[..n];
+    let mut norm = [0.0f64; LANES];
+    // Blocks of a plain element loop (which vectorises) that keeps its gradients for the norm.
+    let mut grads = [T::zero(); BLOCK];
+    for start in (0..n).step_by(BLOCK) {
+        let len = BLOCK.min(n - start);
+        for (j, gj) in grads[..len].iter_mut().enumerate() {
+            let i = start + j;
+            let grad = regularized_grad(g[i], w[i], k.l2, k.l1_sub);
+            let mut wi = w[i] * k.decay;
+            wi -= step(i, grad);
+            if PROX {
+                wi = sign0(wi) * (wi.abs() - k.shrink).max(T::zero());
             }
+            w[i] = wi;
+            *gj = grad;
         }
-        if u.l1_proximal && u.l1 > 0.0 {
-            wi = sign0(wi) * (wi.abs() - shrink).max(T::zero());
+        add_squares(&mut norm, &grads[..len]);
+    }
+    norm.iter().sum()
+}
+
+const BLOCK: usize = 256;
+const LANES: usize = 8;
+
+/// lanes[i mod 8] += x[i]² in f64: a fixed summation order (the same on every run, at any
+/// thread count) that still vectorises. BLOCK is a multiple of LANES, so lanes line up.
+#[inline(always)]
+fn add_squares<T: Scalar>(lanes: &mut [f64; LANES], x: &[T]) {
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (acc, &v) in lanes.iter_mut().zip(c) {
+            let v = v.to_f64_lossy();
+            *acc += v * v;
         }
-        w[i] = wi;
+    }
+    for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
+        let v = v.to_f64_lossy();
+        *acc += v * v;
     }
 }
