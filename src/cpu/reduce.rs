@@ -54,12 +54,21 @@ pub fn is_saturated<T: Scalar>(act: Activation, h: T) -> bool {
 /// h (B, N) of one hidden layer: marks units with any positive output in `alive` (N) and returns
 /// how many values are saturated.
 pub fn unit_stats<T: Scalar>(act: Activation, rows: usize, n: usize, h: &[T], alive: &mut [bool]) -> u64 {
-    let mut saturated = 0u64;
-    for r in 0..rows {
-        for (j, &v) in h[r * n..(r + 1) * n].iter().enumerate() {
-            if v > T::zero() {
-                alive[j] = true;
+    let alive = &mut alive[..n];
+    let rows_of = || h[..rows * n].chunks_exact(n);
+    // Only sigmoid and tanh saturate; the others need just the (vectorising) alive pass.
+    if !matches!(act, Activation::Tanh | Activation::Sigmoid) {
+        for row in rows_of() {
+            for (a, &v) in alive.iter_mut().zip(row) {
+                *a |= v > T::zero();
             }
+        }
+        return 0;
+    }
+    let mut saturated = 0u64;
+    for row in rows_of() {
+        for (a, &v) in alive.iter_mut().zip(row) {
+            *a |= v > T::zero();
             saturated += is_saturated(act, v) as u64;
         }
     }
