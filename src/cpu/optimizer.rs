@@ -1,6 +1,7 @@
 //! The fused optimizer update for one parameter tensor: the CPU twin of shaders/optimizer.wgsl.
 //! Penalties, decoupled decay, the optimizer's moments and the proximal L1 step in one pass.
 
+use super::reduce::{add_squares, LANES};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::scalar::Scalar;
 
@@ -76,8 +77,29 @@ pub fn optimizer_update<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &
 }
 
 /// `optimizer_update` that also returns Σ grad² of the regularised gradient it applied (in f64,
-/// in the fixed lane order of `SumSq`), so the engine gets ‖∂L/∂W‖ without another pass.
+/// in the fixed lane order of `add_squares`), so the engine gets ‖∂L/∂W‖ without another pass.
 pub(crate) fn optimizer_update_norm<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
+    super::wide::wide(Update { u, w, g, s0, s1 })
+}
+
+struct Update<'a, T> {
+    u: &'a UpdateParams,
+    w: &'a mut [T],
+    g: &'a [T],
+    s0: &'a mut [T],
+    s1: &'a mut [T],
+}
+
+impl<T: Scalar> super::wide::Loop for Update<'_, T> {
+    type Out = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        update_any_width(self.u, self.w, self.g, self.s0, self.s1)
+    }
+}
+
+#[inline(always)]
+fn update_any_width<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
     let c = |x: f64| T::from_f64_lossy(x);
     let (lr, mu, eps) = (c(u.lr), c(u.momentum), c(u.eps));
     let k = Common {
@@ -179,22 +201,41 @@ fn update_loop_inner<T: Scalar, const PROX: bool>(k: &Common<T>, w: &mut [T], g:
     norm.iter().sum()
 }
 
+/// Gradients kept per block for the norm (a multiple of the norm's lane count).
 const BLOCK: usize = 256;
-const LANES: usize = 8;
 
-/// lanes[i mod 8] += x[i]² in f64: a fixed summation order (the same on every run, at any
-/// thread count) that still vectorises. BLOCK is a multiple of LANES, so lanes line up.
-#[inline(always)]
-fn add_squares<T: Scalar>(lanes: &mut [f64; LANES], x: &[T]) {
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (acc, &v) in lanes.iter_mut().zip(c) {
-            let v = v.to_f64_lossy();
-            *acc += v * v;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::OptimizerConfig;
+
+    /// The wide (AVX) build of the loop and the baseline build agree bit for bit, for every
+    /// kind, with penalties, decay and the proximal step, on a length with a ragged tail.
+    #[test]
+    fn wide_and_baseline_agree_bitwise() {
+        let n = 1000 + 13;
+        let w0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() * 0.1).collect();
+        let s: Vec<f32> = (0..n).map(|i| (i as f32 * 0.05).sin().abs() * 0.01).collect();
+        for kind in [
+            OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Nesterov,
+            OptimizerKind::Rmsprop, OptimizerKind::Adam, OptimizerKind::Adamw,
+        ] {
+            for (l2, l1, prox) in [(0.0, 0.0, false), (1e-2, 1e-3, false), (1e-2, 1e-3, true)] {
+                let mut cfg = OptimizerConfig::new(kind);
+                cfg.momentum = 0.9;
+                let u = UpdateParams::new(&cfg, 0.01, 3, l2, l1, prox, false);
+                let (mut wa, mut a0, mut a1) = (w0.clone(), s.clone(), s.clone());
+                let (mut wb, mut b0, mut b1) = (w0.clone(), s.clone(), s.clone());
+                let na = optimizer_update_norm(&u, &mut wa, &g, &mut a0, &mut a1);
+                let nb = update_any_width(&u, &mut wb, &g, &mut b0, &mut b1);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&wa), bits(&wb), "{kind:?} weights");
+                assert_eq!((bits(&a0), bits(&a1)), (bits(&b0), bits(&b1)), "{kind:?} slots");
+                assert_eq!(na.to_bits(), nb.to_bits(), "{kind:?} norm");
+                let want = crate::cpu::reduce::grad_norm(&g, &w0, l2, if prox { 0.0 } else { l1 });
+                assert_eq!(na.sqrt().to_bits(), want.to_bits(), "{kind:?}: fused norm vs grad_norm");
+            }
         }
-    }
-    for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
-        let v = v.to_f64_lossy();
-        *acc += v * v;
     }
 }
