@@ -1,5 +1,5 @@
 //! Quick CPU-engine throughput probe: samples/s for the configs on random u8 data.
-//! cargo run --release --example cpu_speed
+//! cargo run --release --example cpu_speed [-- 784-64-10]   (an argument picks the configs)
 
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -34,7 +34,12 @@ fn main() {
     let pixels: Vec<u8> = (0..n * 784).map(|_| rng.random()).collect();
     let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
     let data = Dataset::new(Features::U8(pixels), 784, Targets::Classes { labels, num_classes: 10 }).unwrap();
+    let only = std::env::args().nth(1);
     for (sizes, batch) in [(vec![784, 64, 10], 100), (vec![784, 256, 256, 10], 128), (vec![784, 1024, 1024, 10], 256)] {
+        let name = sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-");
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
         for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
             let spec = NetworkSpec::new(&sizes, Activation::Relu, Loss::SoftmaxCrossEntropy).unwrap();
             let setup = TrainSetup {
@@ -60,7 +65,6 @@ fn main() {
             }
             let (rate, cpu_rate) = (median(rates), median(cpu_rates));
             let flops = 3.0 * spec.forward_flops() as f64 * rate;
-            let name = spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-");
             println!(
                 "{name:<18} batch {batch:<4} {kind:<5} {rate:>9.0} samples/s  {:>6.1} GFLOP/s  ({cpu_rate:>8.0} samples per CPU-second)",
                 flops / 1e9

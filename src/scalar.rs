@@ -21,10 +21,12 @@ pub trait Scalar:
     fn to_f64_lossy(self) -> f64;
 }
 
-/// Products below this many multiply-adds run on the calling thread: waking the pool costs more
-/// than it saves. The split is over output blocks only, so the sum order (and the result) does
-/// not depend on the thread count.
-const PARALLEL_MIN_MACS: usize = 1 << 22;
+/// Products below this many multiply-adds (about 0.2 ms on one core) run on the calling thread:
+/// handing work to the pool costs tens of microseconds, and the 784-64-10 net's GEMMs (5M) ran
+/// slower threaded. Larger ones use rayon's pool (all cores). The split is over output blocks
+/// only, so the sum order, and the result, does not depend on the thread count
+/// (tests/cpu_repeat.rs).
+const PARALLEL_MIN_MACS: usize = 1 << 24;
 
 fn parallelism(m: usize, k: usize, n: usize) -> gemm::Parallelism {
     if m * k * n < PARALLEL_MIN_MACS {
