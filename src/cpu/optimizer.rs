@@ -100,8 +100,20 @@ impl<T: Scalar> super::wide::Loop for Update<'_, T> {
 
 #[inline(always)]
 fn update_any_width<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
+    // two copies of every loop, so the proximal test is not made per element
+    if u.l1_proximal && u.l1 > 0.0 {
+        update_kinds::<T, true>(u, w, g, s0, s1)
+    } else {
+        update_kinds::<T, false>(u, w, g, s0, s1)
+    }
+}
+
+/// The match on the kind sits outside the element loops: each arm is one zipped loop over its
+/// tensors that the compiler vectorises. The arithmetic per element is the shader's.
+#[inline(always)]
+fn update_kinds<T: Scalar, const PROX: bool>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
     let c = |x: f64| T::from_f64_lossy(x);
-    let (lr, mu, eps) = (c(u.lr), c(u.momentum), c(u.eps));
+    let (lr, mu, eps, one) = (c(u.lr), c(u.momentum), c(u.eps), T::one());
     let k = Common {
         l2: c(u.l2),
         l1_sub: if u.l1_proximal { T::zero() } else { c(u.l1) },
@@ -109,52 +121,80 @@ fn update_any_width<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut 
         decay: if u.weight_decay != 0.0 { T::one() - c(u.lr * u.weight_decay) } else { T::one() },
         shrink: c(u.lr * u.l1),
     };
-    let prox = u.l1_proximal && u.l1 > 0.0;
-    let one = T::one();
-    // The match on the kind sits outside the element loop: each arm is one tight loop the
-    // compiler can vectorise. The arithmetic per element is the same as the shader's.
+    let n = w.len();
+    let g = &g[..n];
+    // Blocks of 0..n: each arm's loop writes the gradients it applied to `nb.grads` for the norm.
+    // (Plain loops, not closures: a closure would not be compiled at the wide width.)
+    let mut nb = NormBlocks::new();
+    let blocks = (0..n).step_by(BLOCK).map(|start| start..n.min(start + BLOCK));
     match u.kind {
-        OptimizerKind::Sgd => update_loop(&k, prox, w, g, |_, grad| lr * grad),
+        OptimizerKind::Sgd => {
+            for r in blocks {
+                for ((w, &g), o) in w[r.clone()].iter_mut().zip(&g[r.clone()]).zip(nb.out(r.len())) {
+                    *o = k.grad(g, *w);
+                    *w = k.finish::<PROX>(*w, lr * *o);
+                }
+                nb.add(r.len());
+            }
+        }
         OptimizerKind::Momentum | OptimizerKind::Nesterov => {
-            let s0 = &mut s0[..w.len()];
-            let nesterov = u.kind == OptimizerKind::Nesterov;
-            update_loop(&k, prox, w, g, |i, grad| {
-                let v = mu * s0[i] + grad;
-                s0[i] = v;
-                if nesterov { lr * (grad + mu * v) } else { lr * v }
-            })
+            let (s0, nesterov) = (&mut s0[..n], u.kind == OptimizerKind::Nesterov);
+            for r in blocks {
+                let out = nb.out(r.len());
+                for (((w, &g), v), o) in w[r.clone()].iter_mut().zip(&g[r.clone()]).zip(&mut s0[r.clone()]).zip(out) {
+                    let grad = k.grad(g, *w);
+                    *o = grad;
+                    *v = mu * *v + grad;
+                    let step = if nesterov { lr * (grad + mu * *v) } else { lr * *v };
+                    *w = k.finish::<PROX>(*w, step);
+                }
+                nb.add(r.len());
+            }
         }
         OptimizerKind::Rmsprop => {
-            let (s0, s1) = (&mut s0[..w.len()], &mut s1[..]);
-            let rho = c(u.rho);
-            let (momentum, nesterov) = (u.momentum > 0.0, u.nesterov);
-            update_loop(&k, prox, w, g, |i, grad| {
-                let s = rho * s0[i] + (one - rho) * grad * grad;
-                s0[i] = s;
-                let step = grad / (s.sqrt() + eps);
-                if momentum {
-                    let v = mu * s1[i] + step;
-                    s1[i] = v;
-                    if nesterov { lr * (step + mu * v) } else { lr * v }
-                } else {
-                    lr * step
+            let (rho, momentum, nesterov) = (c(u.rho), u.momentum > 0.0, u.nesterov);
+            // s1 (the velocity) is only there with momentum
+            let s0 = &mut s0[..n];
+            let s1 = if momentum { &mut s1[..n] } else { &mut [][..] };
+            for r in blocks {
+                let out = nb.out(r.len());
+                for (i, ((w, &g), s)) in w[r.clone()].iter_mut().zip(&g[r.clone()]).zip(&mut s0[r.clone()]).enumerate() {
+                    let grad = k.grad(g, *w);
+                    out[i] = grad;
+                    *s = rho * *s + (one - rho) * grad * grad;
+                    let step = grad / (s.sqrt() + eps);
+                    let delta = if momentum {
+                        let v = &mut s1[r.start + i];
+                        *v = mu * *v + step;
+                        if nesterov { lr * (step + mu * *v) } else { lr * *v }
+                    } else {
+                        lr * step
+                    };
+                    *w = k.finish::<PROX>(*w, delta);
                 }
-            })
+                nb.add(r.len());
+            }
         }
         OptimizerKind::Adam | OptimizerKind::Adamw => {
-            let (s0, s1) = (&mut s0[..w.len()], &mut s1[..w.len()]);
+            let (s0, s1) = (&mut s0[..n], &mut s1[..n]);
             let (b1, b2) = (c(u.beta1), c(u.beta2));
             let (sqrt_bc2, lr_bc1) = (c(u.bias_correction2.sqrt()), c(u.lr / u.bias_correction1));
-            update_loop(&k, prox, w, g, |i, grad| {
-                let m = b1 * s0[i] + (one - b1) * grad;
-                let v = b2 * s1[i] + (one - b2) * grad * grad;
-                s0[i] = m;
-                s1[i] = v;
-                // PyTorch's form: step = lr/bc1 · m / (√v/√bc2 + ε)
-                lr_bc1 * m / (v.sqrt() / sqrt_bc2 + eps)
-            })
+            for r in blocks {
+                let slots = s0[r.clone()].iter_mut().zip(&mut s1[r.clone()]);
+                let out = nb.out(r.len());
+                for (((w, &g), (m, v)), o) in w[r.clone()].iter_mut().zip(&g[r.clone()]).zip(slots).zip(out) {
+                    let grad = k.grad(g, *w);
+                    *o = grad;
+                    *m = b1 * *m + (one - b1) * grad;
+                    *v = b2 * *v + (one - b2) * grad * grad;
+                    // PyTorch's form: step = lr/bc1 · m / (√v/√bc2 + ε)
+                    *w = k.finish::<PROX>(*w, lr_bc1 * *m / (v.sqrt() / sqrt_bc2 + eps));
+                }
+                nb.add(r.len());
+            }
         }
     }
+    nb.total()
 }
 
 /// Per-tensor constants every optimizer kind applies the same way.
@@ -165,40 +205,48 @@ struct Common<T> {
     shrink: T,
 }
 
-/// w[i] ← prox(w[i]·decay − step(i, grad)) with grad = g + λw + β·sign(w); returns Σ grad².
-#[inline(always)]
-fn update_loop<T: Scalar>(k: &Common<T>, prox: bool, w: &mut [T], g: &[T], step: impl FnMut(usize, T) -> T) -> f64 {
-    // two copies of the loop, so the proximal test is not made per element
-    if prox {
-        update_loop_inner::<T, true>(k, w, g, step)
-    } else {
-        update_loop_inner::<T, false>(k, w, g, step)
+impl<T: Scalar> Common<T> {
+    /// The gradient the optimizer sees (`regularized_grad`).
+    #[inline(always)]
+    fn grad(&self, g: T, w: T) -> T {
+        regularized_grad(g, w, self.l2, self.l1_sub)
+    }
+    /// w·decay − step, then the proximal L1 shrink when on.
+    #[inline(always)]
+    fn finish<const PROX: bool>(&self, w: T, step: T) -> T {
+        let mut w = w * self.decay;
+        w -= step;
+        if PROX {
+            w = sign0(w) * (w.abs() - self.shrink).max(T::zero());
+        }
+        w
     }
 }
 
-#[inline(always)]
-fn update_loop_inner<T: Scalar, const PROX: bool>(k: &Common<T>, w: &mut [T], g: &[T], mut step: impl FnMut(usize, T) -> T) -> f64 {
-    let n = w.len();
-    let g = &g[..n];
-    let mut norm = [0.0f64; LANES];
-    // Blocks of a plain element loop (which vectorises) that keeps its gradients for the norm.
-    let mut grads = [T::zero(); BLOCK];
-    for start in (0..n).step_by(BLOCK) {
-        let len = BLOCK.min(n - start);
-        for (j, gj) in grads[..len].iter_mut().enumerate() {
-            let i = start + j;
-            let grad = regularized_grad(g[i], w[i], k.l2, k.l1_sub);
-            let mut wi = w[i] * k.decay;
-            wi -= step(i, grad);
-            if PROX {
-                wi = sign0(wi) * (wi.abs() - k.shrink).max(T::zero());
-            }
-            w[i] = wi;
-            *gj = grad;
-        }
-        add_squares(&mut norm, &grads[..len]);
+/// The gradients of one block, and Σ grad² over all blocks so far in `add_squares`' fixed order.
+struct NormBlocks<T> {
+    lanes: [f64; LANES],
+    grads: [T; BLOCK],
+}
+
+impl<T: Scalar> NormBlocks<T> {
+    #[inline(always)]
+    fn new() -> Self {
+        NormBlocks { lanes: [0.0; LANES], grads: [T::zero(); BLOCK] }
     }
-    norm.iter().sum()
+    /// Where a block of `len` writes its gradients.
+    #[inline(always)]
+    fn out(&mut self, len: usize) -> &mut [T] {
+        &mut self.grads[..len]
+    }
+    #[inline(always)]
+    fn add(&mut self, len: usize) {
+        add_squares(&mut self.lanes, &self.grads[..len]);
+    }
+    #[inline(always)]
+    fn total(&self) -> f64 {
+        self.lanes.iter().sum()
+    }
 }
 
 /// Gradients kept per block for the norm (a multiple of the norm's lane count).
