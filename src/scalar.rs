@@ -7,7 +7,7 @@ pub trait Scalar:
     Float + FromPrimitive + NumAssign + Default + Debug + Display + Send + Sync + std::iter::Sum + 'static
 {
     /// c = alpha·op(a)·op(b) + beta·c with explicit row/column strides, so transposed operands
-    /// are read in place (matrixmultiply's sgemm / dgemm).
+    /// are read in place (the `gemm` crate).
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         m: usize, k: usize, n: usize,
@@ -21,8 +21,23 @@ pub trait Scalar:
     fn to_f64_lossy(self) -> f64;
 }
 
+/// Products below this many multiply-adds (about 0.2 ms on one core) run on the calling thread:
+/// handing work to the pool costs tens of microseconds, and the 784-64-10 net's GEMMs (5M) ran
+/// slower threaded. Larger ones use rayon's pool (all cores). The split is over output blocks
+/// only, so the sum order, and the result, does not depend on the thread count
+/// (tests/cpu_repeat.rs).
+const PARALLEL_MIN_MACS: usize = 1 << 24;
+
+fn parallelism(m: usize, k: usize, n: usize) -> gemm::Parallelism {
+    if m * k * n < PARALLEL_MIN_MACS {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(0)
+    }
+}
+
 macro_rules! impl_scalar {
-    ($t:ty, $gemm:path) => {
+    ($t:ty) => {
         impl Scalar for $t {
             #[inline]
             fn gemm(
@@ -47,10 +62,11 @@ macro_rules! impl_scalar {
                 assert!(reach(m, n, rsc, csc) < c.len(), "gemm: c too short");
                 // SAFETY: the asserts above keep every strided access inside the slices, and
                 // c does not alias a or b (it is a distinct &mut).
+                // gemm's convention is dst = alpha·dst + beta·lhs·rhs, so our alpha/beta swap.
                 unsafe {
-                    $gemm(
-                        m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta,
-                        c.as_mut_ptr(), rsc, csc,
+                    gemm::gemm(
+                        m, n, k, c.as_mut_ptr(), csc, rsc, beta != 0.0, a.as_ptr(), csa, rsa,
+                        b.as_ptr(), csb, rsb, beta, alpha, false, false, false, parallelism(m, k, n),
                     )
                 }
             }
@@ -66,5 +82,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, matrixmultiply::sgemm);
-impl_scalar!(f64, matrixmultiply::dgemm);
+impl_scalar!(f32);
+impl_scalar!(f64);

@@ -43,25 +43,42 @@ pub fn sigmoid<T: Scalar>(z: T) -> T {
 
 /// z (B, N) += b (N), then h = act(z) in place. `act = None` leaves the logits linear.
 pub fn bias_act<T: Scalar>(rows: usize, n: usize, bias: &[T], act: Option<Activation>, z: &mut [T]) {
-    for r in 0..rows {
-        let row = &mut z[r * n..(r + 1) * n];
+    // One pass per row while it is hot, and the match on the activation outside the element
+    // loop, so each arm is a tight loop the compiler vectorises.
+    match act {
+        None | Some(Activation::Identity) => bias_map(rows, n, bias, z, |x| x),
+        Some(Activation::Relu) => bias_map(rows, n, bias, z, |x| activate(Activation::Relu, x)),
+        Some(a @ Activation::LeakyRelu(_)) => bias_map(rows, n, bias, z, |x| activate(a, x)),
+        Some(a @ Activation::Tanh) => bias_map(rows, n, bias, z, |x| activate(a, x)),
+        Some(a @ Activation::Sigmoid) => bias_map(rows, n, bias, z, |x| activate(a, x)),
+    }
+}
+
+#[inline(always)]
+fn bias_map<T: Scalar>(rows: usize, n: usize, bias: &[T], z: &mut [T], f: impl Fn(T) -> T) {
+    let bias = &bias[..n];
+    for row in z[..rows * n].chunks_exact_mut(n) {
         for (x, &b) in row.iter_mut().zip(bias) {
-            *x += b;
-        }
-        if let Some(act) = act {
-            for x in row.iter_mut() {
-                *x = activate(act, *x);
-            }
+            *x = f(*x + b);
         }
     }
 }
 
 /// d (B, N) *= act'(h) elementwise, h the layer's stored (pre-dropout) output.
 pub fn act_backward<T: Scalar>(act: Activation, h: &[T], d: &mut [T]) {
-    if act == Activation::Identity {
-        return;
+    // one tight loop per activation (see bias_act)
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => grad_map(h, d, |hv| activate_grad(Activation::Relu, hv)),
+        a @ Activation::LeakyRelu(_) => grad_map(h, d, |hv| activate_grad(a, hv)),
+        a @ Activation::Tanh => grad_map(h, d, |hv| activate_grad(a, hv)),
+        a @ Activation::Sigmoid => grad_map(h, d, |hv| activate_grad(a, hv)),
     }
+}
+
+#[inline(always)]
+fn grad_map<T: Scalar>(h: &[T], d: &mut [T], f: impl Fn(T) -> T) {
     for (g, &hv) in d.iter_mut().zip(h) {
-        *g *= activate_grad(act, hv);
+        *g *= f(hv);
     }
 }

@@ -3,8 +3,8 @@
 use super::gather::gather_batch;
 use super::loss::{loss_forward_backward, BatchTargets};
 use super::network::{forward, loss_and_grads, DropoutStep, Workspace};
-use super::optimizer::{optimizer_update, UpdateParams};
-use super::reduce::{grad_norm, penalty};
+use super::optimizer::{optimizer_update_norm, UpdateParams};
+use super::reduce::penalty;
 use crate::data::{Dataset, Targets};
 use crate::engine::{Engine, EpochStats, EvalStats, OptimizerState, TrainSetup};
 use crate::error::{Error, Result};
@@ -236,12 +236,12 @@ impl<T: Scalar> CpuEngine<T> {
             let t = self.state.step + 1;
             let mut pen = 0.0;
             for l in 0..layers {
-                let (l2, l1) = (reg.l2_of(l), reg.l1_of(l));
-                pen += penalty(self.params.weight(l), l2, l1);
-                let l1_sub = if reg.l1_proximal { 0.0 } else { l1 };
-                stats.grad_norm_sum[l] += grad_norm(self.ws.grads.weight(l), self.params.weight(l), l2, l1_sub);
+                pen += penalty(self.params.weight(l), reg.l2_of(l), reg.l1_of(l));
             }
-            self.apply_update(lr, t);
+            // the update returns ‖g + λw + β·sign(w)‖² per weight tensor: `grad_norm`, fused
+            for (l, sq) in self.apply_update(lr, t).into_iter().enumerate() {
+                stats.grad_norm_sum[l] += sq.sqrt();
+            }
             self.state.step = t;
 
             stats.loss_sum += out.loss_sum + pen * rows as f64;
@@ -261,17 +261,23 @@ impl<T: Scalar> CpuEngine<T> {
     }
 
     /// One fused update per tensor (weights then bias, layer by layer), as the GPU dispatches.
-    fn apply_update(&mut self, lr: f64, t: u64) {
+    /// Returns per layer the squared norm of the weight gradient the update applied.
+    fn apply_update(&mut self, lr: f64, t: u64) -> Vec<f64> {
         let cfg = &self.setup.optimizer;
         let reg = &self.setup.regularization;
-        for l in 0..self.params.num_layers() {
+        let mut sq = vec![0.0; self.params.num_layers()];
+        for (l, sq) in sq.iter_mut().enumerate() {
             let slot = self.params.layout.layers[l];
             for (range, is_bias) in [(slot.weight_range(), false), (slot.bias_range(), true)] {
                 let u = UpdateParams::new(cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
                 let (s0, s1) = split_slots(&mut self.state.slots, range.clone());
-                optimizer_update(&u, &mut self.params.data[range.clone()], &self.ws.grads.data[range], s0, s1);
+                let n = optimizer_update_norm(&u, &mut self.params.data[range.clone()], &self.ws.grads.data[range], s0, s1);
+                if !is_bias {
+                    *sq = n;
+                }
             }
         }
+        sq
     }
 }
 

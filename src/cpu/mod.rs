@@ -11,5 +11,6 @@ pub mod matmul;
 pub mod network;
 pub mod optimizer;
 pub mod reduce;
+mod wide;
 
 pub use engine::CpuEngine;

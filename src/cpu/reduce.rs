@@ -15,17 +15,35 @@ pub fn bias_grad<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
     }
 }
 
-/// ‖g + λw + β·sign(w)‖₂ of one weight tensor (β = 0 in proximal mode).
+/// ‖g + λw + β·sign(w)‖₂ of one weight tensor (β = 0 in proximal mode), summed in f64 in the
+/// lane order of `add_squares`. (The engine gets the same number from the optimizer update.)
 pub fn grad_norm<T: Scalar>(g: &[T], w: &[T], l2: f64, l1_subgrad: f64) -> f64 {
     let (l2, l1) = (T::from_f64_lossy(l2), T::from_f64_lossy(l1_subgrad));
-    g.iter()
-        .zip(w)
-        .map(|(&g, &w)| {
-            let x = regularized_grad(g, w, l2, l1).to_f64_lossy();
-            x * x
-        })
-        .sum::<f64>()
-        .sqrt()
+    let grads: Vec<T> = g.iter().zip(w).map(|(&g, &w)| regularized_grad(g, w, l2, l1)).collect();
+    let mut lanes = [0.0; LANES];
+    add_squares(&mut lanes, &grads);
+    lanes.iter().sum::<f64>().sqrt()
+}
+
+/// Lanes of `add_squares`.
+pub(crate) const LANES: usize = 8;
+
+/// lanes[i mod 8] += x[i]² in f64: a fixed summation order (the same on every run, at any
+/// thread count) that still vectorises. Chained calls continue the order when every call but
+/// the last has a multiple of LANES elements.
+#[inline(always)]
+pub(crate) fn add_squares<T: Scalar>(lanes: &mut [f64; LANES], x: &[T]) {
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (acc, &v) in lanes.iter_mut().zip(c) {
+            let v = v.to_f64_lossy();
+            *acc += v * v;
+        }
+    }
+    for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
+        let v = v.to_f64_lossy();
+        *acc += v * v;
+    }
 }
 
 /// ½λ‖W‖² + β‖W‖₁ of one weight tensor.
@@ -54,12 +72,21 @@ pub fn is_saturated<T: Scalar>(act: Activation, h: T) -> bool {
 /// h (B, N) of one hidden layer: marks units with any positive output in `alive` (N) and returns
 /// how many values are saturated.
 pub fn unit_stats<T: Scalar>(act: Activation, rows: usize, n: usize, h: &[T], alive: &mut [bool]) -> u64 {
-    let mut saturated = 0u64;
-    for r in 0..rows {
-        for (j, &v) in h[r * n..(r + 1) * n].iter().enumerate() {
-            if v > T::zero() {
-                alive[j] = true;
+    let alive = &mut alive[..n];
+    let rows_of = || h[..rows * n].chunks_exact(n);
+    // Only sigmoid and tanh saturate; the others need just the (vectorising) alive pass.
+    if !matches!(act, Activation::Tanh | Activation::Sigmoid) {
+        for row in rows_of() {
+            for (a, &v) in alive.iter_mut().zip(row) {
+                *a |= v > T::zero();
             }
+        }
+        return 0;
+    }
+    let mut saturated = 0u64;
+    for row in rows_of() {
+        for (a, &v) in alive.iter_mut().zip(row) {
+            *a |= v > T::zero();
             saturated += is_saturated(act, v) as u64;
         }
     }
