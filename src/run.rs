@@ -2,10 +2,12 @@
 //! run directory (config.toml, metrics.csv, history.json, model.safetensors, checkpoint/, and
 //! kfold.json for cross-validation). The CLI calls this; tests call it too.
 
+mod inspect;
 mod kfold;
 mod progress;
 mod resume;
 
+pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{FoldScore, KfoldReport};
 pub use progress::{epoch_line, Mode as ProgressMode, Progress};
 pub use resume::{apply_checkpoint, checkpoint_path, read_checkpoint, write_checkpoint, Resume, BEST_FILE, CHECKPOINT_DIR};
