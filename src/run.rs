@@ -338,7 +338,8 @@ pub fn resume_command(out: &Path) -> String {
 
 fn print_summary(s: &RunSummary, progress: &Progress) {
     if progress.json() {
-        println!("{}", serde_json::json!({"event": "done", "summary": s}));
+        let resume = s.interrupted.then(|| resume_command(&s.out_dir));
+        println!("{}", serde_json::json!({"event": "done", "summary": s, "resume_command": resume}));
         return;
     }
     let h = &s.history;

@@ -66,7 +66,10 @@ pub fn error_line(e: &anyhow::Error) -> String {
             };
             if FLAGS.contains(&flag) { format!("--{flag}: {msg}") } else { format!("{what}: {msg}") }
         }
-        Some(Error::Diverged { .. }) => format!("{e}; try a lower --lr (the run directory keeps the epochs before it)"),
+        Some(Error::Diverged { epoch, .. }) if *epoch > 1 => {
+            format!("{e}; try a lower --lr (the run directory keeps epochs 1-{} and their checkpoint)", epoch - 1)
+        }
+        Some(Error::Diverged { .. }) => format!("{e}; try a lower --lr"),
         _ => format!("{e:#}"),
     };
     // whatever the source, exactly one line

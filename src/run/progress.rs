@@ -96,10 +96,7 @@ impl Progress {
                 b.set_position(r.epoch as u64);
                 let acc = r.train_accuracy.map(|a| format!("  acc {:.2}%", 100.0 * a)).unwrap_or_default();
                 let val = r.val_accuracy.map(|a| format!("  val {:.2}%", 100.0 * a)).unwrap_or_default();
-                b.set_message(format!(
-                    "loss {:.4}{acc}{val}  {:.0} samples/s  (training epoch {}…)",
-                    r.train_loss, r.samples_per_second, r.epoch + 1
-                ));
+                b.set_message(format!("loss {:.4}{acc}{val}  {:.0} samples/s", r.train_loss, r.samples_per_second));
             }
         }
     }
