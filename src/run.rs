@@ -175,7 +175,10 @@ pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
     let params = match &cfg.init_from {
         Some(path) => {
             let (spec, params, _) = load_model(path)?;
-            check_architecture(&setup.spec, &spec)?;
+            check_architecture(&setup.spec, &spec).map_err(|e| match e {
+                Error::Config { msg, .. } => Error::config("init-from", format!("{}: {msg}", path.display())),
+                e => e,
+            })?;
             params
         }
         None => cfg.init.init(&ParamLayout::new(&setup.spec), cfg.seed).cast(|x| x as f32),

@@ -64,7 +64,11 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
         return Err(Error::bad_file(run_dir, format!("no {CHECKPOINT_DIR}/{STATE_FILE} to resume from (not a run directory?)")));
     }
     let state = load_training_state(&dir)?;
-    check_architecture(spec, &state.spec)?;
+    let arch = |e: Error| match e {
+        Error::Config { msg, .. } => Error::bad_file(&path, msg),
+        e => e,
+    };
+    check_architecture(spec, &state.spec).map_err(arch)?;
     if state.seed != cfg.seed {
         return Err(Error::config("seed", format!("{} differs from the checkpoint's seed {}; a resumed run keeps its seed", cfg.seed, state.seed)));
     }
@@ -92,7 +96,7 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
     let best = if has_val && fit.history.best_epoch > 0 && fit.history.best_epoch < fit.epoch {
         let best_path = dir.join(BEST_FILE);
         let (best_spec, params, meta) = load_model(&best_path)?;
-        check_architecture(spec, &best_spec)?;
+        check_architecture(spec, &best_spec).map_err(arch)?;
         if meta.get("epoch").and_then(|e| e.as_u64()) != Some(fit.history.best_epoch as u64) {
             return Err(Error::bad_file(&best_path, format!("does not hold the best epoch {} the checkpoint names", fit.history.best_epoch)));
         }
