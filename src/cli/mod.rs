@@ -70,7 +70,9 @@ pub fn error_line(e: &anyhow::Error) -> String {
             format!("{e}; try a lower --lr (the run directory keeps epochs 1-{} and their checkpoint)", epoch - 1)
         }
         Some(Error::Diverged { .. }) => format!("{e}; try a lower --lr"),
-        _ => format!("{e:#}"),
+        // library errors already carry their cause in their message; `{:#}` would repeat it
+        Some(lib) => lib.to_string(),
+        None => format!("{e:#}"),
     };
     // whatever the source, exactly one line
     text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
