@@ -61,6 +61,8 @@ pub struct TrainConfig {
     pub val_frac: Option<f64>,
     pub kfold: Option<usize>,
     pub out: Option<PathBuf>,
+    /// start from these weights (a model.safetensors of the same architecture) instead of --init
+    pub init_from: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -98,6 +100,7 @@ impl Default for TrainConfig {
             val_frac: None,
             kfold: None,
             out: None,
+            init_from: None,
         }
     }
 }
@@ -224,6 +227,9 @@ impl TrainConfig {
         if let Some(k) = self.kfold {
             if k < 2 {
                 return Err(Error::config("kfold", format!("k = {k}: need at least 2 folds")));
+            }
+            if self.val.is_some() || self.val_frac.is_some() {
+                return Err(Error::config("kfold", "each fold is the validation set in turn; drop --val/--val-frac"));
             }
         }
         Ok(())

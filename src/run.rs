@@ -1,77 +1,210 @@
 //! One `train` invocation end to end: data, splits, engine choice, fit, final evaluation and the
-//! run directory. The CLI calls this; tests call it too.
+//! run directory (config.toml, metrics.csv, history.json, model.safetensors, checkpoint/, and
+//! kfold.json for cross-validation). The CLI calls this; tests call it too.
 
+mod inspect;
+mod kfold;
+mod progress;
+mod resume;
+
+pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
+pub use kfold::{FoldScore, KfoldReport};
+pub use progress::{epoch_line, Mode as ProgressMode, Progress};
+pub use resume::{apply_checkpoint, checkpoint_path, read_checkpoint, write_checkpoint, Resume, BEST_FILE, CHECKPOINT_DIR};
+
+use crate::atomic::write_atomic;
 use crate::config::{DeviceChoice, TrainConfig};
 use crate::cpu::engine::check_dataset_fits;
 use crate::cpu::CpuEngine;
-use crate::data::{self, CsvTask, Dataset, Splits, Val};
-use crate::engine::{Engine, EvalStats};
+use crate::data::{self, CsvTask, Dataset, Splits, Targets, Val};
+use crate::engine::{Engine, EvalStats, TrainSetup};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuEngine};
-use crate::model::{save_model, ParamLayout};
-use crate::atomic::write_atomic;
+use crate::model::{check_architecture, load_model, save_model, ParamLayout, Params};
 use crate::report::{write_history_json, write_metrics_csv};
-use crate::train::{fit, EpochRecord, History};
+use crate::train::{fit_from, FitState, Flow, History};
 use serde::Serialize;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// Where the data comes from, as the run's first line says.
-pub fn load_splits(cfg: &TrainConfig) -> Result<Splits> {
-    let val = match (cfg.val, cfg.val_frac) {
-        (Some(n), _) => Some(Val::Count(n)),
-        (None, Some(f)) => Some(Val::Fraction(f)),
-        _ => None,
-    };
-    let (train, test) = if let Some(csv) = &cfg.csv {
+/// The data a config names, before splitting: the training file (or table), the test file if
+/// there is one, and class names for CSV labels.
+pub struct Sources {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    /// `class_names[label]` for CSV classification; None for IDX digits (the label is the name).
+    pub class_names: Option<Vec<String>>,
+    /// "bundled MNIST digits", "CSV iris.csv", "IDX directory /usr/share/datasets/fashion-mnist"
+    pub what: String,
+}
+
+pub fn load_sources(cfg: &TrainConfig) -> Result<Sources> {
+    if let Some(csv) = &cfg.csv {
         let target = cfg.target.as_deref().unwrap_or_default();
         let task = if cfg.loss.is_classification() { CsvTask::Classification } else { CsvTask::Regression };
-        (data::load_csv(csv, target, task)?.dataset, None)
-    } else if let Some(dir) = &cfg.data {
+        let d = data::load_csv(csv, target, task)?;
+        return Ok(Sources { train: d.dataset, test: None, class_names: d.class_names, what: format!("CSV {}", csv.display()) });
+    }
+    if let Some(dir) = &cfg.data {
         let d = data::load_idx_dir(dir)?;
-        match (d.train, d.test) {
+        let (train, test) = match (d.train, d.test) {
             (Some(tr), te) => (tr, te),
             // a directory with only the test pair trains on it like the bundled digits
             (None, Some(te)) => (te, None),
             (None, None) => return Err(Error::bad_file(dir, "holds no IDX data")),
+        };
+        return Ok(Sources { train, test, class_names: None, what: format!("IDX directory {}", dir.display()) });
+    }
+    Ok(Sources { train: data::bundled_mnist()?, test: None, class_names: None, what: "bundled MNIST digits".into() })
+}
+
+/// The validation setting of a config.
+pub fn val_of(cfg: &TrainConfig) -> Option<Val> {
+    match (cfg.val, cfg.val_frac) {
+        (Some(n), _) => Some(Val::Count(n)),
+        (None, Some(f)) => Some(Val::Fraction(f)),
+        _ => None,
+    }
+}
+
+/// Loaded and split data, with class names where the data has them.
+pub struct LoadedData {
+    pub splits: Splits,
+    pub class_names: Option<Vec<String>>,
+    pub what: String,
+}
+
+pub fn load_data(cfg: &TrainConfig) -> Result<LoadedData> {
+    let s = load_sources(cfg)?;
+    let splits = data::standard_splits(s.train, s.test, val_of(cfg), cfg.seed)?;
+    Ok(LoadedData { splits, class_names: s.class_names, what: s.what })
+}
+
+/// The train / validation / test splits a config asks for.
+pub fn load_splits(cfg: &TrainConfig) -> Result<Splits> {
+    load_data(cfg).map(|d| d.splits)
+}
+
+/// Data and network must agree; messages name the flag to change.
+pub fn check_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
+    let spec = &setup.spec;
+    if data.is_empty() {
+        return Err(Error::config("data", "the dataset is empty"));
+    }
+    if data.dim != spec.inputs() {
+        let shape = data.image_shape.map(|(r, c)| format!(" ({r}x{c} images)")).unwrap_or_default();
+        return Err(Error::config(
+            "layers",
+            format!("the data has {} features per sample{shape} but the first layer takes {}", data.dim, spec.inputs()),
+        ));
+    }
+    if let Targets::Classes { num_classes, .. } = data.targets {
+        let fits = if spec.outputs() == 1 { num_classes <= 2 } else { num_classes <= spec.outputs() };
+        if !fits {
+            return Err(Error::config(
+                "layers",
+                format!("the data has {num_classes} classes but the last layer has {} outputs", spec.outputs()),
+            ));
         }
-    } else {
-        (data::bundled_mnist()?, None)
-    };
-    data::standard_splits(train, test, val, cfg.seed)
+    }
+    check_dataset_fits(setup, data)
 }
 
 /// The run directory: --out, or runs/run-N with the first unused N.
-fn choose_out_dir(cfg: &TrainConfig) -> PathBuf {
+pub(crate) fn choose_out_dir(cfg: &TrainConfig) -> PathBuf {
     if let Some(out) = &cfg.out {
         return out.clone();
     }
     (1..).map(|n| PathBuf::from(format!("runs/run-{n}"))).find(|p| !p.exists()).unwrap_or_else(|| "runs/run".into())
 }
 
-/// Creates the run directory and proves it writable before training starts.
-fn prepare_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
-    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
+/// A run directory that removes itself (and any parents this run created) when dropped before
+/// `keep` is called: a run that fails before its first epoch leaves nothing behind.
+pub(crate) struct OutDir {
+    created: Option<PathBuf>,
+    pub(crate) keep: bool,
 }
 
-/// The engine the config asks for, and one line saying which it is.
-pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
-    let setup = cfg.setup()?;
-    let params = cfg.init.init(&ParamLayout::new(&setup.spec), cfg.seed).cast(|x| x as f32);
-    let ctx = match cfg.device {
+impl OutDir {
+    /// Creates `dir` (or, resuming, checks it exists) and proves it writable.
+    pub(crate) fn prepare(dir: &Path, resuming: bool) -> Result<Self> {
+        let cannot = |e: std::io::Error| Error::config("out", format!("cannot write the run directory {}: {e}", dir.display()));
+        if !resuming && dir.exists() {
+            if !dir.is_dir() {
+                return Err(Error::config("out", format!("{} exists and is not a directory", dir.display())));
+            }
+            if std::fs::read_dir(dir).map_err(cannot)?.next().is_some() {
+                return Err(Error::config(
+                    "out",
+                    format!("{} already holds files (a previous run?): pick another --out, or continue it with --resume {0}", dir.display()),
+                ));
+            }
+        }
+        // the topmost directory this run creates, to remove on failure
+        let created = dir.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.exists()).last().map(Path::to_path_buf);
+        let out = OutDir { created, keep: resuming };
+        std::fs::create_dir_all(dir).map_err(cannot)?;
+        let probe = dir.join(".write-test");
+        std::fs::write(&probe, b"").map_err(cannot)?;
+        std::fs::remove_file(&probe).map_err(cannot)?;
+        Ok(out)
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            if let Some(c) = &self.created {
+                let _ = std::fs::remove_dir_all(c);
+            }
+        }
+    }
+}
+
+/// An engine for `setup` holding `params`, on the device asked for.
+pub fn engine_for(setup: TrainSetup, params: Params<f32>, device: DeviceChoice) -> Result<Box<dyn Engine<Elem = f32>>> {
+    let ctx = match device {
         DeviceChoice::Cpu => None,
         DeviceChoice::Auto => GpuContext::request(false)?,
         DeviceChoice::Gpu => Some(GpuContext::request(true)?.ok_or_else(|| {
-            Error::Gpu("--device gpu: no GPU adapter found (on Linux without a GPU: apt-get install mesa-vulkan-drivers)".into())
+            Error::config("device", "gpu: no GPU adapter found (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
         })?),
     };
     Ok(match ctx {
         Some(ctx) => Box::new(GpuEngine::new(ctx, setup, &params)?),
         None => Box::new(CpuEngine::<f32>::new(setup, params)?),
     })
+}
+
+/// The engine the config asks for, initialised as --init says (or from --init-from).
+pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
+    let setup = cfg.setup()?;
+    let params = match &cfg.init_from {
+        Some(path) => {
+            let (spec, params, _) = load_model(path)?;
+            check_architecture(&setup.spec, &spec).map_err(|e| match e {
+                Error::Config { msg, .. } => Error::config("init-from", format!("{}: {msg}", path.display())),
+                e => e,
+            })?;
+            params
+        }
+        None => cfg.init.init(&ParamLayout::new(&setup.spec), cfg.seed).cast(|x| x as f32),
+    };
+    engine_for(setup, params, cfg.device)
+}
+
+/// An engine that only evaluates or predicts with a model's parameters.
+pub fn inference_engine(spec: crate::model::NetworkSpec, params: Params<f32>, device: DeviceChoice) -> Result<Box<dyn Engine<Elem = f32>>> {
+    let setup = TrainSetup {
+        spec,
+        optimizer: crate::optim::OptimizerConfig::sgd(),
+        regularization: crate::optim::Regularization::none(),
+        keep: vec![],
+        batch: 1,
+        seed: 0,
+    };
+    engine_for(setup, params, device)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,80 +224,99 @@ pub struct RunSummary {
     #[serde(skip)]
     pub history: History,
     pub scores: Vec<SplitScore>,
+    /// Stopped by the stop flag (Ctrl-C) before the epochs ran out; `checkpoint/` resumes it.
+    pub interrupted: bool,
+    /// Epochs completed before this invocation (a resumed run), else 0.
+    pub resumed_at: usize,
+    /// Cross-validation results (--kfold); the other fields then describe no single model.
+    pub kfold: Option<KfoldReport>,
 }
 
 fn score(split: &str, e: &EvalStats, classification: bool) -> SplitScore {
-    SplitScore {
-        split: split.into(),
-        samples: e.samples,
-        loss: e.mean_loss(),
-        accuracy: classification.then(|| e.accuracy()),
-    }
+    SplitScore { split: split.into(), samples: e.samples, loss: e.mean_loss(), accuracy: classification.then(|| e.accuracy()) }
 }
 
-/// Progress printing: a line per epoch for people, JSON lines for machines and pipes.
-struct Progress {
-    json: bool,
-    epochs: usize,
+/// How `train_run_with` runs besides the config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// JSON lines on stdout even on a terminal.
+    pub json: bool,
+    /// Continue the run in `cfg.out` from its `checkpoint/` instead of starting a new one.
+    pub resume: bool,
+    /// Set (e.g. by a Ctrl-C handler) to stop after the current epoch, leaving a resumable run.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
-impl Progress {
-    fn say(&self, text: &str, value: serde_json::Value) {
-        if self.json {
-            println!("{value}");
-        } else {
-            println!("{text}");
-        }
-    }
-
-    fn epoch(&self, r: &EpochRecord) {
-        if self.json {
-            println!("{}", serde_json::json!({"event": "epoch", "record": r}));
-            return;
-        }
-        let pct = |v: Option<f64>| v.map(|a| format!("{:6.2}%", 100.0 * a)).unwrap_or_else(|| "     - ".into());
-        let val_loss = r.val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-        println!(
-            "epoch {:>3}/{}  lr {:.4e}  loss {:.4}  train {}  val loss {val_loss}  val {}  {:>8.0} samples/s  {:.2}s",
-            r.epoch, self.epochs, r.lr, r.train_loss, pct(r.train_accuracy), pct(r.val_accuracy),
-            r.samples_per_second, r.seconds
-        );
+impl RunOptions {
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
     }
 }
 
 /// Trains as `cfg` says and leaves the run directory; returns what the final table shows.
 pub fn train_run(cfg: &TrainConfig, json: bool) -> Result<RunSummary> {
+    train_run_with(cfg, &RunOptions { json, ..Default::default() })
+}
+
+/// `train_run` with resume and a stop flag.
+pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
     cfg.validate()?;
-    let progress = Progress { json: json || !std::io::stdout().is_terminal(), epochs: cfg.epochs };
-    let splits = load_splits(cfg)?;
+    if cfg.kfold.is_some() {
+        if opts.resume {
+            return Err(Error::config("resume", "k-fold runs cannot be resumed; start the cross-validation again"));
+        }
+        return kfold::kfold_run(cfg, opts);
+    }
+    if opts.resume && cfg.out.is_none() {
+        return Err(Error::config("resume", "needs the run directory (--resume DIR)"));
+    }
+    let mut progress = Progress::new(opts.json, cfg.epochs);
+    let data = load_data(cfg)?;
+    let splits = &data.splits;
     let setup = cfg.setup()?;
     for d in [Some(&splits.train), splits.val.as_ref(), splits.test.as_ref()].into_iter().flatten() {
-        check_dataset_fits(&setup, d)?;
+        check_fits(&setup, d)?;
     }
     let out = choose_out_dir(cfg);
-    prepare_out_dir(&out)?;
+    let has_val = splits.val.is_some();
+    // read everything that can fail before the run directory is made
+    let resume = if opts.resume { Some(read_checkpoint(&out, cfg, &setup.spec, has_val)?) } else { None };
     let mut engine = make_engine(cfg)?;
+    if let Some(r) = &resume {
+        apply_checkpoint(engine.as_mut(), r, has_val)?;
+    }
+    let mut out_dir = OutDir::prepare(&out, opts.resume)?;
+
     let network = setup.spec.describe();
+    let resumed_at = resume.as_ref().map_or(0, |r| r.fit.epoch);
+    let from = if resumed_at > 0 { format!("\nresuming after epoch {resumed_at} of {}", cfg.epochs) } else { String::new() };
     progress.say(
-        &format!("data: {}\nnetwork: {network}\ndevice: {}\nrun directory: {}", splits.protocol, engine.describe(), out.display()),
-        serde_json::json!({"event": "start", "data": splits.protocol, "network": network,
-            "device": engine.describe(), "out_dir": out}),
+        &format!("data: {} ({})\nnetwork: {network}\ndevice: {}\nrun directory: {}{from}", data.what, splits.protocol, engine.describe(), out.display()),
+        serde_json::json!({"event": "start", "data": splits.protocol, "source": data.what, "network": network,
+            "device": engine.describe(), "out_dir": out, "resumed_at": resumed_at}),
     );
     write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
 
     engine.load_train(&splits.train)?;
-    let mut history = History::default();
-    let history_out = fit(engine.as_mut(), splits.train.len, splits.val.as_ref(), &cfg.fit_options(), 0, |rec, _| {
-        progress.epoch(rec);
-        history.epochs.push(rec.clone());
-        write_metrics_csv(&out.join("metrics.csv"), &history)?;
-        write_history_json(&out.join("history.json"), &history)
-    })?;
-    write_metrics_csv(&out.join("metrics.csv"), &history_out)?;
-    write_history_json(&out.join("history.json"), &history_out)?;
+    let state = resume.map(|r| r.fit).unwrap_or_else(|| FitState::starting_at(0));
+    progress.start(state.epoch, "");
+    let end = fit_from(engine.as_mut(), splits.train.len, splits.val.as_ref(), &cfg.fit_options(), state, |s, e| {
+        if let Some(r) = s.last() {
+            progress.epoch(r);
+        }
+        write_metrics_csv(&out.join("metrics.csv"), &s.history)?;
+        write_history_json(&out.join("history.json"), &s.history)?;
+        write_checkpoint(&out, cfg, e, s, has_val)?;
+        out_dir.keep = true;
+        Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
+    });
+    progress.finish();
+    let end = end?;
+    let history = end.state.history;
 
     let params = engine.params()?;
-    let meta = serde_json::json!({"config": cfg, "best_epoch": history_out.best_epoch, "device": engine.describe()});
+    let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "device": engine.describe(),
+        "class_names": data.class_names});
     save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
 
     let classification = setup.spec.loss.is_classification();
@@ -180,26 +332,44 @@ pub fn train_run(cfg: &TrainConfig, json: bool) -> Result<RunSummary> {
         device: engine.describe(),
         network,
         protocol: splits.protocol.clone(),
-        history: history_out,
+        history,
         scores,
+        interrupted: end.interrupted,
+        resumed_at,
+        kfold: None,
     };
-    print_summary(&summary, progress.json);
+    print_summary(&summary, &progress);
     Ok(summary)
 }
 
-fn print_summary(s: &RunSummary, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({"event": "done", "summary": s}));
+/// The command that continues an interrupted run.
+pub fn resume_command(out: &Path) -> String {
+    format!("wgpu-mlp train --resume {}", out.display())
+}
+
+fn print_summary(s: &RunSummary, progress: &Progress) {
+    if progress.json() {
+        let resume = s.interrupted.then(|| resume_command(&s.out_dir));
+        println!("{}", serde_json::json!({"event": "done", "summary": s, "resume_command": resume}));
         return;
     }
-    println!("\nbest epoch {} of {}{}", s.history.best_epoch, s.history.epochs.len(),
-        if s.history.stopped_early { " (stopped early)" } else { "" });
+    let h = &s.history;
+    let why = if h.stopped_early { " (stopped early)" } else if s.interrupted { " (interrupted)" } else { "" };
+    println!("\nbest epoch {} of {}{why}", h.best_epoch, h.epochs.len());
     println!("{:<12} {:>8} {:>10} {:>10}", "split", "samples", "loss", "accuracy");
     for sc in &s.scores {
         let acc = sc.accuracy.map(|a| format!("{:.2}%", 100.0 * a)).unwrap_or_else(|| "-".into());
         println!("{:<12} {:>8} {:>10.4} {:>10}", sc.split, sc.samples, sc.loss, acc);
     }
     println!("run directory: {}", s.out_dir.display());
+    if s.interrupted {
+        println!(
+            "interrupted after epoch {}: the checkpoint is in {}; resume with: {}",
+            h.epochs.len(),
+            s.out_dir.join(CHECKPOINT_DIR).display(),
+            resume_command(&s.out_dir)
+        );
+    }
 }
 
 /// The dataset a name refers to, for `eval --split`.

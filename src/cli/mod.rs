@@ -3,14 +3,22 @@
 mod bench;
 mod check;
 mod devices;
+mod eval;
 mod gradcheck;
+mod info;
+mod predict;
 mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "wgpu-mlp", version, about = "Train multilayer perceptrons on the GPU (wgpu/WGSL) or the CPU")]
+#[command(
+    name = "wgpu-mlp",
+    version,
+    about = "Train multilayer perceptrons on the GPU (wgpu/WGSL) or the CPU",
+    after_help = "Every command takes --json for machine-readable output. `wgpu-mlp COMMAND --help` lists a command's flags and defaults."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,7 +26,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Train a network (default: 784-64-10 ReLU on the bundled MNIST digits)
+    /// Train a network (default: 784-64-10 ReLU on the bundled MNIST digits) into a run directory
     Train(Box<train::TrainArgs>),
     /// Training throughput of the configurations A, B, C per engine (samples/s, GFLOP/s, memory)
     Bench(Box<bench::BenchArgs>),
@@ -26,6 +34,12 @@ pub enum Command {
     Check(Box<check::CheckArgs>),
     /// List the GPU adapters wgpu finds
     Devices(devices::DevicesArgs),
+    /// Evaluate a model: loss, accuracy, per-class precision/recall and a confusion matrix
+    Eval(eval::EvalArgs),
+    /// Predict the class of 28x28 grayscale images (PNG/PGM) or of CSV rows
+    Predict(predict::PredictArgs),
+    /// Layers, parameters, FLOPs and the memory a run needs, before anything runs
+    Info(info::InfoArgs),
     /// Check analytic gradients against central differences (f64) on a small random network
     Gradcheck(gradcheck::GradcheckArgs),
 }
@@ -33,9 +47,54 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Info(args) => info::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Bench(args) => bench::run(*args),
         Command::Check(args) => check::run(*args),
         Command::Devices(args) => devices::run(args),
     }
+}
+
+/// Config keys that are also flag names (`--{key}`).
+const FLAGS: &[&str] = &[
+    "layers", "activation", "loss", "init", "optimizer", "lr", "momentum", "rho", "beta1", "beta2", "eps",
+    "weight-decay", "l2", "l1", "dropout", "batch", "epochs", "lr-schedule", "seed", "device", "early-stop",
+    "min-delta", "data", "csv", "target", "val", "val-frac", "kfold", "out", "resume", "init-from", "model",
+    "input", "split", "step", "tolerance",
+];
+
+/// One line for the user: the flag (or file) first, then what is wrong.
+pub fn error_line(e: &anyhow::Error) -> String {
+    use wgpu_mlp::Error;
+    let text = match e.downcast_ref::<Error>() {
+        Some(Error::Config { what, msg }) => {
+            let flag = match what.as_str() {
+                "validation" => "val",
+                "folds" => "kfold",
+                "weight_decay" => "weight-decay",
+                w => w,
+            };
+            if FLAGS.contains(&flag) { format!("--{flag}: {msg}") } else { format!("{what}: {msg}") }
+        }
+        Some(Error::Diverged { epoch, .. }) if *epoch > 1 => {
+            format!("{e}; try a lower --lr (the run directory keeps epochs 1-{} and their checkpoint)", epoch - 1)
+        }
+        Some(Error::Diverged { .. }) => format!("{e}; try a lower --lr"),
+        // library errors already carry their cause in their message; `{:#}` would repeat it
+        Some(lib) => lib.to_string(),
+        None => format!("{e:#}"),
+    };
+    // whatever the source, exactly one line
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// A clap usage error as one line: its first paragraph, lines joined.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first: Vec<&str> = rendered.split("\n\n").next().unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let line = first.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line).to_string();
+    line
 }

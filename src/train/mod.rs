@@ -97,10 +97,57 @@ pub fn record(epoch: usize, lr: f64, s: &EpochStats, val: Option<&EvalStats>, cl
     }
 }
 
+/// Where the loop stands after some epochs: what a checkpoint stores so a resumed run continues
+/// exactly (same early-stopping decisions, same best weights) as an uninterrupted one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitState {
+    /// Epochs completed so far (the next epoch's 0-based index).
+    pub epoch: usize,
+    /// Every epoch so far, `best_epoch` and `stopped_early` included.
+    pub history: History,
+    /// Best validation score so far (accuracy, or −loss for regression); None before the first
+    /// epoch and in runs without a validation set.
+    pub best_score: Option<f64>,
+    /// Epochs since the best one (early stopping's patience counter).
+    pub since_best: usize,
+}
+
+impl FitState {
+    /// A loop about to start at 0-based epoch `epoch`, with no history.
+    pub fn starting_at(epoch: usize) -> Self {
+        FitState { epoch, ..Default::default() }
+    }
+    /// The record of the last completed epoch.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.history.epochs.last()
+    }
+    /// Whether the last completed epoch is the best one so far (its weights are the ones kept).
+    pub fn last_is_best(&self) -> bool {
+        self.history.best_epoch == self.epoch && self.epoch > 0
+    }
+}
+
+/// What the per-epoch callback tells the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop after this epoch (e.g. Ctrl-C); the loop ends as if the epochs had run out.
+    Stop,
+}
+
+/// How the loop ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitEnd {
+    /// The full state after the last epoch (history of every epoch, resumed ones included).
+    pub state: FitState,
+    /// True when the callback asked to stop before the epochs ran out.
+    pub interrupted: bool,
+}
+
 /// Trains `engine` (training set already loaded) from epoch `start_epoch` to `opts.epochs`, or
 /// until early stopping. The engine ends holding the best parameters by validation score (the last
 /// ones without a validation set). `on_epoch` sees each record as it is made (progress, metrics
-/// files, checkpoints).
+/// files, checkpoints). Returns the history of the epochs run here.
 pub fn fit<E: Engine + ?Sized>(
     engine: &mut E,
     train_len: usize,
@@ -109,13 +156,35 @@ pub fn fit<E: Engine + ?Sized>(
     start_epoch: usize,
     mut on_epoch: impl FnMut(&EpochRecord, &mut E) -> Result<()>,
 ) -> Result<History> {
+    let end = fit_from(engine, train_len, val, opts, FitState::starting_at(start_epoch), |s, e| {
+        if let Some(r) = s.last() {
+            on_epoch(r, e)?;
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(end.state.history)
+}
+
+/// The loop behind `fit`, continuing from `state` (a fresh `FitState::starting_at(0)`, or one a
+/// checkpoint stored). For a resumed run with a validation set whose best epoch is before
+/// `state.epoch`, the engine's snapshot must already hold that epoch's weights.
+///
+/// `on_epoch` runs after each epoch's bookkeeping (the state it sees is what a checkpoint must
+/// store; the best weights are snapshotted already) and may ask the loop to stop.
+pub fn fit_from<E: Engine + ?Sized>(
+    engine: &mut E,
+    train_len: usize,
+    val: Option<&Dataset>,
+    opts: &FitOptions,
+    mut state: FitState,
+    mut on_epoch: impl FnMut(&FitState, &mut E) -> Result<Flow>,
+) -> Result<FitEnd> {
     opts.validate()?;
     let classification = engine.setup().spec.loss.is_classification();
     let sizes = engine.setup().spec.sizes.clone();
-    let mut history = History::default();
-    let mut best: Option<f64> = None;
-    let mut since_best = 0;
-    for epoch in start_epoch..opts.epochs {
+    let mut interrupted = false;
+    while state.epoch < opts.epochs && !state.history.stopped_early {
+        let epoch = state.epoch;
         let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
         let order = epoch_order(train_len, opts.seed, epoch as u64, opts.shuffle);
         let t0 = Instant::now();
@@ -130,34 +199,37 @@ pub fn fit<E: Engine + ?Sized>(
             None => None,
         };
         let rec = record(epoch + 1, lr, &stats, eval.as_ref(), classification, &sizes, seconds);
-        on_epoch(&rec, engine)?;
-        history.epochs.push(rec);
+        state.history.epochs.push(rec);
+        state.epoch = epoch + 1;
 
-        let s = eval.as_ref().map(|e| score(e, classification)).unwrap_or(f64::INFINITY);
+        let s = eval.as_ref().map(|e| score(e, classification));
         let min_delta = opts.early_stop.as_ref().map(|e| e.min_delta).unwrap_or(0.0);
-        let improved = match best {
-            None => true,
-            Some(b) => eval.is_none() || s > b + min_delta,
+        let improved = match (s, state.best_score) {
+            (Some(s), Some(b)) => s > b + min_delta,
+            _ => true,
         };
         if improved {
-            best = Some(s);
+            state.best_score = s.filter(|v| v.is_finite());
             if val.is_some() {
                 engine.snapshot_params()?;
             }
-            history.best_epoch = epoch + 1;
-            since_best = 0;
+            state.history.best_epoch = epoch + 1;
+            state.since_best = 0;
         } else {
-            since_best += 1;
+            state.since_best += 1;
         }
         if let Some(es) = &opts.early_stop {
-            if since_best >= es.patience {
-                history.stopped_early = true;
-                break;
+            if state.since_best >= es.patience {
+                state.history.stopped_early = true;
             }
         }
+        if on_epoch(&state, engine)? == Flow::Stop && !state.history.stopped_early && state.epoch < opts.epochs {
+            interrupted = true;
+            break;
+        }
     }
-    if val.is_some() && history.best_epoch != history.epochs.last().map_or(0, |r| r.epoch) {
+    if val.is_some() && state.history.best_epoch != state.epoch && state.history.best_epoch > 0 {
         engine.restore_snapshot()?;
     }
-    Ok(history)
+    Ok(FitEnd { state, interrupted })
 }

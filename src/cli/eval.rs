@@ -1,0 +1,99 @@
+//! `wgpu-mlp eval`: a model's loss, accuracy, per-class precision/recall and confusion matrix.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wgpu_mlp::config::DeviceChoice;
+use wgpu_mlp::report::eval::EvalReport;
+use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    Test,
+    Val,
+    Train,
+    /// every sample of the data (train, validation and test together)
+    All,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "The data is split exactly as `train` split it (same seed and validation size, read from the \
+model's metadata), so --split test is the held-out test set of the run that wrote the model.")]
+pub struct EvalArgs {
+    /// model file written by train (model.safetensors; a checkpoint's state.safetensors works too)
+    #[arg(long, value_name = "PATH")]
+    model: PathBuf,
+    /// directory with MNIST-format IDX files [default: the data the model was trained on, else the bundled digits]
+    #[arg(long, value_name = "DIR", conflicts_with = "csv")]
+    data: Option<PathBuf>,
+    /// CSV file with a header row; needs --target [default: the model's training data]
+    #[arg(long, value_name = "FILE", requires = "target")]
+    csv: Option<PathBuf>,
+    /// target column of --csv (name or 0-based index)
+    #[arg(long, value_name = "COLUMN", requires = "csv")]
+    target: Option<String>,
+    /// which split to evaluate
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    /// seed of the split [default: the model's training seed]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// auto (hardware GPU, else CPU), gpu or cpu
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// print one JSON object instead of tables
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let choice = DataChoice { data: a.data, csv: a.csv, target: a.target, seed: a.seed };
+    let split = format!("{:?}", a.split).to_lowercase();
+    let out = eval_model(&a.model, &choice, &split, a.device)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        print_text(&out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.2}%", 100.0 * x)).unwrap_or_else(|| "-".into())
+}
+
+fn print_text(o: &EvalOutcome) {
+    let r: &EvalReport = &o.report;
+    println!("model: {} ({})", o.model.display(), o.network);
+    println!("data: {}", o.data);
+    println!("split: {} ({} samples)", o.split, r.samples);
+    match (r.accuracy, r.correct) {
+        (Some(acc), Some(c)) => println!("loss {:.4}  accuracy {:.2}% ({c}/{})", r.loss, 100.0 * acc, r.samples),
+        _ => println!("loss {:.4}  MAE {:.4}  RMSE {:.4}", r.loss, r.mae.unwrap_or(f64::NAN), r.rmse.unwrap_or(f64::NAN)),
+    }
+    let (Some(per_class), Some(cm)) = (&r.per_class, &r.confusion) else { return };
+    let name_w = o.class_names.iter().map(|n| n.len()).max().unwrap_or(1).max(5);
+    println!("\n{:>name_w$}  {:>9}  {:>9}  {:>9}  {:>7}", "class", "precision", "recall", "f1", "support");
+    for m in per_class {
+        println!(
+            "{:>name_w$}  {:>9}  {:>9}  {:>9}  {:>7}",
+            o.class_names[m.class], pct(m.precision), pct(m.recall), pct(m.f1), m.support
+        );
+    }
+    println!("{:>name_w$}  {:>9}  {:>9}  {:>9}  {:>7}", "macro", pct(r.macro_precision), pct(r.macro_recall), pct(r.macro_f1), r.samples);
+
+    println!("\nconfusion matrix (rows: true class, columns: predicted)");
+    let cell_w = cm.counts.iter().max().map_or(1, |m| m.to_string().len()).max(name_w.min(8)).max(3);
+    let mut header = format!("{:>name_w$} ", "");
+    for n in &o.class_names {
+        header.push_str(&format!(" {:>cell_w$}", n));
+    }
+    println!("{header}");
+    for t in 0..cm.classes {
+        let mut line = format!("{:>name_w$} ", o.class_names[t]);
+        for p in 0..cm.classes {
+            line.push_str(&format!(" {:>cell_w$}", cm.get(t, p)));
+        }
+        println!("{line}");
+    }
+}

@@ -1,0 +1,59 @@
+//! `wgpu-mlp predict`: the class (and its probabilities) of images or CSV rows.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wgpu_mlp::config::DeviceChoice;
+use wgpu_mlp::run::predict_inputs;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Images must have as many pixels as the model has inputs (28x28 for MNIST models); colour \
+PNGs are converted to gray. Pixels are scaled by 1/255 as in training; MNIST digits are light on dark, so pass \
+--invert for a dark digit drawn on white. CSV inputs hold feature columns only (a non-numeric first row is a header).")]
+pub struct PredictArgs {
+    /// model file written by train
+    #[arg(long, value_name = "PATH")]
+    model: PathBuf,
+    /// PNG or PGM images, or CSV files of feature rows
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    input: Vec<PathBuf>,
+    /// invert image pixels (255 − p) before predicting
+    #[arg(long)]
+    invert: bool,
+    /// auto (hardware GPU, else CPU), gpu or cpu
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// print one JSON object per input sample instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
+    let preds = predict_inputs(&a.model, &a.input, a.invert, a.device)?;
+    for p in &preds {
+        if a.json {
+            println!("{}", serde_json::to_string(p)?);
+            continue;
+        }
+        let name = match p.row {
+            Some(r) => format!("{} row {r}", p.input.display()),
+            None => p.input.display().to_string(),
+        };
+        match (p.class, &p.label) {
+            (Some(c), Some(label)) => {
+                let prob = if p.outputs.len() == 1 {
+                    if c == 1 { p.outputs[0] } else { 1.0 - p.outputs[0] }
+                } else {
+                    p.outputs[c]
+                };
+                let all: Vec<String> = p.outputs.iter().enumerate().map(|(k, v)| format!("{k}:{v:.3}")).collect();
+                println!("{name}: class {label} (p = {prob:.3})  probabilities {}", all.join(" "));
+            }
+            _ => {
+                let vals: Vec<String> = p.outputs.iter().map(|v| format!("{v}")).collect();
+                println!("{name}: {}", vals.join(" "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,294 @@
+//! Evaluation metrics: loss, accuracy, per-class precision/recall/F1 and the confusion matrix of
+//! a classifier; mean absolute and root-mean-square error of a regressor. The math is here (and
+//! unit-tested); `evaluate` feeds it from an engine.
+
+use crate::data::{Dataset, Targets};
+use crate::engine::Engine;
+use crate::error::Result;
+use serde::Serialize;
+
+/// counts[t·k + p]: samples of true class t predicted as p.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfusionMatrix {
+    pub classes: usize,
+    pub counts: Vec<u64>,
+}
+
+/// Precision and recall are None where undefined (no sample predicted as / belonging to the
+/// class), where scikit-learn would print 0 with a warning.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    pub class: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    /// samples whose true class this is
+    pub support: u64,
+}
+
+impl ConfusionMatrix {
+    pub fn new(classes: usize) -> Self {
+        ConfusionMatrix { classes, counts: vec![0; classes * classes] }
+    }
+
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.counts[truth * self.classes + predicted] += 1;
+    }
+
+    pub fn get(&self, truth: usize, predicted: usize) -> u64 {
+        self.counts[truth * self.classes + predicted]
+    }
+
+    pub fn merge(&mut self, other: &ConfusionMatrix) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    pub fn correct(&self) -> u64 {
+        (0..self.classes).map(|c| self.get(c, c)).sum()
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        self.correct() as f64 / self.total().max(1) as f64
+    }
+
+    pub fn per_class(&self) -> Vec<ClassMetrics> {
+        let k = self.classes;
+        (0..k)
+            .map(|c| {
+                let tp = self.get(c, c) as f64;
+                let predicted: u64 = (0..k).map(|t| self.get(t, c)).sum();
+                let support: u64 = (0..k).map(|p| self.get(c, p)).sum();
+                let precision = (predicted > 0).then(|| tp / predicted as f64);
+                let recall = (support > 0).then(|| tp / support as f64);
+                let f1 = match (precision, recall) {
+                    (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
+                    (Some(_), Some(_)) => Some(0.0),
+                    _ => None,
+                };
+                ClassMetrics { class: c, precision, recall, f1, support }
+            })
+            .collect()
+    }
+
+    /// Unweighted means over the classes where each is defined (scikit-learn's "macro avg").
+    pub fn macro_avg(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let pc = self.per_class();
+        let mean = |f: &dyn Fn(&ClassMetrics) -> Option<f64>| {
+            let v: Vec<f64> = pc.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        (mean(&|m| m.precision), mean(&|m| m.recall), mean(&|m| m.f1))
+    }
+}
+
+/// The class a row of network outputs predicts: argmax (first on ties), or p > 0.5 for a single
+/// sigmoid output.
+pub fn predicted_class(probabilities: &[f32]) -> usize {
+    if probabilities.len() == 1 {
+        return usize::from(probabilities[0] > 0.5);
+    }
+    let mut best = 0;
+    for (k, &p) in probabilities.iter().enumerate().skip(1) {
+        if p > probabilities[best] {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Sums over samples; `finish` turns them into a report. Accumulating over several datasets gives
+/// the report of their union (`eval --split all`).
+#[derive(Clone, Debug, Default)]
+pub struct EvalAccumulator {
+    pub samples: u64,
+    pub loss_sum: f64,
+    pub confusion: Option<ConfusionMatrix>,
+    pub abs_err_sum: f64,
+    pub sq_err_sum: f64,
+    pub values: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalReport {
+    pub samples: u64,
+    /// Mean data loss (no regularisation penalty), as training reports it.
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+    pub correct: Option<u64>,
+    pub per_class: Option<Vec<ClassMetrics>>,
+    pub macro_precision: Option<f64>,
+    pub macro_recall: Option<f64>,
+    pub macro_f1: Option<f64>,
+    pub confusion: Option<ConfusionMatrix>,
+    /// Regression: mean absolute and root-mean-square error over all output values.
+    pub mae: Option<f64>,
+    pub rmse: Option<f64>,
+}
+
+impl EvalAccumulator {
+    /// Adds a dataset's targets against `outputs` ([len, width] probabilities or values) and the
+    /// summed loss the engine measured.
+    pub fn add(&mut self, data: &Dataset, outputs: &[f32], width: usize, loss_sum: f64) {
+        self.samples += data.len as u64;
+        self.loss_sum += loss_sum;
+        match &data.targets {
+            Targets::Classes { labels, num_classes } => {
+                let k = (*num_classes).max(width).max(2);
+                let cm = self.confusion.get_or_insert_with(|| ConfusionMatrix::new(k));
+                if cm.classes < k {
+                    let mut bigger = ConfusionMatrix::new(k);
+                    for t in 0..cm.classes {
+                        for p in 0..cm.classes {
+                            bigger.counts[t * k + p] = cm.get(t, p);
+                        }
+                    }
+                    *cm = bigger;
+                }
+                for (i, &t) in labels.iter().enumerate() {
+                    cm.add(t as usize, predicted_class(&outputs[i * width..(i + 1) * width]));
+                }
+            }
+            Targets::Values { data: v, .. } => {
+                for (o, t) in outputs.iter().zip(v) {
+                    let e = (*o - *t) as f64;
+                    self.abs_err_sum += e.abs();
+                    self.sq_err_sum += e * e;
+                    self.values += 1;
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> EvalReport {
+        let n = self.samples.max(1) as f64;
+        let loss = self.loss_sum / n;
+        match self.confusion {
+            Some(cm) => {
+                let (p, r, f) = cm.macro_avg();
+                EvalReport {
+                    samples: self.samples,
+                    loss,
+                    accuracy: Some(cm.accuracy()),
+                    correct: Some(cm.correct()),
+                    per_class: Some(cm.per_class()),
+                    macro_precision: p,
+                    macro_recall: r,
+                    macro_f1: f,
+                    confusion: Some(cm),
+                    mae: None,
+                    rmse: None,
+                }
+            }
+            None => {
+                let m = self.values.max(1) as f64;
+                EvalReport {
+                    samples: self.samples,
+                    loss,
+                    accuracy: None,
+                    correct: None,
+                    per_class: None,
+                    macro_precision: None,
+                    macro_recall: None,
+                    macro_f1: None,
+                    confusion: None,
+                    mae: Some(self.abs_err_sum / m),
+                    rmse: Some((self.sq_err_sum / m).sqrt()),
+                }
+            }
+        }
+    }
+}
+
+/// Evaluates `data` with the engine's current parameters into `acc`.
+pub fn evaluate_into<E: Engine + ?Sized>(engine: &mut E, data: &Dataset, acc: &mut EvalAccumulator) -> Result<()> {
+    let stats = engine.evaluate(data)?;
+    let outputs = engine.predict(data)?;
+    acc.add(data, &outputs, engine.setup().spec.outputs(), stats.loss_sum);
+    Ok(())
+}
+
+/// Loss, accuracy, per-class metrics and the confusion matrix (or MAE/RMSE) of `data`.
+pub fn evaluate<E: Engine + ?Sized>(engine: &mut E, data: &Dataset) -> Result<EvalReport> {
+    let mut acc = EvalAccumulator::default();
+    evaluate_into(engine, data, &mut acc)?;
+    Ok(acc.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Features;
+
+    fn cm(k: usize, pairs: &[(usize, usize)]) -> ConfusionMatrix {
+        let mut m = ConfusionMatrix::new(k);
+        for &(t, p) in pairs {
+            m.add(t, p);
+        }
+        m
+    }
+
+    #[test]
+    fn precision_recall_f1_match_hand_computation() {
+        // true 0: predicted 0,0,1 ; true 1: predicted 1 ; true 2: predicted 0, 2
+        let m = cm(3, &[(0, 0), (0, 0), (0, 1), (1, 1), (2, 0), (2, 2)]);
+        assert_eq!(m.total(), 6);
+        assert_eq!(m.correct(), 4);
+        assert!((m.accuracy() - 4.0 / 6.0).abs() < 1e-15);
+        let pc = m.per_class();
+        // class 0: tp 2, predicted 3, support 3
+        assert_eq!((pc[0].precision, pc[0].recall, pc[0].support), (Some(2.0 / 3.0), Some(2.0 / 3.0), 3));
+        // class 1: tp 1, predicted 2, support 1
+        assert_eq!((pc[1].precision, pc[1].recall), (Some(0.5), Some(1.0)));
+        assert!((pc[1].f1.unwrap() - 2.0 / 3.0).abs() < 1e-15);
+        // class 2: tp 1, predicted 1, support 2
+        assert_eq!((pc[2].precision, pc[2].recall), (Some(1.0), Some(0.5)));
+        let (p, r, _) = m.macro_avg();
+        assert!((p.unwrap() - (2.0 / 3.0 + 0.5 + 1.0) / 3.0).abs() < 1e-15);
+        assert!((r.unwrap() - (2.0 / 3.0 + 1.0 + 0.5) / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn undefined_precision_and_recall_are_none() {
+        // class 2 never occurs and is never predicted; class 1 is never predicted
+        let m = cm(3, &[(0, 0), (1, 0)]);
+        let pc = m.per_class();
+        assert_eq!(pc[1].precision, None);
+        assert_eq!(pc[1].recall, Some(0.0));
+        assert_eq!(pc[1].f1, None);
+        assert_eq!((pc[2].precision, pc[2].recall, pc[2].support), (None, None, 0));
+        assert_eq!(m.macro_avg().0, Some(0.5)); // only class 0 defines precision
+    }
+
+    #[test]
+    fn argmax_and_single_sigmoid_output() {
+        assert_eq!(predicted_class(&[0.1, 0.7, 0.2]), 1);
+        assert_eq!(predicted_class(&[0.5, 0.5]), 0);
+        assert_eq!(predicted_class(&[0.6]), 1);
+        assert_eq!(predicted_class(&[0.4]), 0);
+    }
+
+    #[test]
+    fn accumulator_reports_classes_and_regression() {
+        let ds = Dataset::new(Features::F32(vec![0.0; 4]), 1, Targets::Classes { labels: vec![0, 1, 1, 0], num_classes: 2 }).unwrap();
+        let mut acc = EvalAccumulator::default();
+        acc.add(&ds, &[0.9, 0.1, 0.2, 0.8, 0.6, 0.4, 0.3, 0.7], 2, 2.0);
+        let r = acc.finish();
+        assert_eq!((r.samples, r.correct, r.loss), (4, Some(2), 0.5));
+        let c = r.confusion.unwrap();
+        assert_eq!(c.counts, vec![1, 1, 1, 1]);
+
+        let ds = Dataset::new(Features::F32(vec![0.0; 2]), 1, Targets::Values { data: vec![1.0, 3.0], dim: 1 }).unwrap();
+        let mut acc = EvalAccumulator::default();
+        acc.add(&ds, &[2.0, 3.0], 1, 1.0);
+        let r = acc.finish();
+        assert_eq!(r.mae, Some(0.5));
+        assert!((r.rmse.unwrap() - 0.5f64.sqrt()).abs() < 1e-15);
+        assert_eq!(r.accuracy, None);
+    }
+}

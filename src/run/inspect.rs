@@ -1,0 +1,223 @@
+//! `eval`, `predict` and `info` behind the CLI: open a model file, evaluate it on a split of its
+//! data, predict classes for images or CSV rows, and estimate what a run costs.
+
+use super::{inference_engine, load_data, LoadedData};
+use crate::config::{DeviceChoice, TrainConfig};
+use crate::data::{self, Dataset, Features, Targets};
+use crate::error::{Error, Result};
+use crate::model::{load_model, NetworkSpec, Params};
+use crate::report::cost::{dataset_bytes, RunCost};
+use crate::report::eval::{evaluate_into, predicted_class, EvalAccumulator, EvalReport};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A model file and what its metadata says about how it was trained.
+pub struct ModelFile {
+    pub path: PathBuf,
+    pub spec: NetworkSpec,
+    pub params: Params<f32>,
+    /// The training config, when the file records one (models written by `train` do).
+    pub config: Option<TrainConfig>,
+    /// `class_names[label]` for models trained on CSV labels.
+    pub class_names: Option<Vec<String>>,
+}
+
+pub fn open_model(path: &Path) -> Result<ModelFile> {
+    let (spec, params, meta) = load_model(path)?;
+    let config = meta.get("config").cloned().and_then(|c| serde_json::from_value::<TrainConfig>(c).ok());
+    let class_names = meta.get("class_names").cloned().and_then(|c| serde_json::from_value::<Vec<String>>(c).ok());
+    Ok(ModelFile { path: path.to_path_buf(), spec, params, config, class_names })
+}
+
+impl ModelFile {
+    /// The model's training config with its network filled in from the file's spec.
+    pub fn config(&self) -> TrainConfig {
+        let mut c = self.config.clone().unwrap_or_default();
+        c.layers = self.spec.sizes.clone();
+        c.activation = self.spec.activations.clone();
+        c.loss = self.spec.loss;
+        c.kfold = None;
+        c.init_from = None;
+        c
+    }
+
+    /// The name of class `c` ("7" for digits, "setosa" for a CSV label).
+    pub fn class_name(&self, c: usize) -> String {
+        self.class_names.as_ref().and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string())
+    }
+}
+
+/// Which data `eval` reads; unset fields keep what the model was trained on.
+#[derive(Clone, Debug, Default)]
+pub struct DataChoice {
+    pub data: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+    pub target: Option<String>,
+    pub seed: Option<u64>,
+}
+
+impl DataChoice {
+    /// `base` with this choice applied.
+    pub fn apply(&self, base: &TrainConfig) -> TrainConfig {
+        let mut c = base.clone();
+        if self.data.is_some() || self.csv.is_some() {
+            c.data = self.data.clone();
+            c.csv = self.csv.clone();
+            c.target = self.target.clone();
+        }
+        if let Some(s) = self.seed {
+            c.seed = s;
+        }
+        c
+    }
+}
+
+/// Relabels a CSV dataset whose classes are `names` to the model's class order `model_names`.
+pub fn remap_classes(ds: &Dataset, names: &[String], model_names: &[String], path: &Path) -> Result<Dataset> {
+    let map: Vec<u32> = names
+        .iter()
+        .map(|n| {
+            model_names.iter().position(|m| m == n).map(|i| i as u32).ok_or_else(|| {
+                Error::bad_file(path, format!("class '{n}' is not one the model knows ({})", model_names.join(", ")))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut out = ds.clone();
+    if let Targets::Classes { labels, num_classes } = &mut out.targets {
+        labels.iter_mut().for_each(|l| *l = map[*l as usize]);
+        *num_classes = model_names.len();
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalOutcome {
+    pub model: PathBuf,
+    pub network: String,
+    /// where the data came from and how it was split
+    pub data: String,
+    pub split: String,
+    pub class_names: Vec<String>,
+    pub report: EvalReport,
+}
+
+/// Evaluates the model at `path` on `split` ("test", "val", "train" or "all") of the data
+/// `choice` names, split exactly as training split it (same seed and validation size).
+pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
+    let model = open_model(path)?;
+    let cfg = choice.apply(&model.config());
+    let LoadedData { splits, class_names, what } = load_data(&cfg)?;
+    let mut parts: Vec<(&str, &Dataset)> = vec![("train", &splits.train)];
+    parts.extend(splits.val.as_ref().map(|v| ("val", v)));
+    parts.extend(splits.test.as_ref().map(|t| ("test", t)));
+    let chosen: Vec<&Dataset> = match split {
+        "all" => parts.iter().map(|p| p.1).collect(),
+        s => {
+            let s = if s == "validation" { "val" } else { s };
+            let d = parts.iter().find(|p| p.0 == s).map(|p| p.1).ok_or_else(|| {
+                Error::config("split", format!("'{s}': the data has no such split (it has {})", parts.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")))
+            })?;
+            vec![d]
+        }
+    };
+    let source = cfg.csv.clone().or(cfg.data.clone()).unwrap_or_else(|| PathBuf::from("<bundled>"));
+    let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
+    let mut acc = EvalAccumulator::default();
+    for d in chosen {
+        let d = match (&class_names, &model.class_names) {
+            (Some(names), Some(model_names)) if names != model_names => remap_classes(d, names, model_names, &source)?,
+            _ => d.clone(),
+        };
+        super::check_fits(engine.setup(), &d).map_err(|e| match e {
+            Error::Config { msg, .. } => Error::config("model", format!("{}: {msg}", path.display())),
+            e => e,
+        })?;
+        evaluate_into(engine.as_mut(), &d, &mut acc)?;
+    }
+    let report = acc.finish();
+    let k = report.confusion.as_ref().map_or(0, |c| c.classes);
+    Ok(EvalOutcome {
+        model: path.to_path_buf(),
+        network: model.spec.describe(),
+        data: format!("{what} ({}; seed {})", splits.protocol, cfg.seed),
+        split: split.to_string(),
+        class_names: (0..k).map(|c| model.class_name(c)).collect(),
+        report,
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Prediction {
+    pub input: PathBuf,
+    /// 1-based data row for CSV inputs
+    pub row: Option<usize>,
+    /// predicted class (classification models)
+    pub class: Option<usize>,
+    pub label: Option<String>,
+    /// class probabilities, or the regression outputs
+    pub outputs: Vec<f32>,
+}
+
+fn is_table(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("csv" | "txt" | "tsv"))
+}
+
+/// Predicts every input: images (PNG/PGM, one sample each, pixels scaled like the IDX data;
+/// `invert` for dark-on-light drawings) or CSV files (one sample per row, features only).
+pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: DeviceChoice) -> Result<Vec<Prediction>> {
+    let model = open_model(path)?;
+    let dim = model.spec.inputs();
+    let width = model.spec.outputs();
+    let classify = model.spec.loss.is_classification();
+    // read and check every input before computing anything
+    let mut samples: Vec<(PathBuf, Option<usize>, Features)> = Vec::new();
+    for input in inputs {
+        if is_table(input) {
+            for (r, row) in data::read_feature_rows(input, dim)?.into_iter().enumerate() {
+                samples.push((input.clone(), Some(r + 1), Features::F32(row)));
+            }
+        } else {
+            let mut img = data::read_gray_image(input)?;
+            if img.width * img.height != dim {
+                return Err(Error::bad_file(
+                    input,
+                    format!("image is {}x{} ({} pixels) but the model takes {dim} inputs", img.width, img.height, img.width * img.height),
+                ));
+            }
+            if invert {
+                img.invert();
+            }
+            samples.push((input.clone(), None, Features::U8(img.pixels)));
+        }
+    }
+    let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
+    let mut out = Vec::with_capacity(samples.len());
+    for (input, row, features) in samples {
+        let ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
+        let outputs = engine.predict(&ds)?;
+        let class = classify.then(|| predicted_class(&outputs[..width]));
+        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec() });
+    }
+    Ok(out)
+}
+
+/// The cost of training `cfg`: the network's FLOPs and the memory of a run on its data (the
+/// training split as `train` would load it).
+pub fn run_cost(cfg: &TrainConfig) -> Result<(RunCost, String)> {
+    let setup = cfg.setup()?;
+    let d = load_data(cfg)?;
+    let t = &d.splits.train;
+    let feature_bytes = match t.features {
+        Features::U8(_) => 1,
+        Features::F32(_) => 4,
+    };
+    let target_bytes = match &t.targets {
+        Targets::Classes { .. } => 4,
+        Targets::Values { dim, .. } => 4 * dim,
+    };
+    let bytes = dataset_bytes(t.len, t.dim, feature_bytes, target_bytes);
+    let cost = RunCost::estimate(&setup.spec, cfg.batch, setup.optimizer.state_slots(), &setup.keep, bytes);
+    let kind = if feature_bytes == 1 { "u8" } else { "f32" };
+    let what = format!("{} training samples × {} features ({kind}) of {}", t.len, t.dim, d.what);
+    Ok((cost, what))
+}

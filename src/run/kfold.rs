@@ -1,0 +1,171 @@
+//! `--kfold K`: K-fold cross-validation on the training data. Each fold trains a fresh engine
+//! (same initialisation) on K−1 folds and scores the held-out fold with its best weights; the
+//! run directory gets config.toml and kfold.json (rewritten after every fold).
+
+use super::{check_fits, load_sources, make_engine, OutDir, Progress, RunOptions, RunSummary};
+use crate::atomic::write_atomic;
+use crate::config::TrainConfig;
+use crate::data::kfold;
+use crate::error::{Error, Result};
+use crate::train::{fit_from, FitState, Flow, History};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FoldScore {
+    /// 1-based
+    pub fold: usize,
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    /// Held-out loss and accuracy with the fold's best weights.
+    pub val_loss: f64,
+    pub val_accuracy: Option<f64>,
+    pub history: History,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KfoldReport {
+    pub k: usize,
+    /// "accuracy" (classification) or "loss" (regression): what `mean` and `std` summarise.
+    pub metric: String,
+    pub folds: Vec<FoldScore>,
+    pub mean: f64,
+    /// Population standard deviation over the folds (numpy's default, as in `scores.std()`).
+    pub std: f64,
+    /// Stopped by Ctrl-C: only the folds listed ran.
+    pub interrupted: bool,
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn report(k: usize, classification: bool, folds: Vec<FoldScore>, interrupted: bool) -> KfoldReport {
+    let values: Vec<f64> = folds.iter().map(|f| if classification { f.val_accuracy.unwrap_or(f64::NAN) } else { f.val_loss }).collect();
+    let (mean, std) = mean_std(&values);
+    KfoldReport { k, metric: if classification { "accuracy" } else { "loss" }.into(), folds, mean, std, interrupted }
+}
+
+fn fmt_metric(v: f64, classification: bool) -> String {
+    if classification { format!("{:.2}%", 100.0 * v) } else { format!("{v:.4}") }
+}
+
+pub(super) fn kfold_run(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
+    let k = cfg.kfold.unwrap_or(2);
+    let mut progress = Progress::new(opts.json, cfg.epochs);
+    let src = load_sources(cfg)?;
+    let data = src.train;
+    let setup = cfg.setup()?;
+    check_fits(&setup, &data)?;
+    let folds = kfold(data.len, k, cfg.seed).map_err(|e| match e {
+        Error::Config { msg, .. } => Error::config("kfold", msg),
+        e => e,
+    })?;
+    // the engine of fold 1 is made before the directory, so its errors leave nothing behind
+    let mut engine = make_engine(cfg)?;
+    let out = super::choose_out_dir(cfg);
+    let mut out_dir = OutDir::prepare(&out, false)?;
+    let classification = setup.spec.loss.is_classification();
+    let network = setup.spec.describe();
+    let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds)", data.len, src.what);
+    progress.say(
+        &format!("data: {protocol}\nnetwork: {network}\ndevice: {}\nrun directory: {}", engine.describe(), out.display()),
+        serde_json::json!({"event": "start", "data": protocol, "network": network, "device": engine.describe(), "out_dir": out, "kfold": k}),
+    );
+    write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+
+    let mut scores: Vec<FoldScore> = Vec::with_capacity(k);
+    let mut interrupted = false;
+    for (f, (train_idx, val_idx)) in folds.iter().enumerate() {
+        if f > 0 {
+            engine = make_engine(cfg)?;
+        }
+        let (train, val) = (data.subset(train_idx), data.subset(val_idx));
+        engine.load_train(&train)?;
+        let label = format!("fold {}/{k}", f + 1);
+        progress.note(&format!("{label}: {} train / {} validation", train.len, val.len));
+        progress.start(0, &label);
+        let end = fit_from(engine.as_mut(), train.len, Some(&val), &cfg.fit_options(), FitState::starting_at(0), |s, _| {
+            if let Some(r) = s.last() {
+                progress.epoch(r);
+            }
+            out_dir.keep = true;
+            Ok(if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) { Flow::Stop } else { Flow::Continue })
+        });
+        progress.finish();
+        let end = end?;
+        let eval = engine.evaluate(&val)?;
+        let h = end.state.history;
+        let fs = FoldScore {
+            fold: f + 1,
+            train_samples: train.len,
+            val_samples: val.len,
+            best_epoch: h.best_epoch,
+            epochs_run: h.epochs.len(),
+            val_loss: eval.mean_loss(),
+            val_accuracy: classification.then(|| eval.accuracy()),
+            history: h,
+        };
+        let v = if classification { fs.val_accuracy.unwrap_or(f64::NAN) } else { fs.val_loss };
+        progress.say(
+            &format!("{label}: validation {} {} (loss {:.4}, best epoch {} of {})", if classification { "accuracy" } else { "loss" },
+                fmt_metric(v, classification), fs.val_loss, fs.best_epoch, fs.epochs_run),
+            serde_json::json!({"event": "fold", "fold": &fs}),
+        );
+        scores.push(fs);
+        interrupted = end.interrupted;
+        let partial = report(k, classification, scores.clone(), interrupted);
+        let text = serde_json::to_string_pretty(&partial).map_err(|e| Error::config("kfold", format!("cannot encode kfold.json: {e}")))?;
+        write_atomic(&out.join("kfold.json"), text.as_bytes())?;
+        if interrupted {
+            break;
+        }
+    }
+    let rep = report(k, classification, scores, interrupted);
+    let summary = RunSummary {
+        out_dir: out.clone(),
+        device: engine.describe(),
+        network,
+        protocol,
+        history: History::default(),
+        scores: vec![],
+        interrupted,
+        resumed_at: 0,
+        kfold: Some(rep.clone()),
+    };
+    if progress.json() {
+        println!("{}", serde_json::json!({"event": "done", "summary": &summary}));
+    } else {
+        let ran = rep.folds.len();
+        println!(
+            "\n{k}-fold cross-validation{}: validation {} {} ± {} (mean ± std over {ran} folds)",
+            if interrupted { " (interrupted; k-fold runs cannot be resumed)" } else { "" },
+            rep.metric,
+            fmt_metric(rep.mean, classification),
+            fmt_metric(rep.std, classification),
+        );
+        println!("run directory: {} (kfold.json)", out.display());
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_std;
+
+    #[test]
+    fn mean_and_population_std() {
+        let (m, s) = mean_std(&[0.9, 0.92, 0.94]);
+        assert!((m - 0.92).abs() < 1e-12);
+        assert!((s - (0.0008f64 / 3.0).sqrt()).abs() < 1e-12, "{s}");
+        assert_eq!(mean_std(&[1.0]), (1.0, 0.0));
+    }
+}

@@ -1,0 +1,299 @@
+//! The command line's happy paths on the CPU engine: a run directory from `train`, `eval`,
+//! `predict` and `info` on its model, JSON output, k-fold, early stopping, --init-from,
+//! --no-shuffle, and resume (after a shorter run and after Ctrl-C) ending bit-identical to an
+//! uninterrupted run.
+
+use assert_cmd::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use wgpu_mlp::model::load_model;
+
+fn bin() -> Command {
+    Command::cargo_bin("wgpu-mlp").unwrap()
+}
+
+/// Runs `wgpu-mlp args` in `dir`, expecting success; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = bin().current_dir(dir).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every line of `stdout` is a JSON object; returns them.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn train(dir: &Path, out: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["train", "--device", "cpu", "--layers", "784,16,10", "--out", out, "--json"];
+    args.extend_from_slice(extra);
+    json_lines(&ok(dir, &args))
+}
+
+fn params_bits(path: &Path) -> Vec<u32> {
+    load_model(path).unwrap().1.data.iter().map(|x| x.to_bits()).collect()
+}
+
+fn assert_same_params(a: &Path, b: &Path) {
+    let (pa, pb) = (params_bits(a), params_bits(b));
+    assert_eq!(pa.len(), pb.len());
+    let diff = pa.iter().zip(&pb).filter(|(x, y)| x != y).count();
+    assert_eq!(diff, 0, "{} of {} parameters differ between {} and {}", diff, pa.len(), a.display(), b.display());
+}
+
+/// A grayscale PNG and a PGM of the first bundled test digits; returns (paths, labels).
+fn digit_files(dir: &Path) -> (Vec<PathBuf>, Vec<u32>) {
+    let ds = wgpu_mlp::data::bundled_mnist().unwrap();
+    let wgpu_mlp::data::Features::U8(px) = &ds.features else { panic!("u8 pixels") };
+    let wgpu_mlp::data::Targets::Classes { labels, .. } = &ds.targets else { panic!("labels") };
+    let png_path = dir.join("digit0.png");
+    {
+        let f = std::fs::File::create(&png_path).unwrap();
+        let mut e = png::Encoder::new(std::io::BufWriter::new(f), 28, 28);
+        e.set_color(png::ColorType::Grayscale);
+        e.set_depth(png::BitDepth::Eight);
+        e.write_header().unwrap().write_image_data(&px[..784]).unwrap();
+    }
+    let pgm_path = dir.join("digit1.pgm");
+    let mut pgm = b"P5\n28 28\n255\n".to_vec();
+    pgm.extend_from_slice(&px[784..2 * 784]);
+    std::fs::write(&pgm_path, pgm).unwrap();
+    (vec![png_path, pgm_path], labels[..2].to_vec())
+}
+
+#[test]
+fn train_one_epoch_then_eval_predict_info() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let events = train(dir, "run", &["--epochs", "1"]);
+    assert_eq!(events.first().unwrap()["event"], "start");
+    assert_eq!(events.iter().filter(|e| e["event"] == "epoch").count(), 1);
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["summary"]["interrupted"], false);
+    let run = dir.join("run");
+    for f in ["config.toml", "metrics.csv", "history.json", "model.safetensors", "checkpoint/state.safetensors", "checkpoint/best.safetensors"] {
+        assert!(run.join(f).is_file(), "{f} missing from the run directory");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&run).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    let model = run.join("model.safetensors");
+    let model = model.to_str().unwrap();
+
+    // eval: text, then JSON; the test split of the training run
+    let text = ok(dir, &["eval", "--model", model, "--device", "cpu"]);
+    for want in ["split: test (1000 samples)", "accuracy", "precision", "recall", "confusion matrix"] {
+        assert!(text.contains(want), "eval output lacks {want:?}:\n{text}");
+    }
+    let e: serde_json::Value = serde_json::from_str(ok(dir, &["eval", "--model", model, "--device", "cpu", "--json"]).trim()).unwrap();
+    let test_acc = done["summary"]["scores"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()["accuracy"].as_f64().unwrap();
+    assert_eq!(e["report"]["samples"], 1000);
+    assert_eq!(e["report"]["accuracy"].as_f64().unwrap(), test_acc, "eval must see the same test split as train");
+    let cm = e["report"]["confusion"]["counts"].as_array().unwrap();
+    assert_eq!(cm.len(), 100);
+    assert_eq!(cm.iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 1000);
+    let all: serde_json::Value = serde_json::from_str(ok(dir, &["eval", "--model", model, "--device", "cpu", "--split", "all", "--json"]).trim()).unwrap();
+    assert_eq!(all["report"]["samples"], 10000);
+
+    // predict: a PNG and a PGM, text and JSON
+    let (files, labels) = digit_files(dir);
+    let (f0, f1) = (files[0].to_str().unwrap(), files[1].to_str().unwrap());
+    let text = ok(dir, &["predict", "--model", model, "--input", f0, f1, "--device", "cpu"]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("class"), "{text}");
+    let preds = json_lines(&ok(dir, &["predict", "--model", model, "--input", f0, f1, "--device", "cpu", "--json"]));
+    for (p, label) in preds.iter().zip(&labels) {
+        let probs: Vec<f64> = p["outputs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(probs.len(), 10);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+        let argmax = (0..10).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap();
+        assert_eq!(p["class"].as_u64().unwrap() as usize, argmax);
+        eprintln!("digit labelled {label}: predicted {}", p["class"]);
+    }
+    // CSV rows of features
+    let ds = wgpu_mlp::data::bundled_mnist().unwrap();
+    let row: Vec<String> = (0..784).map(|j| ds.feature(0, j).to_string()).collect();
+    std::fs::write(dir.join("rows.csv"), format!("{}\n", row.join(","))).unwrap();
+    let from_csv = json_lines(&ok(dir, &["predict", "--model", model, "--input", "rows.csv", "--device", "cpu", "--json"]));
+    assert_eq!(from_csv[0]["class"], preds[0]["class"], "a CSV row and the same image predict the same class");
+
+    // info from the model, JSON
+    let info: serde_json::Value = serde_json::from_str(ok(dir, &["info", "--model", model, "--json"]).trim()).unwrap();
+    assert_eq!(info["cost"]["params"], 784 * 16 + 16 + 16 * 10 + 10);
+}
+
+#[test]
+fn info_for_layers_before_anything_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let text = ok(d.path(), &["info", "--layers", "784,256,256,10", "--batch", "64", "--optimizer", "adam"]);
+    for want in ["parameters: 269,322", "FLOPs per sample", "optimizer slots", "activations", "resident dataset", "total"] {
+        assert!(text.contains(want), "info lacks {want:?}:\n{text}");
+    }
+    let j: serde_json::Value = serde_json::from_str(ok(d.path(), &["info", "--layers", "784,256,256,10", "--json"]).trim()).unwrap();
+    assert_eq!(j["cost"]["forward_flops_per_sample"], 2 * (784 * 256 + 256 * 256 + 256 * 10));
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "info must not write anything");
+}
+
+#[test]
+fn help_documents_every_command() {
+    let d = tempfile::tempdir().unwrap();
+    let top = ok(d.path(), &["--help"]);
+    for c in ["train", "eval", "predict", "info", "gradcheck"] {
+        assert!(top.contains(c), "{top}");
+    }
+    let train = ok(d.path(), &["train", "--help"]);
+    for f in ["--resume", "--init-from", "--kfold", "--early-stop", "--min-delta", "--no-shuffle", "--json", "[default: 100]"] {
+        assert!(train.contains(f), "train --help lacks {f}");
+    }
+}
+
+#[test]
+fn resume_after_a_shorter_run_is_bit_identical() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // a constant high learning rate makes validation accuracy wobble, so early stopping's state
+    // (best epoch, patience) is exercised across the resume
+    let common = ["--lr", "0.3", "--lr-schedule", "constant", "--early-stop", "5", "--dropout", "0.9"];
+    let run = |out: &str, epochs: &str| {
+        let mut a = common.to_vec();
+        a.extend(["--epochs", epochs]);
+        train(dir, out, &a);
+    };
+    let resume = |out: &str, epochs: &str, at: u64| {
+        let events = json_lines(&ok(dir, &["train", "--resume", out, "--epochs", epochs, "--json"]));
+        assert_eq!(events[0]["resumed_at"], at);
+    };
+    // With these settings epoch 3 does not beat epoch 2 on validation: resuming at 3 needs the
+    // best weights from checkpoint/best.safetensors; stopping at 3 restores epoch 2's weights.
+    run("full4", "4");
+    run("full3", "3");
+    run("from3", "3");
+    resume("from3", "4", 3);
+    run("from2", "2");
+    resume("from2", "3", 2);
+    let best = |p: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(dir.join(p).join("history.json")).unwrap()).unwrap()["best_epoch"].clone()
+    };
+    eprintln!("best epoch after 3 epochs: {}, after 4: {}", best("full3"), best("full4"));
+    for (a, b) in [("full4", "from3"), ("full3", "from2")] {
+        assert_same_params(&dir.join(a).join("model.safetensors"), &dir.join(b).join("model.safetensors"));
+        assert_same_params(&dir.join(a).join("checkpoint/state.safetensors"), &dir.join(b).join("checkpoint/state.safetensors"));
+        let h = |p: &str| std::fs::read_to_string(dir.join(p).join("history.json")).unwrap();
+        let strip = |s: String| s.lines().filter(|l| !l.contains("second")).collect::<Vec<_>>().join("\n");
+        assert_eq!(strip(h(a)), strip(h(b)), "histories of {a} and {b} differ beyond wall times");
+    }
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_resume_is_bit_identical() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let exe = assert_cmd::cargo::cargo_bin("wgpu-mlp");
+    let net = ["--device", "cpu", "--layers", "784,128,10", "--json"];
+    let mut child = std::process::Command::new(&exe)
+        .current_dir(dir)
+        .args(["train", "--out", "run", "--epochs", "40"])
+        .args(net)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"event\":\"epoch\"") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted run exits 130");
+    let done: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(done["summary"]["interrupted"], true);
+    assert!(done["resume_command"].as_str().unwrap().contains("--resume run"));
+    let run = dir.join("run");
+    assert!(run.join("checkpoint/state.safetensors").is_file() && run.join("model.safetensors").is_file());
+    let stopped_at = std::fs::read_to_string(run.join("metrics.csv")).unwrap().lines().count() - 1;
+    eprintln!("interrupted after epoch {stopped_at}");
+    assert!(stopped_at < 40);
+
+    let total = (stopped_at + 1).to_string();
+    let events = json_lines(&ok(dir, &["train", "--resume", "run", "--epochs", &total, "--json"]));
+    assert_eq!(events[0]["resumed_at"].as_u64(), Some(stopped_at as u64));
+    let mut args = vec!["train", "--out", "straight", "--epochs", &total];
+    args.extend(net);
+    ok(dir, &args);
+    assert_same_params(&run.join("model.safetensors"), &dir.join("straight/model.safetensors"));
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // a learning rate too small to change validation accuracy by 50 points: epochs 2 and 3 do
+    // not count as improvements, so patience 2 stops after epoch 3 and restores epoch 1
+    let common = ["--lr", "1e-9", "--lr-schedule", "constant", "--early-stop", "2", "--min-delta", "0.5"];
+    let mut a = common.to_vec();
+    a.extend(["--epochs", "10"]);
+    let events = train(dir, "stopped", &a);
+    assert_eq!(events.iter().filter(|e| e["event"] == "epoch").count(), 3);
+    let h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("stopped/history.json")).unwrap()).unwrap();
+    assert_eq!(h["stopped_early"], true);
+    assert_eq!(h["best_epoch"], 1);
+    let mut b = common.to_vec();
+    b.extend(["--epochs", "1"]);
+    train(dir, "one", &b);
+    assert_same_params(&dir.join("stopped/model.safetensors"), &dir.join("one/model.safetensors"));
+    // nothing left to resume
+    let out = bin().current_dir(dir).args(["train", "--resume", "stopped", "--epochs", "20"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped early"));
+}
+
+#[test]
+fn init_from_starts_at_the_given_weights() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    train(dir, "a", &["--epochs", "1"]);
+    // a step too small to move any weight: the result equals the starting model
+    train(dir, "b", &["--epochs", "1", "--optimizer", "sgd", "--lr", "1e-30", "--init-from", "a/model.safetensors"]);
+    let (pa, pb) = (load_model(dir.join("a/model.safetensors")).unwrap().1, load_model(dir.join("b/model.safetensors")).unwrap().1);
+    let max = pa.data.iter().zip(&pb.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(max < 1e-6, "max difference {max}");
+    assert!(std::fs::read_to_string(dir.join("b/config.toml")).unwrap().contains("init_from"));
+}
+
+#[test]
+fn no_shuffle_is_recorded_and_changes_the_order() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    train(dir, "fixed", &["--epochs", "1", "--no-shuffle"]);
+    train(dir, "shuffled", &["--epochs", "1"]);
+    assert!(std::fs::read_to_string(dir.join("fixed/config.toml")).unwrap().contains("shuffle = false"));
+    assert_ne!(params_bits(&dir.join("fixed/model.safetensors")), params_bits(&dir.join("shuffled/model.safetensors")));
+}
+
+#[test]
+fn kfold_writes_per_fold_scores_and_mean_std() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let events = train(dir, "cv", &["--epochs", "1", "--kfold", "3"]);
+    assert_eq!(events.iter().filter(|e| e["event"] == "fold").count(), 3);
+    let k: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cv/kfold.json")).unwrap()).unwrap();
+    let folds = k["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let accs: Vec<f64> = folds.iter().map(|f| f["val_accuracy"].as_f64().unwrap()).collect();
+    let mean = accs.iter().sum::<f64>() / 3.0;
+    assert!((k["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!(k["std"].as_f64().unwrap() >= 0.0);
+    assert_eq!(folds.iter().map(|f| f["val_samples"].as_u64().unwrap()).sum::<u64>(), 10000);
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["summary"]["kfold"]["k"], 3);
+}
