@@ -24,8 +24,8 @@ struct Dims {
     _p0: u32,
 }
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 // binding 2: p4, binding 3: x4 (declared by the prelude)
 @group(0) @binding(4) var<storage, read> s1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;

@@ -34,7 +34,7 @@ struct Update {
     sqrt_bc2: f32, // √(1 − β2^t)
 }
 
-@group(0) @binding(0) var<uniform> u: Update;
+@group(0) @binding(0) var<storage, read> u: Update;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> s0: array<f32>;

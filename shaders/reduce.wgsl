@@ -25,8 +25,8 @@ struct Dims {
 const WG: u32 = 256u;
 const CHUNK: u32 = 4096u; // elements per norm_partial workgroup: 16 per invocation
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read> src2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;

@@ -30,8 +30,7 @@ pub fn layout(dev: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGrou
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
                 ty: match s {
-                    Slot::Step | Slot::Dims => wgpu::BufferBindingType::Uniform,
-                    Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Slot::Step | Slot::Dims | Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
                     Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                 },
                 has_dynamic_offset: *s == Slot::Step,
@@ -85,7 +84,7 @@ pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &st
                 Some(dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(label),
                     contents: bytemuck::cast_slice(&w),
-                    usage: wgpu::BufferUsages::UNIFORM,
+                    usage: wgpu::BufferUsages::STORAGE,
                 }))
             }
             _ => None,
@@ -123,6 +122,8 @@ pub enum Grid {
 /// One recorded kernel launch of a plan.
 #[derive(Clone, Debug)]
 pub struct Dispatch {
+    /// the kernel's entry point, for profiles
+    pub label: &'static str,
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group: wgpu::BindGroup,
     /// which record of the step the dynamic offset points at (0: the Step; 1 + i: tensor i's update)
