@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (a, b, c, aux) = (storage(&ctx, "a", bytes)?, storage(&ctx, "b", bytes)?, storage(&ctx, "c", bytes)?, storage(&ctx, "aux", bytes)?);
     let mut rec = [0u32; 64];
     rec[0] = n;
-    let st = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM });
+    let st = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE });
     for (form, name) in [(Form::Abt, "A·Bᵀ + bias + relu (forward)"), (Form::Ab, "A·B · relu' (backward to input)"), (Form::Atb, "Aᵀ·B (weight gradient)")] {
         let dims = MatmulDims { n, k: n, act: 1, keep: 1.0, ..Default::default() };
         let bufs = MatmulBuffers { step: &st, params: &b, x: &a, dz: &a, out: &c, aux: &aux };

@@ -18,8 +18,8 @@ struct Dims {
 // PIXEL_SCALE = 1/255 in f32 (src/data/dataset.rs), pinned by its bits
 const PIXEL_SCALE_BITS: u32 = 0x3b808081u;
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 @group(0) @binding(2) var<storage, read> perm: array<u32>;
 @group(0) @binding(3) var<storage, read> feat: array<u32>;
 @group(0) @binding(4) var<storage, read> tsrc: array<u32>;

@@ -16,8 +16,8 @@ struct Dims {
     mode: u32,
 }
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 @group(0) @binding(2) var<storage, read> z: array<f32>;
 @group(0) @binding(3) var<storage, read> tgt: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dz: array<f32>;

@@ -3,8 +3,10 @@
 //   abt: a (M, K), w (N, K), b (N)     -> h (M, N) = act(a·wᵀ + b)  [+ dropped copy of h]
 //   ab:  dz (M, N), w (N, K), h (M, K) -> da (M, K) = (dz·w) · mask/p · act'(h)
 //   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a
-// Each invocation keeps a 4×4 block of outputs in registers; along K (the contiguous dimension
-// of w and a) operands are read as vec4. A prelude (src/gpu/shaders.rs) declares `p4` (the flat
+// Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators); along K
+// (the contiguous dimension of w and a) operands are read as vec4. On lavapipe every storage
+// load costs a per-lane loop, so the block size (loads per FMA) sets the speed; 8×8 halves the
+// loads per FMA of a 4×4 block. A prelude (src/gpu/shaders.rs) declares `p4` (the flat
 // parameter buffer) and `x4` (the layer input) either as array<vec4<f32>> when K % 4 == 0 or as
 // array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders; the body below is the same for both.
 // Rows and columns past the edge are clamped on load and skipped on store, so every shape works.
@@ -24,12 +26,14 @@ struct Dims {
     _p0: u32,
 }
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 // binding 2: p4, binding 3: x4 (declared by the prelude)
 @group(0) @binding(4) var<storage, read> s1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
+
+const B: u32 = 8u; // rows and columns of the block each invocation owns
 
 fn store_abt(r: u32, c0: u32, v: vec4<f32>) {
     if r >= st.rows {
@@ -48,55 +52,50 @@ fn store_abt(r: u32, c0: u32, v: vec4<f32>) {
     }
 }
 
-// h (M, N) = act(x·wᵀ + b); invocation (x, y) owns rows 4y.. and columns 4x..
+// h (M, N) = act(x·wᵀ + b); invocation (x, y) owns rows 8y.. and columns 8x..
 @compute @workgroup_size(8, 8)
 fn abt(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
     let k = d.k;
-    let r0 = g.y * 4u;
-    let c0 = g.x * 4u;
+    let r0 = g.y * B;
+    let c0 = g.x * B;
     if r0 >= m || c0 >= n {
         return;
     }
-    let a0 = min(r0, m - 1u) * k;
-    let a1 = min(r0 + 1u, m - 1u) * k;
-    let a2 = min(r0 + 2u, m - 1u) * k;
-    let a3 = min(r0 + 3u, m - 1u) * k;
-    let w0 = d.w_off + min(c0, n - 1u) * k;
-    let w1 = d.w_off + min(c0 + 1u, n - 1u) * k;
-    let w2 = d.w_off + min(c0 + 2u, n - 1u) * k;
-    let w3 = d.w_off + min(c0 + 3u, n - 1u) * k;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // rows past the edge are clamped (read again, never stored)
+    var a: array<u32, 8>;
+    var w: array<u32, 8>;
+    for (var i = 0u; i < B; i++) {
+        a[i] = min(r0 + i, m - 1u) * k;
+        w[i] = d.w_off + min(c0 + i, n - 1u) * k;
+    }
+    var acc: array<vec4<f32>, 16>;
     let k4 = k & ~3u;
     for (var p = 0u; p < k4; p += 4u) {
-        let x0 = ld4x(a0 + p);
-        let x1 = ld4x(a1 + p);
-        let x2 = ld4x(a2 + p);
-        let x3 = ld4x(a3 + p);
-        let v0 = ld4p(w0 + p);
-        let v1 = ld4p(w1 + p);
-        let v2 = ld4p(w2 + p);
-        let v3 = ld4p(w3 + p);
-        acc0 += vec4<f32>(dot(x0, v0), dot(x0, v1), dot(x0, v2), dot(x0, v3));
-        acc1 += vec4<f32>(dot(x1, v0), dot(x1, v1), dot(x1, v2), dot(x1, v3));
-        acc2 += vec4<f32>(dot(x2, v0), dot(x2, v1), dot(x2, v2), dot(x2, v3));
-        acc3 += vec4<f32>(dot(x3, v0), dot(x3, v1), dot(x3, v2), dot(x3, v3));
+        var v: array<vec4<f32>, 8>;
+        for (var j = 0u; j < B; j++) {
+            v[j] = ld4p(w[j] + p);
+        }
+        for (var i = 0u; i < B; i++) {
+            let x = ld4x(a[i] + p);
+            acc[2u * i] += vec4<f32>(dot(x, v[0]), dot(x, v[1]), dot(x, v[2]), dot(x, v[3]));
+            acc[2u * i + 1u] += vec4<f32>(dot(x, v[4]), dot(x, v[5]), dot(x, v[6]), dot(x, v[7]));
+        }
     }
     for (var p = k4; p < k; p++) {
-        let v = vec4<f32>(ld1p(w0 + p), ld1p(w1 + p), ld1p(w2 + p), ld1p(w3 + p));
-        acc0 += ld1x(a0 + p) * v;
-        acc1 += ld1x(a1 + p) * v;
-        acc2 += ld1x(a2 + p) * v;
-        acc3 += ld1x(a3 + p) * v;
+        let v0 = vec4<f32>(ld1p(w[0] + p), ld1p(w[1] + p), ld1p(w[2] + p), ld1p(w[3] + p));
+        let v1 = vec4<f32>(ld1p(w[4] + p), ld1p(w[5] + p), ld1p(w[6] + p), ld1p(w[7] + p));
+        for (var i = 0u; i < B; i++) {
+            let x = ld1x(a[i] + p);
+            acc[2u * i] += x * v0;
+            acc[2u * i + 1u] += x * v1;
+        }
     }
-    store_abt(r0, c0, acc0);
-    store_abt(r0 + 1u, c0, acc1);
-    store_abt(r0 + 2u, c0, acc2);
-    store_abt(r0 + 3u, c0, acc3);
+    for (var i = 0u; i < B; i++) {
+        store_abt(r0 + i, c0, acc[2u * i]);
+        store_abt(r0 + i, c0 + 4u, acc[2u * i + 1u]);
+    }
 }
 
 // aux holds h (M, K), the stored output of the layer below.
@@ -120,38 +119,42 @@ fn store_ab(r: u32, c0: u32, v: vec4<f32>) {
     }
 }
 
-// da (M, K) = dz (M, N; in s1) · w (N, K); invocation (x, y) owns rows 4y.. and columns 4x..
+// da (M, K) = dz (M, N; in s1) · w (N, K); invocation (x, y) owns rows 8y.. and columns 8x..
 @compute @workgroup_size(8, 8)
 fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
     let k = d.k;
-    let r0 = g.y * 4u;
-    let c0 = g.x * 4u;
+    let r0 = g.y * B;
+    let c0 = g.x * B;
     if r0 >= m || c0 >= k {
         return;
     }
-    let z0 = min(r0, m - 1u) * n;
-    let z1 = min(r0 + 1u, m - 1u) * n;
-    let z2 = min(r0 + 2u, m - 1u) * n;
-    let z3 = min(r0 + 3u, m - 1u) * n;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    var wrow = d.w_off + c0;
-    for (var q = 0u; q < n; q++) {
-        let v = ld4p(wrow);
-        acc0 += s1[z0 + q] * v;
-        acc1 += s1[z1 + q] * v;
-        acc2 += s1[z2 + q] * v;
-        acc3 += s1[z3 + q] * v;
-        wrow += k;
+    var z: array<u32, 8>;
+    for (var i = 0u; i < B; i++) {
+        z[i] = min(r0 + i, m - 1u) * n;
     }
-    store_ab(r0, c0, acc0);
-    store_ab(r0 + 1u, c0, acc1);
-    store_ab(r0 + 2u, c0, acc2);
-    store_ab(r0 + 3u, c0, acc3);
+    // the second column quad is clamped inside the row (K % 4 == 0 for vec4 loads; past K it is
+    // read again and never stored)
+    let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
+    var acc: array<vec4<f32>, 16>;
+    var w0 = d.w_off + c0;
+    var w1 = d.w_off + c1;
+    for (var q = 0u; q < n; q++) {
+        let v0 = ld4p(w0);
+        let v1 = ld4p(w1);
+        for (var i = 0u; i < B; i++) {
+            let s = s1[z[i] + q];
+            acc[2u * i] += s * v0;
+            acc[2u * i + 1u] += s * v1;
+        }
+        w0 += k;
+        w1 += k;
+    }
+    for (var i = 0u; i < B; i++) {
+        store_ab(r0 + i, c0, acc[2u * i]);
+        store_ab(r0 + i, c0 + 4u, acc[2u * i + 1u]);
+    }
 }
 
 fn store_atb(r: u32, c0: u32, v: vec4<f32>) {
@@ -166,38 +169,40 @@ fn store_atb(r: u32, c0: u32, v: vec4<f32>) {
     }
 }
 
-// dw (N, K) = dz (M, N; in s1)ᵀ · x (M, K); invocation (x, y) owns rows 4y.. of dw, columns 4x..
+// dw (N, K) = dz (M, N; in s1)ᵀ · x (M, K); invocation (x, y) owns rows 8y.. of dw, columns 8x..
 @compute @workgroup_size(8, 8)
 fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
     let k = d.k;
-    let r0 = g.y * 4u;
-    let c0 = g.x * 4u;
+    let r0 = g.y * B;
+    let c0 = g.x * B;
     if r0 >= n || c0 >= k {
         return;
     }
-    let n0 = min(r0, n - 1u);
-    let n1 = min(r0 + 1u, n - 1u);
-    let n2 = min(r0 + 2u, n - 1u);
-    let n3 = min(r0 + 3u, n - 1u);
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    var xrow = c0;
+    var nn: array<u32, 8>;
+    for (var i = 0u; i < B; i++) {
+        nn[i] = min(r0 + i, n - 1u);
+    }
+    let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
+    var acc: array<vec4<f32>, 16>;
+    var x0 = c0;
+    var x1 = c1;
     var zrow = 0u;
     for (var q = 0u; q < m; q++) {
-        let v = ld4x(xrow);
-        acc0 += s1[zrow + n0] * v;
-        acc1 += s1[zrow + n1] * v;
-        acc2 += s1[zrow + n2] * v;
-        acc3 += s1[zrow + n3] * v;
-        xrow += k;
+        let v0 = ld4x(x0);
+        let v1 = ld4x(x1);
+        for (var i = 0u; i < B; i++) {
+            let s = s1[zrow + nn[i]];
+            acc[2u * i] += s * v0;
+            acc[2u * i + 1u] += s * v1;
+        }
+        x0 += k;
+        x1 += k;
         zrow += n;
     }
-    store_atb(r0, c0, acc0);
-    store_atb(r0 + 1u, c0, acc1);
-    store_atb(r0 + 2u, c0, acc2);
-    store_atb(r0 + 3u, c0, acc3);
+    for (var i = 0u; i < B; i++) {
+        store_atb(r0 + i, c0, acc[2u * i]);
+        store_atb(r0 + i, c0 + 4u, acc[2u * i + 1u]);
+    }
 }

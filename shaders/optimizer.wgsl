@@ -34,7 +34,7 @@ struct Update {
     sqrt_bc2: f32, // √(1 − β2^t)
 }
 
-@group(0) @binding(0) var<uniform> u: Update;
+@group(0) @binding(0) var<storage, read> rec: Update;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> s0: array<f32>;
@@ -44,13 +44,21 @@ fn sign0(x: f32) -> f32 {
     return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0);
 }
 
+// Elements per invocation: the record is read once per invocation (a storage read costs a
+// per-lane loop on lavapipe), then PER elements are updated in a row.
+const PER: u32 = 8u;
+
 @compute @workgroup_size(256)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = gid.x + gid.y * nwg.x * 256u;
-    if e >= u.len {
-        return;
+    let u = rec;
+    let first = (gid.x + gid.y * nwg.x * 256u) * PER;
+    let last = min(first + PER, u.len);
+    for (var e = first; e < last; e++) {
+        update_one(u, u.off + e);
     }
-    let i = u.off + e;
+}
+
+fn update_one(u: Update, i: u32) {
     let grad = g[i] + u.l2 * w[i] + u.l1_sub * sign0(w[i]);
     var wi = w[i];
     if (u.flags & FLAG_DECAY) != 0u {

@@ -25,8 +25,8 @@ struct Dims {
 const WG: u32 = 256u;
 const CHUNK: u32 = 4096u; // elements per norm_partial workgroup: 16 per invocation
 
-@group(0) @binding(0) var<uniform> st: Step;
-@group(0) @binding(1) var<uniform> d: Dims;
+@group(0) @binding(0) var<storage, read> st: Step;
+@group(0) @binding(1) var<storage, read> d: Dims;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read> src2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
@@ -66,15 +66,17 @@ fn tree_reduce(t: u32) {
 @compute @workgroup_size(256)
 fn norm_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let t = lid.x;
+    // the record is read once: on lavapipe every storage read is a per-lane loop
+    let dd = d;
     var gs = 0.0;
     var ws = 0.0;
     var wa = 0.0;
     for (var i = 0u; i < CHUNK / WG; i++) {
         let e = wid.x * CHUNK + i * WG + t;
-        if e < d.n {
-            let gv = src[d.off + e];
-            let wv = src2[d.off + e];
-            let r = gv + d.l2 * wv + d.l1 * sign(wv);
+        if e < dd.n {
+            let gv = src[dd.off + e];
+            let wv = src2[dd.off + e];
+            let r = gv + dd.l2 * wv + dd.l1 * sign(wv);
             gs += r * r;
             ws += wv * wv;
             wa += abs(wv);

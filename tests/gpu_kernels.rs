@@ -47,7 +47,7 @@ fn words(ctx: &GpuContext, v: &[u32]) -> wgpu::Buffer {
 fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
     let mut w = [0u32; 64];
     w[..5].copy_from_slice(&[rows as u32, 0, step, 0, grad_scale.to_bits()]);
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM })
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE })
 }
 fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
     ctx.scoped("test", || {
@@ -310,7 +310,7 @@ fn optimizer_update_matches_cpu() {
             let u = UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias);
             let mut rec = [0u32; 64];
             rec[..16].copy_from_slice(&update_record(&u, off as u32, len as u32));
-            let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM });
+            let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE });
             let d = ok.dispatch(&ctx.device, len as u32, 0, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b });
             run(&ctx, &[d], 1);
             let (mut ww, mut s0w, mut s1w) = (w.clone(), s0.clone(), s1.clone());

@@ -109,7 +109,7 @@ impl Buffers {
         let steps = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("steps"),
             size: step_bytes,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         Ok(Buffers {

@@ -52,7 +52,7 @@ impl GatherKernel {
               Res::Buf(b.x), Res::Buf(b.dropped), Res::Buf(b.targets)],
         );
         let cols = d.dim.max(d.tw);
-        Dispatch { pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(64), rows_per_group: 4 } }
+        Dispatch { label: "gather", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(64), rows_per_group: 4 } }
     }
 }
 

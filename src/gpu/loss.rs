@@ -47,6 +47,6 @@ impl LossKernel {
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.logits), Res::Buf(b.targets), Res::Buf(b.dz),
               Res::Buf(b.sample), Res::Buf(b.probs)],
         );
-        Dispatch { pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: 1, rows_per_group: 64 } }
+        Dispatch { label: "loss", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: 1, rows_per_group: 64 } }
     }
 }

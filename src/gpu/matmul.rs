@@ -85,6 +85,6 @@ impl MatmulKernels {
             "matmul",
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
         );
-        Dispatch { pipeline: self.pipelines[vec4 as usize][i].clone(), bind_group: bg, record: 0, grid }
+        Dispatch { label: ["abt", "ab", "atb"][i], pipeline: self.pipelines[vec4 as usize][i].clone(), bind_group: bg, record: 0, grid }
     }
 }

@@ -63,6 +63,6 @@ impl OptimizerKernel {
             "optimizer",
             &[Res::Step(b.step), Res::Buf(b.params), Res::Buf(b.grads), Res::Buf(b.slot0), Res::Buf(b.slot1)],
         );
-        Dispatch { pipeline: self.pipeline.clone(), bind_group: bg, record, grid: grid_1d(len, 256, max_dim) }
+        Dispatch { label: "update", pipeline: self.pipeline.clone(), bind_group: bg, record, grid: grid_1d(len, 256 * 8, max_dim) }
     }
 }

@@ -62,7 +62,7 @@ impl ReduceKernels {
         }
     }
 
-    fn make(&self, dev: &wgpu::Device, p: &wgpu::ComputePipeline, d: Dims, b: &ReduceBuffers, grid: Grid) -> Dispatch {
+    fn make(&self, dev: &wgpu::Device, label: &'static str, p: &wgpu::ComputePipeline, d: Dims, b: &ReduceBuffers, grid: Grid) -> Dispatch {
         let words = d.words();
         let bg = bind_group(
             dev,
@@ -70,19 +70,19 @@ impl ReduceKernels {
             "reduce",
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters)],
         );
-        Dispatch { pipeline: p.clone(), bind_group: bg, record: 0, grid }
+        Dispatch { label, pipeline: p.clone(), bind_group: bg, record: 0, grid }
     }
 
     /// src = dz (B, n) -> dst[out..out+n] column sums.
     pub fn bias_grad(&self, dev: &wgpu::Device, n: u32, out: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { n, out, ..Default::default() };
-        self.make(dev, &self.bias_grad, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
+        self.make(dev, "bias_grad", &self.bias_grad, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
     }
 
     /// src = gradients, src2 = parameters; tensor [off, off+len) -> dst[out..] partial triples.
     pub fn norm_partial(&self, dev: &wgpu::Device, len: u32, off: u32, l2: f32, l1_sub: f32, out: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { n: len, off, out, l2, l1: l1_sub, ..Default::default() };
-        self.make(dev, &self.norm_partial, d, b, Grid::Fixed(norm_partials(len), 1, 1))
+        self.make(dev, "norm_partial", &self.norm_partial, d, b, Grid::Fixed(norm_partials(len), 1, 1))
     }
 
     /// Sums `count` (or, with `count = None`, this step's rows) records of `width` floats from
@@ -90,12 +90,12 @@ impl ReduceKernels {
     #[allow(clippy::too_many_arguments)]
     pub fn sum_final(&self, dev: &wgpu::Device, count: Option<u32>, width: u32, off: u32, out: u32, stride: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { off, out, count: count.unwrap_or(0), width, from_rows: count.is_none(), stride, ..Default::default() };
-        self.make(dev, &self.sum_final, d, b, Grid::Fixed(1, 1, 1))
+        self.make(dev, "sum_final", &self.sum_final, d, b, Grid::Fixed(1, 1, 1))
     }
 
     /// src = h (B, n) -> counters[alive..] fired flags, counters[sat..] saturated counts.
     pub fn unit_stats(&self, dev: &wgpu::Device, n: u32, act: u32, alive: u32, sat: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { n, act, off: alive, off2: sat, ..Default::default() };
-        self.make(dev, &self.unit_stats, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
+        self.make(dev, "unit_stats", &self.unit_stats, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
     }
 }

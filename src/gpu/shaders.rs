@@ -68,6 +68,16 @@ impl Module {
         format!("{COMMON}\n{}\n{}", parts[0], parts[1])
     }
 
+    /// Whether every index the module computes is in bounds by construction, so the module may be
+    /// created without runtime checks. The vec4 matmul: rows are clamped to `rows − 1` and
+    /// `n − 1` before loading, K-loops stop at K (multiples of 4, as are the tensor offsets), the
+    /// second column quad is clamped inside the row, and stores are guarded; the launchers bind
+    /// activation buffers of at least `rows` rows and tensors inside the flat buffers. The scalar
+    /// variant reads up to 3 floats past a row's end, so it keeps the checks.
+    pub fn proven_in_bounds(self) -> bool {
+        self == Module::MatmulVec4
+    }
+
     /// Entry points the module must provide.
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
