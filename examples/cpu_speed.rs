@@ -25,6 +25,7 @@ fn main() {
                 keep: vec![],
                 batch,
                 seed: 0,
+                augment: None,
             };
             let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
             let mut e = CpuEngine::<f32>::new(setup, params).unwrap();

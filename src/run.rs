@@ -9,7 +9,7 @@ use crate::engine::{Engine, EvalStats};
 use crate::error::{Error, Result};
 use crate::model::{save_model, ParamLayout};
 use crate::atomic::write_atomic;
-use crate::report::{write_history_json, write_metrics_csv};
+use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png};
 use crate::train::{fit, EpochRecord, History};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -150,14 +150,19 @@ pub fn train_run(cfg: &TrainConfig, json: bool) -> Result<RunSummary> {
         progress.epoch(rec);
         history.epochs.push(rec.clone());
         write_metrics_csv(&out.join("metrics.csv"), &history)?;
-        write_history_json(&out.join("history.json"), &history)
+        write_history_json(&out.join("history.json"), &history)?;
+        write_curves_png(&out.join("curves.png"), &history)
     })?;
     write_metrics_csv(&out.join("metrics.csv"), &history_out)?;
     write_history_json(&out.join("history.json"), &history_out)?;
+    write_curves_png(&out.join("curves.png"), &history_out)?;
 
     let params = engine.params()?;
     let meta = serde_json::json!({"config": cfg, "best_epoch": history_out.best_epoch, "device": engine.describe()});
     save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
+    if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
+        write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape)?;
+    }
 
     let classification = setup.spec.loss.is_classification();
     let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];

@@ -4,6 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wgpu_mlp::config::{DeviceChoice, TrainConfig};
+use wgpu_mlp::data::Augment;
 use wgpu_mlp::model::{Activation, Init, Loss};
 use wgpu_mlp::optim::{LrSchedule, OptimizerKind};
 
@@ -64,6 +65,10 @@ pub struct TrainArgs {
     /// keep probability: one value for every hidden layer, or one per layer input (input first) [default: no dropout]
     #[arg(long, value_delimiter = ',')]
     pub dropout: Option<Vec<f32>>,
+    /// random image transforms per training batch, e.g. shift=2,noise=0.05,hflip,rotate=10
+    /// (shift ±pixels, Gaussian noise std, left-right flip with probability ½, rotation ±degrees) [default: none]
+    #[arg(long)]
+    pub augment: Option<Augment>,
     /// minibatch size [default: 100]
     #[arg(long)]
     pub batch: Option<usize>,
@@ -129,7 +134,7 @@ impl TrainArgs {
         macro_rules! set_opt {
             ($($f:ident),*) => { $( if self.$f.is_some() { c.$f = self.$f.clone(); } )* };
         }
-        set_opt!(momentum, early_stop, data, csv, target, val, val_frac, kfold, out);
+        set_opt!(momentum, augment, early_stop, data, csv, target, val, val_frac, kfold, out);
         c.nesterov |= self.nesterov;
         c.l1_proximal |= self.l1_proximal;
         if self.no_shuffle {
