@@ -122,3 +122,168 @@ pub fn augment_batch<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usiz
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::seed_key;
+
+    const SHAPE: (usize, usize) = (28, 28);
+    const D: usize = 28 * 28;
+
+    /// `rows` images of u8-valued pixels in [0, 1] (as the gather leaves them), a blob per row.
+    fn batch(rows: usize) -> Vec<f32> {
+        (0..rows * D)
+            .map(|i| {
+                let (b, p) = (i / D, i % D);
+                let (x, y) = ((p % 28) as i32, (p / 28) as i32);
+                let inside = (x - 10 - b as i32 % 5).abs() < 6 && (y - 14).abs() < 9;
+                let v = if inside { (37 * p + 11 * b) % 256 } else { 0 } as f32;
+                v * crate::data::PIXEL_SCALE
+            })
+            .collect()
+    }
+
+    fn aug(s: &str) -> Augment {
+        s.parse().unwrap()
+    }
+
+    fn run(a: &Augment, key: u32, step: u32, x: &[f32]) -> Vec<f32> {
+        let mut y = x.to_vec();
+        augment_batch(a, key, step, SHAPE, &mut y, &mut Vec::new());
+        y
+    }
+
+    #[test]
+    fn same_seed_and_step_give_the_same_pixels() {
+        let (a, key, x) = (aug("shift=2,noise=0.05,hflip,rotate=10"), seed_key(7), batch(16));
+        let first = run(&a, key, 3, &x);
+        assert_eq!(first, run(&a, key, 3, &x));
+        assert_ne!(first, x);
+        assert_ne!(first, run(&a, key, 4, &x), "another step draws other transforms");
+        assert_ne!(first, run(&a, seed_key(8), 3, &x), "another seed draws other transforms");
+        // f64 batches get the same values
+        let mut y: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        augment_batch(&a, key, 3, SHAPE, &mut y, &mut Vec::new());
+        assert!(y.iter().zip(&first).all(|(&a, &b)| a == b as f64));
+    }
+
+    #[test]
+    fn all_off_is_the_identity() {
+        let x = batch(8);
+        for s in ["none", "shift=0,noise=0,rotate=0", "hflip=false"] {
+            assert_eq!(run(&aug(s), 1, 2, &x), x, "{s}");
+        }
+        // the full per-pixel path with the identity transform (and with rotate=0 drawn) copies too
+        let rot0 = aug("rotate=0");
+        for b in 0..8u32 {
+            let t = sample_transform(&rot0, 5, 9, b);
+            let src = &x[b as usize * D..(b as usize + 1) * D];
+            for p in 0..D {
+                assert_eq!(augment_pixel(&rot0, &SampleTransform::IDENTITY, 5, 9, b, src, SHAPE, p % 28, p / 28), src[p]);
+                assert_eq!(augment_pixel(&rot0, &t, 5, 9, b, src, SHAPE, p % 28, p / 28), src[p]);
+            }
+        }
+    }
+
+    #[test]
+    fn shift_moves_pixels_by_exactly_dx_dy() {
+        let (a, x, rows) = (aug("shift=3"), batch(64), 64);
+        let y = run(&a, 11, 0, &x);
+        let mut seen = std::collections::BTreeSet::new();
+        for b in 0..rows {
+            let t = sample_transform(&a, 11, 0, b as u32);
+            assert!(t.dx.abs() <= 3 && t.dy.abs() <= 3 && !t.flip && t.cos == 1.0 && t.sin == 0.0);
+            seen.insert((t.dx, t.dy));
+            for yy in 0..28i32 {
+                for xx in 0..28i32 {
+                    let (sx, sy) = (xx - t.dx, yy - t.dy);
+                    let want = if (0..28).contains(&sx) && (0..28).contains(&sy) { x[b * D + (sy * 28 + sx) as usize] } else { 0.0 };
+                    assert_eq!(y[b * D + (yy * 28 + xx) as usize], want, "row {b} ({xx},{yy}) shift {t:?}");
+                }
+            }
+        }
+        assert!(seen.len() > 20, "only {} distinct shifts in 64 rows", seen.len());
+        assert!(seen.iter().any(|s| s.0 == -3) && seen.iter().any(|s| s.0 == 3));
+    }
+
+    #[test]
+    fn hflip_twice_is_the_identity_and_once_mirrors() {
+        let (a, x) = (aug("hflip"), batch(32));
+        let once = run(&a, 3, 5, &x);
+        assert_eq!(run(&a, 3, 5, &once), x);
+        let flipped: Vec<bool> = (0..32).map(|b| sample_transform(&a, 3, 5, b).flip).collect();
+        assert!(flipped.iter().any(|&f| f) && flipped.iter().any(|&f| !f), "{flipped:?}");
+        for (b, &f) in flipped.iter().enumerate() {
+            for p in 0..D {
+                let (xx, yy) = (p % 28, p / 28);
+                let src = if f { yy * 28 + 27 - xx } else { p };
+                assert_eq!(once[b * D + p], x[b * D + src]);
+            }
+        }
+    }
+
+    #[test]
+    fn noise_has_mean_zero_and_the_given_std() {
+        let a = aug("noise=0.05");
+        let x = vec![0.5f32; 64 * D];
+        let y = run(&a, 21, 1, &x);
+        let n = y.len() as f64;
+        let mean = y.iter().map(|&v| v as f64 - 0.5).sum::<f64>() / n;
+        let std = (y.iter().map(|&v| (v as f64 - 0.5 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!(mean.abs() < 0.001, "mean {mean}");
+        assert!((std - 0.05).abs() < 0.001, "std {std}");
+        // clamped to [0, 1]
+        let z = run(&aug("noise=1"), 21, 1, &vec![0.0f32; 4 * D]);
+        assert!(z.iter().all(|v| (0.0..=1.0).contains(v)) && z.iter().any(|&v| v > 0.0));
+    }
+
+    #[test]
+    fn rotation_turns_about_the_centre() {
+        let x = batch(1);
+        let a = aug("rotate=90");
+        // a quarter turn (c = 0, s = 1): out(x, y) = in(y, 27 − x), exactly (integer sample points)
+        let quarter = SampleTransform { cos: 0.0, sin: 1.0, ..SampleTransform::IDENTITY };
+        for p in 0..D {
+            let (xx, yy) = (p % 28, p / 28);
+            assert_eq!(augment_pixel(&a, &quarter, 0, 0, 0, &x, SHAPE, xx, yy), x[(27 - xx) * 28 + yy]);
+        }
+        // small drawn angles keep a centred blob's mass and stay within ±rotate
+        let a = aug("rotate=10");
+        let blob: Vec<f32> = (0..D).map(|p| if ((p % 28) as i32 - 14).abs() < 5 && ((p / 28) as i32 - 14).abs() < 9 { 1.0 } else { 0.0 }).collect();
+        let rows: Vec<f32> = blob.iter().copied().cycle().take(16 * D).collect();
+        let y = run(&a, 4, 2, &rows);
+        for b in 0..16 {
+            let t = sample_transform(&a, 4, 2, b as u32);
+            let deg = t.sin.atan2(t.cos).to_degrees();
+            assert!(deg.abs() <= 10.0001, "angle {deg}");
+            let mass: f32 = y[b * D..(b + 1) * D].iter().sum();
+            let want: f32 = blob.iter().sum();
+            assert!((mass - want).abs() < 0.03 * want, "row {b}: mass {mass} vs {want}");
+        }
+        assert_ne!(y, rows);
+    }
+
+    /// Golden values, checked against an independent re-implementation of the module doc's
+    /// algorithm (Python, float64): a WGSL port should reproduce them.
+    #[test]
+    fn golden_draws_stay_fixed() {
+        assert_eq!((AUG_PARAMS, AUG_NOISE_RADIUS, AUG_NOISE_ANGLE), (0x4155_4701, 0x4155_4702, 0x4155_4703));
+        let a: Augment = "shift=2,noise=0.1,hflip,rotate=10".parse().unwrap();
+        let key = seed_key(0);
+        // (dx, dy, flip, angle in degrees) of rows 0..4 at step 3
+        let want = [(2, -1, false, -2.95401), (1, 2, true, 9.05112), (-1, -1, true, -8.32405), (0, 2, false, -0.74745)];
+        for (row, &(dx, dy, flip, deg)) in want.iter().enumerate() {
+            let t = sample_transform(&a, key, 3, row as u32);
+            let got = t.sin.atan2(t.cos).to_degrees();
+            assert_eq!((t.dx, t.dy, t.flip), (dx, dy, flip), "row {row}");
+            assert!((got - deg).abs() < 1e-4, "row {row}: angle {got} vs {deg}");
+        }
+        // noise on a flat 0.25 image, identity transform: (row, pixel, value)
+        let flat = vec![0.25f32; D];
+        for (row, p, want) in [(0u32, 0usize, 0.194_556_9f32), (1, 100, 0.383_572_6), (3, 783, 0.192_052_9)] {
+            let v = augment_pixel(&a, &SampleTransform::IDENTITY, key, 3, row, &flat, SHAPE, p % 28, p / 28);
+            assert!((v - want).abs() < 1e-6, "row {row} pixel {p}: {v} vs {want}");
+        }
+    }
+}

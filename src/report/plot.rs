@@ -51,6 +51,8 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<Vec<u8>, pn
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Best);
+        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = enc.write_header()?;
         writer.write_image_data(rgb)?;
     }
@@ -153,6 +155,37 @@ fn padded(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     (lo - pad * span, hi + pad * span)
 }
 
+/// A tick label without trailing zeros: 0.25, 0.7, 12, 3e-5.
+fn short(v: &f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        return format!("{v:.0e}");
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+/// Tick values for a log axis over [lo, hi]: 1-2-5 in each decade, or 1..9 when that gives
+/// fewer than four ticks; only decades when there are too many.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let pick = |mantissas: &[f64]| -> Vec<f64> {
+        (d0..=d1)
+            .flat_map(|d| mantissas.iter().map(move |m| m * 10f64.powi(d)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let t = pick(&[1.0, 2.0, 5.0]);
+    if t.len() > 12 {
+        return pick(&[1.0]);
+    }
+    if t.len() >= 4 {
+        return t;
+    }
+    pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+}
+
 fn series(label: &str, color: RGBColor, history: &History, f: impl Fn(&crate::train::EpochRecord) -> Option<f64>) -> Series {
     let points = history.epochs.iter().filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as f64, v))).collect();
     Series { label: label.into(), color, points }
@@ -184,21 +217,20 @@ pub fn write_curves_png(path: &Path, history: &History) -> Result<()> {
     render(path, size, |root| {
         let panels = root.split_evenly((1, if has_acc { 3 } else { 2 }));
         let (lo, hi) = padded(loss.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 0.08);
-        let fmt_loss = |v: &f64| format!("{v:.3}");
-        panel(&panels[0], "Loss", epochs, lo.max(0.0)..hi, "loss", &fmt_loss, SeriesLabelPosition::UpperRight, &loss)?;
+        panel(&panels[0], "Loss", epochs, lo.max(0.0)..hi, "loss", &short, SeriesLabelPosition::UpperRight, &loss)?;
         let mut next = 1;
         if has_acc {
             let (lo, hi) = padded(acc.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 0.1);
-            let pct = |v: &f64| format!("{:.1}%", 100.0 * v);
+            let pct = |v: &f64| format!("{}%", short(&(100.0 * v)));
             panel(&panels[1], "Accuracy", epochs, lo.max(0.0)..hi.min(1.0), "accuracy", &pct, SeriesLabelPosition::LowerRight, &acc)?;
             next = 2;
         }
         let all = grads.iter().flat_map(|s| s.points.iter().map(|p| p.1));
         let (lo, hi) = all.fold((f64::INFINITY, 0f64), |(a, b), v| (a.min(v), b.max(v)));
         let (lo, hi) = if lo.is_finite() && hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (1e-3, 1.0) };
-        let sci = |v: &f64| format!("{v:.0e}");
-        let fmt: &dyn Fn(&f64) -> String = if hi / lo > 20.0 { &sci } else { &|v: &f64| format!("{v:.3}") };
-        panel(&panels[next], "Gradient norm per layer", epochs, (lo..hi).log_scale(), "mean ‖∂L/∂W‖", fmt, SeriesLabelPosition::UpperRight, &grads)
+        let ticks = log_ticks(lo, hi);
+        let y = (lo..hi).log_scale().with_key_points(ticks);
+        panel(&panels[next], "Gradient norm per layer", epochs, y, "mean ‖∂L/∂W‖ (log scale)", &short, SeriesLabelPosition::UpperRight, &grads)
     })
 }
 
