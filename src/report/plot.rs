@@ -246,8 +246,9 @@ pub fn write_weights_png(path: &Path, weight: &[f32], units: usize, shape: (usiz
     let title_h = layout.title_h;
     render(path, size, |root| {
         root.fill(&RGBColor(235, 235, 235)).map_err(|e| e.to_string())?;
-        let title = format!("first-layer weights: {units} units, {rows}×{cols} each, min-max scaled per unit");
-        root.draw(&Text::new(title, (layout.gap as i32, (title_h as i32 - 16) / 2), (FAMILY, 16)))
+        let plural = if units == 1 { "" } else { "s" };
+        let title = format!("first-layer weights: {units} unit{plural}, {rows}×{cols} each, min-max scaled per unit");
+        root.draw(&Text::new(title, (8, (title_h as i32 - 16) / 2), (FAMILY, 16)))
             .map_err(|e| e.to_string())?;
         for u in 0..units {
             let w = &weight[u * inputs..(u + 1) * inputs];
@@ -291,8 +292,8 @@ impl TileLayout {
 fn weights_layout(units: usize, shape: (usize, usize)) -> ((u32, u32), TileLayout) {
     let grid_cols = (units as f64).sqrt().ceil() as usize;
     let grid_rows = units.div_ceil(grid_cols);
-    // about 1000 px across at most, pixels at least 1 and at most 4 screen pixels
-    let scale = (1000 / (grid_cols * shape.1).max(1)).clamp(1, 4);
+    // about 1200 px across at most, pixels at least 1 and at most 4 screen pixels
+    let scale = (1200 / (grid_cols * shape.1).max(1)).clamp(1, 4);
     let gap = 2;
     let title_h = 30;
     let w = gap + grid_cols * (shape.1 * scale + gap);
