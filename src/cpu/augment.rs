@@ -30,7 +30,7 @@
 //!   out = min(max(val, 0), 1)
 
 use crate::data::Augment;
-use crate::rng::{hash4, unit_f32};
+use crate::rng::{hash4, hash4_finish, hash4_prefix, unit_f32};
 use crate::scalar::Scalar;
 
 /// `hash4` layer code for the per-sample parameters (index 4·row + k, k: 0 dx, 1 dy, 2 flip,
@@ -73,10 +73,10 @@ pub fn sample_transform(aug: &Augment, key: u32, step: u32, row: u32) -> SampleT
     }
 }
 
-/// src: (H·W) one image in [0, 1], row-major -> the augmented value of output pixel (x, y).
-#[allow(clippy::too_many_arguments)]
+/// src: (H·W) one image, row-major -> the value at output pixel (x, y) before noise: the
+/// source point of the inverse transform, sampled bilinearly (zero outside the image).
 #[inline]
-pub fn augment_pixel(aug: &Augment, t: &SampleTransform, key: u32, step: u32, row: u32, src: &[f32], (h, w): (usize, usize), x: usize, y: usize) -> f32 {
+pub fn sample_source(t: &SampleTransform, src: &[f32], (h, w): (usize, usize), x: usize, y: usize) -> f32 {
     let (wi, hi) = (w as i32, h as i32);
     let x1 = if t.flip { wi - 1 - x as i32 } else { x as i32 };
     let (x2, y2) = (x1 - t.dx, y as i32 - t.dy);
@@ -88,36 +88,73 @@ pub fn augment_pixel(aug: &Augment, t: &SampleTransform, key: u32, step: u32, ro
     let (fx, fy) = (sx - x0, sy - y0);
     let (ix, iy) = (x0 as i32, y0 as i32);
     let p = |i: i32, j: i32| if i >= 0 && i < wi && j >= 0 && j < hi { src[j as usize * w + i as usize] } else { 0.0 };
-    let mut val = if fx == 0.0 && fy == 0.0 {
-        p(ix, iy)
-    } else {
-        let top = (1.0 - fx) * p(ix, iy) + fx * p(ix + 1, iy);
-        let bottom = (1.0 - fx) * p(ix, iy + 1) + fx * p(ix + 1, iy + 1);
-        (1.0 - fy) * top + fy * bottom
-    };
+    if fx == 0.0 && fy == 0.0 {
+        return p(ix, iy);
+    }
+    let top = (1.0 - fx) * p(ix, iy) + fx * p(ix + 1, iy);
+    let bottom = (1.0 - fx) * p(ix, iy + 1) + fx * p(ix + 1, iy + 1);
+    (1.0 - fy) * top + fy * bottom
+}
+
+/// A standard normal draw for noise element `i` (= row·H·W + pixel) by Box–Muller, from the
+/// `hash4` prefixes of (key, step, AUG_NOISE_RADIUS) and (key, step, AUG_NOISE_ANGLE).
+#[inline]
+pub fn noise_normal(radius_prefix: u32, angle_prefix: u32, i: u32) -> f32 {
+    let u1 = unit_f32(hash4_finish(radius_prefix, i));
+    let u2 = unit_f32(hash4_finish(angle_prefix, i));
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (TWO_PI * u2).cos()
+}
+
+/// src: (H·W) one image in [0, 1], row-major -> the augmented value of output pixel (x, y) of
+/// batch row `row`: the whole per-element function a GPU thread computes.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn augment_pixel(aug: &Augment, t: &SampleTransform, key: u32, step: u32, row: u32, src: &[f32], shape: (usize, usize), x: usize, y: usize) -> f32 {
+    let mut val = sample_source(t, src, shape, x, y);
     if aug.noise > 0.0 {
-        let i = row.wrapping_mul((h * w) as u32).wrapping_add((y * w + x) as u32);
-        let u1 = unit_f32(hash4(key, step, AUG_NOISE_RADIUS, i));
-        let u2 = unit_f32(hash4(key, step, AUG_NOISE_ANGLE, i));
-        val += aug.noise * ((-2.0 * (1.0 - u1).ln()).sqrt() * (TWO_PI * u2).cos());
+        let i = row.wrapping_mul((shape.0 * shape.1) as u32).wrapping_add((y * shape.1 + x) as u32);
+        let z = noise_normal(hash4_prefix(key, step, AUG_NOISE_RADIUS), hash4_prefix(key, step, AUG_NOISE_ANGLE), i);
+        val += aug.noise * z;
     }
     val.max(0.0).min(1.0)
 }
 
 /// x: (B, H·W) a gathered batch in [0, 1], augmented in place; `row_buf` is scratch for one row.
+/// Computes exactly `augment_pixel` for every element, with two shortcuts that give the same
+/// bits: a transform without rotation (c = 1, s = 0) only moves whole pixels, and the hash
+/// prefixes are computed once per batch.
 pub fn augment_batch<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usize, usize), x: &mut [T], row_buf: &mut Vec<f32>) {
-    let d = shape.0 * shape.1;
+    let (h, w) = shape;
+    let d = h * w;
     if aug.is_identity() || d == 0 {
         return;
     }
+    let prefixes = (hash4_prefix(key, step, AUG_NOISE_RADIUS), hash4_prefix(key, step, AUG_NOISE_ANGLE));
     for (b, dst) in x.chunks_exact_mut(d).enumerate() {
         row_buf.clear();
         row_buf.extend(dst.iter().map(|v| v.to_f64_lossy() as f32));
         let t = sample_transform(aug, key, step, b as u32);
-        for y in 0..shape.0 {
-            for xx in 0..shape.1 {
-                let v = augment_pixel(aug, &t, key, step, b as u32, row_buf, shape, xx, y);
-                dst[y * shape.1 + xx] = T::from_f64_lossy(v as f64);
+        let whole_pixels = t.cos == 1.0 && t.sin == 0.0;
+        let base = (b as u32).wrapping_mul(d as u32);
+        for y in 0..h {
+            let sy = y as i32 - t.dy;
+            for xx in 0..w {
+                let p = y * w + xx;
+                let mut val = if whole_pixels {
+                    let x1 = if t.flip { (w - 1 - xx) as i32 } else { xx as i32 };
+                    let sx = x1 - t.dx;
+                    if sx >= 0 && (sx as usize) < w && sy >= 0 && (sy as usize) < h {
+                        row_buf[sy as usize * w + sx as usize]
+                    } else {
+                        0.0
+                    }
+                } else {
+                    sample_source(&t, row_buf, shape, xx, y)
+                };
+                if aug.noise > 0.0 {
+                    val += aug.noise * noise_normal(prefixes.0, prefixes.1, base.wrapping_add(p as u32));
+                }
+                dst[p] = T::from_f64_lossy(val.max(0.0).min(1.0) as f64);
             }
         }
     }
@@ -166,6 +203,23 @@ mod tests {
         let mut y: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         augment_batch(&a, key, 3, SHAPE, &mut y, &mut Vec::new());
         assert!(y.iter().zip(&first).all(|(&a, &b)| a == b as f64));
+    }
+
+    #[test]
+    fn batch_shortcuts_equal_the_per_pixel_function() {
+        let x = batch(12);
+        for s in ["shift=3", "hflip", "noise=0.2", "rotate=25", "shift=2,noise=0.05,hflip,rotate=10", "shift=1,rotate=180"] {
+            let a = aug(s);
+            let y = run(&a, 9, 4, &x);
+            for b in 0..12u32 {
+                let t = sample_transform(&a, 9, 4, b);
+                let src = &x[b as usize * D..(b as usize + 1) * D];
+                for p in 0..D {
+                    let want = augment_pixel(&a, &t, 9, 4, b, src, SHAPE, p % 28, p / 28);
+                    assert_eq!(y[b as usize * D + p].to_bits(), want.to_bits(), "{s}: row {b} pixel {p}");
+                }
+            }
+        }
     }
 
     #[test]
