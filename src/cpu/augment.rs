@@ -73,6 +73,14 @@ pub fn sample_transform(aug: &Augment, key: u32, step: u32, row: u32) -> SampleT
     }
 }
 
+/// WGSL's floor for the sample coordinates (|v| < 2³¹): truncation corrected for negatives,
+/// inlined where `f32::floor` is a libm call on baseline x86-64.
+#[inline]
+fn floor(v: f32) -> f32 {
+    let t = v as i32 as f32;
+    if t > v { t - 1.0 } else { t }
+}
+
 /// src: (H·W) one image, row-major -> the value at output pixel (x, y) before noise: the
 /// source point of the inverse transform, sampled bilinearly (zero outside the image).
 #[inline]
@@ -84,7 +92,7 @@ pub fn sample_source(t: &SampleTransform, src: &[f32], (h, w): (usize, usize), x
     let (u, v) = (x2 as f32 - cx, y2 as f32 - cy);
     let sx = t.cos * u + t.sin * v + cx;
     let sy = -t.sin * u + t.cos * v + cy;
-    let (x0, y0) = (sx.floor(), sy.floor());
+    let (x0, y0) = (floor(sx), floor(sy));
     let (fx, fy) = (sx - x0, sy - y0);
     let (ix, iy) = (x0 as i32, y0 as i32);
     let p = |i: i32, j: i32| if i >= 0 && i < wi && j >= 0 && j < hi { src[j as usize * w + i as usize] } else { 0.0 };
@@ -119,23 +127,45 @@ pub fn augment_pixel(aug: &Augment, t: &SampleTransform, key: u32, step: u32, ro
     val.max(0.0).min(1.0)
 }
 
-/// x: (B, H·W) a gathered batch in [0, 1], augmented in place; `row_buf` is scratch for one row.
-/// Computes exactly `augment_pixel` for every element, with two shortcuts that give the same
-/// bits: a transform without rotation (c = 1, s = 0) only moves whole pixels, and the hash
-/// prefixes are computed once per batch.
-pub fn augment_batch<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usize, usize), x: &mut [T], row_buf: &mut Vec<f32>) {
-    let (h, w) = shape;
-    let d = h * w;
+/// x: (B, H·W) a gathered batch in [0, 1], augmented in place.
+/// Computes exactly `augment_pixel` for every element, with shortcuts that give the same bits:
+/// a transform without rotation (c = 1, s = 0) only moves whole pixels, the hash prefixes are
+/// computed once, and rows are shared out over threads (each element is a pure function).
+pub fn augment_batch<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usize, usize), x: &mut [T]) {
+    let d = shape.0 * shape.1;
     if aug.is_identity() || d == 0 {
         return;
     }
+    let rows = x.len() / d;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows / MIN_ROWS_PER_THREAD).max(1);
+    if threads == 1 {
+        return augment_rows(aug, key, step, shape, 0, x);
+    }
+    let per = rows.div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (c, chunk) in x.chunks_mut(per * d).enumerate() {
+            scope.spawn(move || augment_rows(aug, key, step, shape, c * per, chunk));
+        }
+    });
+}
+
+/// Rows below this per thread are not worth a thread.
+const MIN_ROWS_PER_THREAD: usize = 16;
+
+/// x: (rows, H·W) batch rows `first..` augmented in place.
+fn augment_rows<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usize, usize), first: usize, x: &mut [T]) {
+    let (h, w) = shape;
+    let d = h * w;
     let prefixes = (hash4_prefix(key, step, AUG_NOISE_RADIUS), hash4_prefix(key, step, AUG_NOISE_ANGLE));
-    for (b, dst) in x.chunks_exact_mut(d).enumerate() {
-        row_buf.clear();
-        row_buf.extend(dst.iter().map(|v| v.to_f64_lossy() as f32));
-        let t = sample_transform(aug, key, step, b as u32);
+    let mut src = vec![0f32; d];
+    for (r, dst) in x.chunks_exact_mut(d).enumerate() {
+        let b = (first + r) as u32;
+        for (s, v) in src.iter_mut().zip(dst.iter()) {
+            *s = v.to_f64_lossy() as f32;
+        }
+        let t = sample_transform(aug, key, step, b);
         let whole_pixels = t.cos == 1.0 && t.sin == 0.0;
-        let base = (b as u32).wrapping_mul(d as u32);
+        let base = b.wrapping_mul(d as u32);
         for y in 0..h {
             let sy = y as i32 - t.dy;
             for xx in 0..w {
@@ -144,12 +174,12 @@ pub fn augment_batch<T: Scalar>(aug: &Augment, key: u32, step: u32, shape: (usiz
                     let x1 = if t.flip { (w - 1 - xx) as i32 } else { xx as i32 };
                     let sx = x1 - t.dx;
                     if sx >= 0 && (sx as usize) < w && sy >= 0 && (sy as usize) < h {
-                        row_buf[sy as usize * w + sx as usize]
+                        src[sy as usize * w + sx as usize]
                     } else {
                         0.0
                     }
                 } else {
-                    sample_source(&t, row_buf, shape, xx, y)
+                    sample_source(&t, &src, shape, xx, y)
                 };
                 if aug.noise > 0.0 {
                     val += aug.noise * noise_normal(prefixes.0, prefixes.1, base.wrapping_add(p as u32));
@@ -187,7 +217,7 @@ mod tests {
 
     fn run(a: &Augment, key: u32, step: u32, x: &[f32]) -> Vec<f32> {
         let mut y = x.to_vec();
-        augment_batch(a, key, step, SHAPE, &mut y, &mut Vec::new());
+        augment_batch(a, key, step, SHAPE, &mut y);
         y
     }
 
@@ -201,17 +231,18 @@ mod tests {
         assert_ne!(first, run(&a, seed_key(8), 3, &x), "another seed draws other transforms");
         // f64 batches get the same values
         let mut y: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        augment_batch(&a, key, 3, SHAPE, &mut y, &mut Vec::new());
+        augment_batch(&a, key, 3, SHAPE, &mut y);
         assert!(y.iter().zip(&first).all(|(&a, &b)| a == b as f64));
     }
 
     #[test]
     fn batch_shortcuts_equal_the_per_pixel_function() {
-        let x = batch(12);
+        // 40 rows: more than one thread's share where there are two cores or more
+        let x = batch(40);
         for s in ["shift=3", "hflip", "noise=0.2", "rotate=25", "shift=2,noise=0.05,hflip,rotate=10", "shift=1,rotate=180"] {
             let a = aug(s);
             let y = run(&a, 9, 4, &x);
-            for b in 0..12u32 {
+            for b in 0..40u32 {
                 let t = sample_transform(&a, 9, 4, b);
                 let src = &x[b as usize * D..(b as usize + 1) * D];
                 for p in 0..D {
@@ -219,6 +250,13 @@ mod tests {
                     assert_eq!(y[b as usize * D + p].to_bits(), want.to_bits(), "{s}: row {b} pixel {p}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn floor_is_floor() {
+        for v in [0.0f32, -0.0, 0.5, -0.5, 1.0, -1.0, 13.999_999, -13.000_001, 27.5, -3.0, 1e-30, -1e-30] {
+            assert_eq!(floor(v), v.floor(), "{v}");
         }
     }
 

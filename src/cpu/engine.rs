@@ -25,8 +25,6 @@ pub struct CpuEngine<T: Scalar> {
     eval_ws: Option<Workspace<T>>,
     snapshot: Option<Vec<T>>,
     key: u32,
-    /// scratch row for augmentation
-    aug_row: Vec<f32>,
 }
 
 impl<T: Scalar> CpuEngine<T> {
@@ -43,7 +41,7 @@ impl<T: Scalar> CpuEngine<T> {
         let ws = Workspace::new(&setup, &params, setup.batch);
         let state = fresh_state(&setup, &params);
         let key = seed_key(setup.seed);
-        Ok(CpuEngine { setup, params, state, train: None, ws, eval_ws: None, snapshot: None, key, aug_row: Vec::new() })
+        Ok(CpuEngine { setup, params, state, train: None, ws, eval_ws: None, snapshot: None, key })
     }
 
     /// The step counter (steps taken so far).
@@ -238,7 +236,7 @@ impl<T: Scalar> CpuEngine<T> {
             gather_batch(data, batch, &mut self.ws.h[0][..rows * data.dim], &mut labels, &mut values);
             if let Some((aug, shape)) = &augment {
                 let x = &mut self.ws.h[0][..rows * data.dim];
-                augment_batch(aug, self.key, self.state.step as u32, *shape, x, &mut self.aug_row);
+                augment_batch(aug, self.key, self.state.step as u32, *shape, x);
             }
             let targets = match data.targets {
                 Targets::Classes { .. } => BatchTargets::Classes(&labels),
