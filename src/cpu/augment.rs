@@ -28,6 +28,10 @@
 //!     u1 = unit_f32(hash4(key, step, AUG_NOISE_RADIUS, i)), u2 = unit_f32(hash4(key, step, AUG_NOISE_ANGLE, i))
 //!     val = val + noise · (sqrt(−2·log(1 − u1)) · cos(TWO_PI · u2))
 //!   out = min(max(val, 0), 1)
+//! So without rotation out(x, y) = in(x − dx, y − dy) (content moves by +dx, +dy), mirrored
+//! after the shift when flip is set. The fx = fy = 0 shortcut is optional for a port: the full
+//! formula gives the same value there (0·P = 0). `b` is the row within the batch (0..rows of the
+//! last, shorter batch too), not the sample's index in the dataset.
 
 use crate::data::Augment;
 use crate::rng::{hash4, hash4_finish, hash4_prefix, unit_f32};

@@ -22,7 +22,8 @@ pub struct Augment {
     pub rotate: f32,
 }
 
-/// The longest shift and rotation accepted; beyond them an image is mostly gone.
+/// The largest settings accepted (a shift must also stay below the image's side).
+pub const MAX_SHIFT: u32 = 255;
 pub const MAX_ROTATE_DEG: f32 = 180.0;
 pub const MAX_NOISE: f32 = 1.0;
 
@@ -70,6 +71,9 @@ impl FromStr for Augment {
             match (key, value) {
                 ("shift", Some(v)) => {
                     a.shift = v.parse().map_err(|_| bad(format!("shift='{v}' must be a whole number of pixels")))?;
+                    if a.shift > MAX_SHIFT {
+                        return Err(bad(format!("shift={v} must be at most {MAX_SHIFT} pixels")));
+                    }
                 }
                 ("noise", Some(v)) => a.noise = number("noise", v, MAX_NOISE)?,
                 ("rotate", Some(v)) => a.rotate = number("rotate", v, MAX_ROTATE_DEG)?,
@@ -172,6 +176,7 @@ mod tests {
             ("shift", "needs a value"),
             ("shift=-1", "whole number"),
             ("shift=1.5", "whole number"),
+            ("shift=300", "at most 255"),
             ("noise=abc", "not a number"),
             ("noise=-0.1", "between 0 and 1"),
             ("noise=NaN", "between 0 and 1"),
