@@ -48,7 +48,7 @@ fn train_step(c: &mut Criterion) {
                 regularization: Regularization::none(),
                 keep: vec![],
                 batch: net.batch,
-                seed: 0,
+                seed: 0, augment: None,
             };
             let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
             let mut e = CpuEngine::<f32>::new(setup, params).expect("engine");

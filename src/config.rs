@@ -2,6 +2,7 @@
 //! fill in, what `config.toml` in the run directory records, and what is validated before
 //! anything is loaded or written.
 
+use crate::data::Augment;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Init, Loss, NetworkSpec};
@@ -45,6 +46,8 @@ pub struct TrainConfig {
     pub l1_proximal: bool,
     /// keep probability per layer input (input layer first); one value applies to every hidden layer
     pub dropout: Vec<f32>,
+    /// random image transforms of each training batch (image data only)
+    pub augment: Option<Augment>,
     pub batch: usize,
     pub epochs: usize,
     pub lr_schedule: LrSchedule,
@@ -85,6 +88,7 @@ impl Default for TrainConfig {
             l1: vec![],
             l1_proximal: false,
             dropout: vec![],
+            augment: None,
             batch: 100,
             epochs: 10,
             lr_schedule: LrSchedule::Exponential { gamma: 0.95 },
@@ -186,7 +190,7 @@ impl TrainConfig {
             return Err(Error::config("batch", "must be at least 1"));
         }
         let keep = self.keep(n)?;
-        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.batch, seed: self.seed })
+        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.batch, seed: self.seed, augment: self.augment })
     }
 
     pub fn fit_options(&self) -> FitOptions {

@@ -46,6 +46,19 @@ pub fn hash4(key: u32, step: u32, layer: u32, index: u32) -> u32 {
     lowbias32(h ^ index)
 }
 
+/// `hash4` split for loops over `index` with the other three fixed:
+/// `hash4(key, step, layer, i) == hash4_finish(hash4_prefix(key, step, layer), i)`.
+#[inline]
+pub fn hash4_prefix(key: u32, step: u32, layer: u32) -> u32 {
+    let h = lowbias32(lowbias32(key ^ 0x68e3_1da4) ^ step);
+    h ^ layer.wrapping_mul(0x9e37_79b9)
+}
+
+#[inline]
+pub fn hash4_finish(prefix: u32, index: u32) -> u32 {
+    lowbias32(lowbias32(prefix) ^ index)
+}
+
 /// Uniform in [0, 1) from the top 24 bits, exact in f32.
 #[inline]
 pub fn unit_f32(h: u32) -> f32 {
@@ -65,5 +78,12 @@ mod tests {
         assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
         assert_ne!(hash4(7, 3, 1, 0), hash4(7, 4, 1, 0));
         assert_ne!(hash4(7, 3, 1, 0), hash4(7, 3, 2, 0));
+    }
+
+    #[test]
+    fn split_hash_is_hash4() {
+        for (k, s, l, i) in [(0, 0, 0, 0), (7, 3, 1, 9), (u32::MAX, 12345, 0x4155_4702, 78_399)] {
+            assert_eq!(hash4_finish(hash4_prefix(k, s, l), i), hash4(k, s, l, i));
+        }
     }
 }

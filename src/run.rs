@@ -21,7 +21,7 @@ use crate::engine::{Engine, EvalStats, TrainSetup};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuEngine};
 use crate::model::{check_architecture, load_model, save_model, ParamLayout, Params};
-use crate::report::{write_history_json, write_metrics_csv};
+use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png};
 use crate::train::{fit_from, FitState, Flow, History};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -202,7 +202,7 @@ pub fn inference_engine(spec: crate::model::NetworkSpec, params: Params<f32>, de
         regularization: crate::optim::Regularization::none(),
         keep: vec![],
         batch: 1,
-        seed: 0,
+        seed: 0, augment: None,
     };
     engine_for(setup, params, device)
 }
@@ -306,6 +306,7 @@ pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSummary
         }
         write_metrics_csv(&out.join("metrics.csv"), &s.history)?;
         write_history_json(&out.join("history.json"), &s.history)?;
+        write_curves_png(&out.join("curves.png"), &s.history)?;
         write_checkpoint(&out, cfg, e, s, has_val)?;
         out_dir.keep = true;
         Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
@@ -318,6 +319,9 @@ pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSummary
     let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "device": engine.describe(),
         "class_names": data.class_names});
     save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
+    if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
+        write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape)?;
+    }
 
     let classification = setup.spec.loss.is_classification();
     let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];

@@ -91,6 +91,7 @@ fn setup(spec: &NetworkSpec, reg: f64, batch: usize) -> TrainSetup {
         keep: vec![],
         batch,
         seed: 0,
+        augment: None,
     }
 }
 

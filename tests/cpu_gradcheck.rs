@@ -31,6 +31,7 @@ fn check(act: Activation, loss: Loss, reg: &str, dropout: bool, outputs: usize) 
         keep: if dropout { vec![0.8, 0.6, 0.7] } else { vec![] },
         batch,
         seed: 11,
+        augment: None,
     };
     let mut params = Init::XavierNormal.init(&ParamLayout::new(&spec), 5);
     let mut rng = ChaCha8Rng::seed_from_u64(99);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wgpu_mlp::config::{DeviceChoice, TrainConfig};
+use wgpu_mlp::data::Augment;
 use wgpu_mlp::model::{Activation, Init, Loss};
 use wgpu_mlp::optim::{LrSchedule, OptimizerKind};
 use wgpu_mlp::run::RunOptions;
@@ -78,6 +79,10 @@ pub struct TrainArgs {
     /// keep probability in (0, 1]: one value for every hidden layer, or one per layer input (input first) [default: no dropout]
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub dropout: Option<Vec<f32>>,
+    /// random image transforms per training batch, e.g. shift=2,noise=0.05,hflip,rotate=10
+    /// (shift ±pixels, Gaussian noise std, left-right flip with probability ½, rotation ±degrees) [default: none]
+    #[arg(long)]
+    pub augment: Option<Augment>,
     /// minibatch size, >= 1 [default: 100]
     #[arg(long)]
     pub batch: Option<usize>,
@@ -153,7 +158,7 @@ impl TrainArgs {
         macro_rules! set_opt {
             ($($f:ident),*) => { $( if self.$f.is_some() { c.$f = self.$f.clone(); } )* };
         }
-        set_opt!(momentum, early_stop, data, csv, target, val, val_frac, kfold, out, init_from);
+        set_opt!(momentum, augment, early_stop, data, csv, target, val, val_frac, kfold, out, init_from);
         c.nesterov |= self.nesterov;
         c.l1_proximal |= self.l1_proximal;
         if self.no_shuffle {

@@ -1,11 +1,12 @@
 //! The CPU engine: the Engine trait over the CPU kernel twins, generic over f32 and f64.
 
+use super::augment::augment_batch;
 use super::gather::gather_batch;
 use super::loss::{loss_forward_backward, BatchTargets};
 use super::network::{forward, loss_and_grads, DropoutStep, Workspace};
 use super::optimizer::{optimizer_update_norm, UpdateParams};
 use super::reduce::penalty;
-use crate::data::{Dataset, Targets};
+use crate::data::{check_augmentable, Dataset, Targets};
 use crate::engine::{Engine, EpochStats, EvalStats, OptimizerState, TrainSetup};
 use crate::error::{Error, Result};
 use crate::model::{Loss, ParamLayout, Params};
@@ -110,6 +111,9 @@ pub fn check_dataset_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
                 ));
             }
         }
+    }
+    if let Some(aug) = &setup.augment {
+        check_augmentable(aug, data)?;
     }
     Ok(())
 }
@@ -222,10 +226,18 @@ impl<T: Scalar> CpuEngine<T> {
         let mut alive: Vec<Vec<bool>> = (0..layers - 1).map(|l| vec![false; spec.sizes[l + 1]]).collect();
         let (mut labels, mut values) = (Vec::new(), Vec::new());
         let dropout = self.setup.has_dropout();
+        let augment = match self.setup.augment {
+            Some(aug) if !aug.is_identity() => Some((aug, check_augmentable(&aug, data)?)),
+            _ => None,
+        };
 
         for batch in order.chunks(self.setup.batch) {
             let rows = batch.len();
             gather_batch(data, batch, &mut self.ws.h[0][..rows * data.dim], &mut labels, &mut values);
+            if let Some((aug, shape)) = &augment {
+                let x = &mut self.ws.h[0][..rows * data.dim];
+                augment_batch(aug, self.key, self.state.step as u32, *shape, x);
+            }
             let targets = match data.targets {
                 Targets::Classes { .. } => BatchTargets::Classes(&labels),
                 Targets::Values { .. } => BatchTargets::Values(&values),

@@ -2,6 +2,7 @@
 //! and the Engine implementation that walks them in the GPU's order.
 
 pub mod activation;
+pub mod augment;
 pub mod dropout;
 pub mod engine;
 pub mod gather;

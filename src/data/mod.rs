@@ -1,11 +1,13 @@
 //! Datasets: loading (IDX/MNIST, CSV), validation, splits, k-fold and shuffling.
 
+mod augment;
 mod csv;
 mod dataset;
 mod idx;
 mod image;
 mod split;
 
+pub use augment::{check_augmentable, image_shape, Augment};
 pub use self::csv::{load_csv, CsvData, CsvTask, AUTO_MAX_CLASSES};
 pub use dataset::{Dataset, Features, Targets, PIXEL_SCALE};
 pub use idx::{

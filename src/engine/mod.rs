@@ -2,7 +2,7 @@
 //! An engine owns the parameters, optimizer state and the training set; per epoch it receives
 //! only the sample order and the learning rate, and reports what it measured at the epoch's end.
 
-use crate::data::Dataset;
+use crate::data::{Augment, Dataset};
 use crate::error::Result;
 use crate::model::{NetworkSpec, Params};
 use crate::optim::{OptimizerConfig, Regularization};
@@ -21,6 +21,10 @@ pub struct TrainSetup {
     pub keep: Vec<f32>,
     pub batch: usize,
     pub seed: u64,
+    /// Random image transforms of each training batch, right after the gather (training only;
+    /// image data only). None (or all off) leaves batches as gathered.
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 impl TrainSetup {

@@ -76,6 +76,10 @@ impl GpuEngine {
         if setup.batch == 0 || setup.batch > 1 << 18 {
             return Err(Error::config("batch", format!("{} must be in 1..=262144 on the GPU", setup.batch)));
         }
+        if setup.augment.is_some_and(|a| !a.is_identity()) {
+            // the gather kernel does not augment yet: refuse rather than train on other pixels than asked
+            return Err(Error::config("augment", "not available on the GPU engine yet; use --device cpu"));
+        }
         if let Some(p) = setup.keep.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
             return Err(Error::config("dropout", format!("keep probability {p} must be in (0, 1]")));
         }
