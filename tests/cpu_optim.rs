@@ -134,3 +134,21 @@ fn linear_neuron_converges_to_closed_form_ridge() {
     eprintln!("ridge: trained w {w:.8} b {b:.8}, closed form w {w_star:.8} b {b_star:.8}");
     assert!((w - w_star).abs() < 1e-4 && (b - b_star).abs() < 1e-4);
 }
+
+/// AdamW decays the weights by (1 − lr·wd) before the Adam step, biases untouched, and the decay
+/// does not enter the moments: with zero gradients only the decay moves the weight.
+#[test]
+fn adamw_decay_is_decoupled() {
+    let cfg = OptimizerConfig { weight_decay: 0.1, ..OptimizerConfig::new(OptimizerKind::Adamw) };
+    let (lr, mut w, mut m, mut v) = (0.01, [2.0f64], [0.0f64], [0.0f64]);
+    for t in 1..=10 {
+        let u = UpdateParams::new(&cfg, lr, t, 0.0, 0.0, false, false);
+        optimizer_update(&u, &mut w, &[0.0], &mut m, &mut v);
+    }
+    assert!((w[0] - 2.0 * (1.0 - lr * 0.1f64).powi(10)).abs() < 1e-15, "{}", w[0]);
+    assert_eq!((m[0], v[0]), (0.0, 0.0));
+    let mut b = [2.0f64];
+    let u = UpdateParams::new(&cfg, lr, 1, 0.0, 0.0, false, true);
+    optimizer_update(&u, &mut b, &[0.0], &mut [0.0], &mut [0.0]);
+    assert_eq!(b[0], 2.0, "biases are never decayed");
+}

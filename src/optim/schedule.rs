@@ -88,3 +88,33 @@ impl From<LrSchedule> for String {
         s.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_follow_their_formulas() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(LrSchedule::Constant.lr(0.1, 7, 10), 0.1));
+        // the course: ×0.95 every epoch
+        let exp: LrSchedule = "exp:0.95".parse().unwrap();
+        assert!(close(exp.lr(0.1, 0, 10), 0.1) && close(exp.lr(0.1, 3, 10), 0.1 * 0.95f64.powi(3)));
+        let step: LrSchedule = "step:10:0.5".parse().unwrap();
+        assert!(close(step.lr(1.0, 9, 30), 1.0) && close(step.lr(1.0, 10, 30), 0.5) && close(step.lr(1.0, 25, 30), 0.25));
+        let cos: LrSchedule = "cosine:0.01".parse().unwrap();
+        assert!(close(cos.lr(1.0, 0, 10), 1.0) && close(cos.lr(1.0, 5, 10), 0.505));
+        assert!(cos.lr(1.0, 9, 10) > 0.01 && cos.lr(1.0, 9, 10) < 0.05);
+    }
+
+    #[test]
+    fn bad_schedules_are_refused() {
+        for s in ["exp", "exp:x", "step:0:0.5", "step:3", "cosine:-1", "linear"] {
+            assert!(s.parse::<LrSchedule>().is_err(), "{s} parsed");
+        }
+        // Display round-trips through FromStr (config.toml relies on it)
+        for s in ["constant", "exp:0.95", "step:10:0.5", "cosine:0.001"] {
+            assert_eq!(s.parse::<LrSchedule>().unwrap().to_string(), s);
+        }
+    }
+}
