@@ -190,3 +190,45 @@ fn augmented_training_matches_cpu() {
         assert!((eg.loss_sum - ec.loss_sum).abs() <= 1e-4 * ec.loss_sum.abs() + 1e-5, "{name}: eval loss {} vs {}", eg.loss_sum, ec.loss_sum);
     }
 }
+
+/// Non-square images (H ≠ W) index rows and columns the right way round.
+#[test]
+fn non_square_images_match_cpu() {
+    let Some(ctx) = common::gpu("non_square_images_match_cpu") else { return };
+    use rand::Rng;
+    let g = GatherKernel::new(&ctx.device);
+    let (h, w, len) = (9usize, 14usize, 23usize);
+    let dim = h * w;
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut data = Dataset::new(Features::U8((0..len * dim).map(|_| r.random()).collect()), dim, Targets::Classes { labels: vec![0; len], num_classes: 2 }).expect("dataset");
+    data.image_shape = Some((h, w));
+    let order: Vec<u32> = (0..len as u32).rev().collect();
+    let (tw_words, tw) = target_words(&data);
+    let (perm, fb, tb) = (words(&ctx, &order), words(&ctx, &feature_words(&data)), words(&ctx, &tw_words));
+    let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len]));
+    for spec in ["shift=2,hflip", "shift=1,noise=0.1,hflip,rotate=30"] {
+        let aug: Augment = spec.parse().unwrap();
+        let st = step(&ctx, len, 5);
+        let d = GatherDims { dim: dim as u32, is_u8: true, tw, use_perm: true, keep: 1.0, key: 9, augment: Some((aug, (h as u32, w as u32))) };
+        run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], len);
+        let (mut want, mut labels, mut vals) = (vec![0f32; len * dim], Vec::new(), Vec::new());
+        gather_batch(&data, &order, &mut want, &mut labels, &mut vals);
+        augment_batch(&aug, 9, 5, (h, w), &mut want);
+        common::assert_close(spec, &read(&ctx, &x, len * dim), &want, 0.0, 1e-4);
+    }
+}
+
+/// Augmentation on real-valued features is refused when the training set is loaded, as on the CPU.
+#[test]
+fn non_image_data_is_refused() {
+    let Some(ctx) = common::gpu("non_image_data_is_refused") else { return };
+    let spec = NetworkSpec::new(&[5, 3, 2], Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
+    let setup = TrainSetup {
+        spec: spec.clone(), optimizer: OptimizerConfig::new(OptimizerKind::Sgd), regularization: Regularization::none(), keep: vec![], batch: 4, seed: 1,
+        augment: Some("noise=0.1".parse().unwrap()),
+    };
+    let data = Dataset::new(Features::F32(vec![0.5; 10]), 5, Targets::Classes { labels: vec![0, 1], num_classes: 2 }).expect("dataset");
+    let mut g = GpuEngine::new(ctx, setup, &params(&spec, 1)).expect("gpu engine");
+    let err = g.load_train(&data).expect_err("augmenting real-valued features");
+    assert!(err.to_string().contains("needs image data"), "{err}");
+}
