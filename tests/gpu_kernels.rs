@@ -162,7 +162,7 @@ fn gather_matches_cpu_exactly() {
         let rows = order.len();
         let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * 3]));
         let st = step(&ctx, rows, 4, 1.0);
-        let d = GatherDims { dim: dim as u32, is_u8: u8s, tw, use_perm: true, keep: 0.75, key: 77 };
+        let d = GatherDims { dim: dim as u32, is_u8: u8s, tw, use_perm: true, keep: 0.75, key: 77, augment: None };
         run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], rows);
         let (mut want, mut labels, mut vals) = (vec![0f32; rows * dim], Vec::new(), Vec::new());
         gather_batch(&data, &order, &mut want, &mut labels, &mut vals);

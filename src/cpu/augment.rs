@@ -1,5 +1,6 @@
 //! Data augmentation of a gathered training batch: the CPU twin of the augmenting batch gather
-//! (a GPU port computes `augment_pixel` per output element, reading the u8 training set).
+//! (shaders/gather.wgsl computes `augment_pixel` per output element, reading the u8 training set;
+//! tests/gpu_augment.rs checks the two agree).
 //!
 //! Everything is a pure function of (key, step, row, pixel), drawn from the counter-based
 //! `hash4` with the codes below, in f32 with only operations WGSL has (floor, cos, sin, sqrt,

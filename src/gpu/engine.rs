@@ -11,7 +11,7 @@ use super::pipeline::{Dispatch, RECORD};
 use super::plan::{stats_stride, Ctx, DataBuffers, Kernels};
 use crate::cpu::engine::check_dataset_fits;
 use crate::cpu::optimizer::UpdateParams;
-use crate::data::{Dataset, Features, Targets};
+use crate::data::{check_augmentable, Dataset, Features, Targets};
 use crate::engine::{Engine, EpochStats, EvalStats, OptimizerState, TrainSetup};
 use crate::error::{Error, Result};
 use crate::model::{Activation, ParamLayout, Params};
@@ -76,10 +76,6 @@ impl GpuEngine {
         if setup.batch == 0 || setup.batch > 1 << 18 {
             return Err(Error::config("batch", format!("{} must be in 1..=262144 on the GPU", setup.batch)));
         }
-        if setup.augment.is_some_and(|a| !a.is_identity()) {
-            // the gather kernel does not augment yet: refuse rather than train on other pixels than asked
-            return Err(Error::config("augment", "not available on the GPU engine yet; use --device cpu"));
-        }
         if let Some(p) = setup.keep.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
             return Err(Error::config("dropout", format!("keep probability {p} must be in (0, 1]")));
         }
@@ -130,6 +126,7 @@ impl GpuEngine {
             tw,
             labels: matches!(data.targets, Targets::Classes { .. }),
             len: data.len,
+            augment: None,
         })
     }
 
@@ -423,7 +420,16 @@ impl Engine for GpuEngine {
     fn load_train(&mut self, data: &Dataset) -> Result<()> {
         check_dataset_fits(&self.setup, data)?;
         self.train = None;
-        let buffers = self.upload(data, "training set")?;
+        // the gather kernel augments training batches (never evaluation), as the CPU engine does
+        let augment = match self.setup.augment {
+            Some(aug) if !aug.is_identity() => {
+                let (h, w) = check_augmentable(&aug, data)?;
+                Some((aug, (h as u32, w as u32)))
+            }
+            _ => None,
+        };
+        let mut buffers = self.upload(data, "training set")?;
+        buffers.augment = augment;
         self.train = Some(self.build_train(buffers, data.len)?);
         Ok(())
     }

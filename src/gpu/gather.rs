@@ -3,7 +3,7 @@
 
 use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::shaders::Module;
-use crate::data::{Dataset, Features, Targets};
+use crate::data::{Augment, Dataset, Features, Targets};
 
 /// The `Dims` uniform of gather.wgsl.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,6 +15,9 @@ pub struct GatherDims {
     pub use_perm: bool,
     pub keep: f32,
     pub key: u32,
+    /// training-batch augmentation of u8 images of shape (H, W) (H·W = dim), as
+    /// src/cpu/augment.rs computes it; None or the identity: plain gather
+    pub augment: Option<(Augment, (u32, u32))>,
 }
 
 pub struct GatherBuffers<'a> {
@@ -43,7 +46,17 @@ impl GatherKernel {
     pub fn dispatch(&self, dev: &wgpu::Device, d: &GatherDims, b: &GatherBuffers) -> Dispatch {
         let drop = d.keep < 1.0;
         let inv = if drop { 1.0 / d.keep } else { 1.0 };
-        let words = [d.dim, d.is_u8 as u32, d.tw, d.use_perm as u32, drop as u32, f(d.keep), f(inv), d.key];
+        let (aug, (ih, iw)) = match d.augment {
+            Some((a, shape)) if !a.is_identity() => {
+                assert!(d.is_u8 && shape.0 * shape.1 == d.dim, "augmentation needs u8 images of dim H·W");
+                (a, shape)
+            }
+            _ => (Augment::default(), (0, 0)),
+        };
+        let words = [
+            d.dim, d.is_u8 as u32, d.tw, d.use_perm as u32, drop as u32, f(d.keep), f(inv), d.key,
+            !aug.is_identity() as u32, aug.shift, aug.hflip as u32, f(aug.noise), f(aug.rotate), ih, iw,
+        ];
         let bg = bind_group(
             dev,
             &self.layout,

@@ -42,6 +42,8 @@ pub struct DataBuffers {
     pub tw: u32,
     pub labels: bool,
     pub len: usize,
+    /// training sets only: the batch augmentation and the image shape (H, W) it works on
+    pub augment: Option<(crate::data::Augment, (u32, u32))>,
 }
 
 /// Floats per step record in the epoch stats buffer: loss, correct, then per layer
@@ -68,7 +70,8 @@ impl Ctx<'_> {
     fn forward(&self, data: &DataBuffers, perm: &wgpu::Buffer, train: bool, tw: u32, out: &mut Vec<Dispatch>) {
         let (s, b, spec) = (self.setup, self.b, &self.setup.spec);
         let drop0 = if train { s.keep_of(0) } else { 1.0 };
-        let gd = GatherDims { dim: spec.inputs() as u32, is_u8: data.is_u8, tw, use_perm: train, keep: drop0, key: self.key };
+        let gd = GatherDims { dim: spec.inputs() as u32, is_u8: data.is_u8, tw, use_perm: train, keep: drop0, key: self.key,
+            augment: if train { data.augment } else { None } };
         let dropped0 = if train { b.dropped[0].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
         out.push(self.k.gather.dispatch(self.dev(), &gd, &GatherBuffers {
             step: &b.steps, perm, features: &data.features, targets_src: &data.targets, x: &b.h[0], dropped: dropped0, targets: &b.targets,
