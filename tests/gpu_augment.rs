@@ -14,18 +14,18 @@
 
 mod common;
 
+use common::{params, read, run, step};
+
 use rand::SeedableRng;
 use std::sync::Arc;
-use wgpu::util::DeviceExt;
 use wgpu_mlp::cpu::augment::augment_batch;
 use wgpu_mlp::cpu::gather::gather_batch;
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{bundled_mnist, Augment, Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::gather::{feature_words, target_words, GatherBuffers, GatherDims, GatherKernel};
-use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
-use wgpu_mlp::model::{Activation, Loss, NetworkSpec, ParamLayout, Params};
+use wgpu_mlp::model::{Activation, Loss, NetworkSpec};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
 use wgpu_mlp::rng::seed_key;
 use wgpu_mlp::{Engine, TrainSetup};
@@ -36,35 +36,6 @@ fn buf(ctx: &GpuContext, v: &[f32]) -> wgpu::Buffer {
 }
 fn words(ctx: &GpuContext, v: &[u32]) -> wgpu::Buffer {
     storage_init(ctx, "test", v).expect("buffer")
-}
-fn step(ctx: &GpuContext, rows: usize, step: u32) -> wgpu::Buffer {
-    let mut w = [0u32; 64];
-    w[..5].copy_from_slice(&[rows as u32, 0, step, 0, 1f32.to_bits()]);
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE })
-}
-fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
-    ctx.scoped("test", || {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for d in ds {
-                d.record_into(&mut pass, 0, rows as u32);
-            }
-        }
-        ctx.queue.submit([enc.finish()]);
-    })
-    .expect("dispatch");
-}
-fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
-    let bytes = 4 * n.max(1) as u64;
-    let st = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
-    ctx.queue.submit([enc.finish()]);
-    st.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
-    ctx.wait().expect("wait");
-    let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
-    v[..n].to_vec()
 }
 
 /// The first `n` bundled test digits.
@@ -100,7 +71,7 @@ fn augmenting_gather_matches_cpu() {
     ] {
         let aug: Augment = spec.parse().unwrap();
         for stp in [0u32, 7, 123_456] {
-            let st = step(&ctx, rows, stp);
+            let st = step(&ctx, rows, stp, 1.0);
             let d = GatherDims { dim: dim as u32, is_u8: true, tw, use_perm: true, keep: 1.0, key, augment: Some((aug, (28, 28))) };
             run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], rows);
             let (mut want, mut labels, mut vals) = (vec![0f32; rows * dim], Vec::new(), Vec::new());
@@ -121,7 +92,7 @@ fn augmenting_gather_matches_cpu() {
     }
     // augmentation then dropout, as the CPU engine does
     let aug: Augment = "shift=1,hflip".parse().unwrap();
-    let st = step(&ctx, rows, 3);
+    let st = step(&ctx, rows, 3, 1.0);
     let d = GatherDims { dim: dim as u32, is_u8: true, tw, use_perm: true, keep: 0.75, key, augment: Some((aug, (28, 28))) };
     run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], rows);
     let (mut want, mut labels, mut vals) = (vec![0f32; rows * dim], Vec::new(), Vec::new());
@@ -132,19 +103,6 @@ fn augmenting_gather_matches_cpu() {
     assert_eq!(read(&ctx, &dropped, rows * dim), want, "dropout of the augmented input");
 }
 
-fn params(spec: &NetworkSpec, seed: u64) -> Params<f32> {
-    use rand::Rng;
-    let layout = ParamLayout::new(spec);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut p = Params::<f32>::zeros(&layout);
-    for s in &layout.layers {
-        let r = 1.0 / (s.inputs as f32).sqrt();
-        for i in s.weight_range().chain(s.bias_range()) {
-            p.data[i] = rng.random_range(-r..r);
-        }
-    }
-    p
-}
 
 /// Same tolerance as tests/gpu_training.rs (params abs 2e-5 + rel 1e-3 after 2 epochs).
 #[test]
@@ -208,7 +166,7 @@ fn non_square_images_match_cpu() {
     let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len]));
     for spec in ["shift=2,hflip", "shift=1,noise=0.1,hflip,rotate=30"] {
         let aug: Augment = spec.parse().unwrap();
-        let st = step(&ctx, len, 5);
+        let st = step(&ctx, len, 5, 1.0);
         let d = GatherDims { dim: dim as u32, is_u8: true, tw, use_perm: true, keep: 1.0, key: 9, augment: Some((aug, (h as u32, w as u32))) };
         run(&ctx, &[g.dispatch(&ctx.device, &d, &GatherBuffers { step: &st, perm: &perm, features: &fb, targets_src: &tb, x: &x, dropped: &dropped, targets: &tgt })], len);
         let (mut want, mut labels, mut vals) = (vec![0f32; len * dim], Vec::new(), Vec::new());

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{read, run, step};
+
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
@@ -21,7 +23,6 @@ use wgpu_mlp::gpu::gather::{feature_words, target_words, GatherBuffers, GatherDi
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
-use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::reduce::{norm_partials, ReduceBuffers, ReduceKernels};
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{Activation, Loss};
@@ -42,36 +43,6 @@ fn buf(ctx: &GpuContext, v: &[f32]) -> wgpu::Buffer {
 }
 fn words(ctx: &GpuContext, v: &[u32]) -> wgpu::Buffer {
     storage_init(ctx, "test", v).expect("buffer")
-}
-/// A step buffer with one record: rows, offset, step, stat, grad_scale.
-fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
-    let mut w = [0u32; 64];
-    w[..5].copy_from_slice(&[rows as u32, 0, step, 0, grad_scale.to_bits()]);
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE })
-}
-fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
-    ctx.scoped("test", || {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for d in ds {
-                d.record_into(&mut pass, 0, rows as u32);
-            }
-        }
-        ctx.queue.submit([enc.finish()]);
-    })
-    .expect("dispatch");
-}
-fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
-    let bytes = 4 * n.max(1) as u64;
-    let st = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
-    ctx.queue.submit([enc.finish()]);
-    st.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
-    ctx.wait().expect("wait");
-    let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
-    v[..n].to_vec()
 }
 
 const ACTS: [Option<Activation>; 6] =

@@ -10,30 +10,20 @@
 
 mod common;
 
+use common::params;
+
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
-use wgpu_mlp::model::{Activation, Loss, NetworkSpec, ParamLayout, Params};
+use wgpu_mlp::model::{Activation, Loss, NetworkSpec, Params};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
 use wgpu_mlp::{Engine, EpochStats, TrainSetup};
 
 const N: usize = 37; // 4 full batches of 8 and a last one of 5
 const EPOCHS: usize = 2;
 
-fn params(spec: &NetworkSpec, seed: u64) -> Params<f32> {
-    let layout = ParamLayout::new(spec);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut p = Params::<f32>::zeros(&layout);
-    for s in &layout.layers {
-        let r = 1.0 / (s.inputs as f32).sqrt();
-        for i in s.weight_range().chain(s.bias_range()) {
-            p.data[i] = rng.random_range(-r..r);
-        }
-    }
-    p
-}
 
 fn dataset(dim: usize, loss: Loss, outputs: usize, f32_features: bool, seed: u64) -> Dataset {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

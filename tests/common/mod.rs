@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use std::sync::{Arc, OnceLock};
+use wgpu::util::DeviceExt;
+use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::GpuContext;
+use wgpu_mlp::model::{NetworkSpec, ParamLayout, Params};
 
 static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
 
@@ -48,4 +51,54 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
         panic!("{what}: {} of {} outside abs {abs} + rel {rel}; max abs {max_abs:e}, max rel {max_rel:e}; first: {}",
             bad.len(), got.len(), first.join(", "));
     }
+}
+
+/// A step buffer with one record: rows, offset, step, stat, grad_scale.
+pub fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
+    let mut w = [0u32; 64];
+    w[..5].copy_from_slice(&[rows as u32, 0, step, 0, grad_scale.to_bits()]);
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE })
+}
+
+/// Records `ds` in one pass and submits; device errors fail the test.
+pub fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
+    ctx.scoped("test", || {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in ds {
+                d.record_into(&mut pass, 0, rows as u32);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+    })
+    .expect("dispatch");
+}
+
+/// Copies the first `n` floats of `b` back to the host.
+pub fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
+    let bytes = 4 * n.max(1) as u64;
+    let st = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
+    ctx.queue.submit([enc.finish()]);
+    st.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
+    ctx.wait().expect("wait");
+    let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
+    v[..n].to_vec()
+}
+
+/// Weights and biases drawn from U(±1/√fan_in), seeded.
+pub fn params(spec: &NetworkSpec, seed: u64) -> Params<f32> {
+    let layout = ParamLayout::new(spec);
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut p = Params::<f32>::zeros(&layout);
+    for s in &layout.layers {
+        let r = 1.0 / (s.inputs as f32).sqrt();
+        for i in s.weight_range().chain(s.bias_range()) {
+            p.data[i] = rng.random_range(-r..r);
+        }
+    }
+    p
 }
