@@ -4,6 +4,7 @@
 
 use crate::config::{DeviceChoice, TrainConfig};
 use crate::data::{bundled_mnist, epoch_order};
+use crate::engine::KernelTime;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Init, Loss, NetworkSpec};
 use crate::optim::{LrSchedule, OptimizerKind};
@@ -57,6 +58,9 @@ pub struct BenchResult {
     pub peak_rss_mib: Option<f64>,
     pub epochs_measured: usize,
     pub samples_per_epoch: usize,
+    /// device time per step by kernel family (GPU timestamp queries; empty without them)
+    #[serde(default)]
+    pub kernel_times: Vec<KernelTime>,
 }
 
 /// Peak resident set size of this process in MiB (Linux /proc; None elsewhere).
@@ -101,6 +105,8 @@ pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, 
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
     let readbacks = (engine.readbacks() - before) as f64 / rates.len() as f64;
+    // after the timed epochs: profiling splits every kernel into its own pass
+    let kernel_times = engine.kernel_times(&epoch_order(n, 0, epochs as u64 + 1, true), cfg.lr)?.unwrap_or_default();
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;
@@ -117,6 +123,7 @@ pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, 
         peak_rss_mib: peak_rss_mib(),
         epochs_measured: rates.len(),
         samples_per_epoch: n,
+        kernel_times,
     })
 }
 

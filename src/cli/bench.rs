@@ -116,4 +116,13 @@ fn print_row(r: &BenchResult, peak: Option<f64>, json: bool) {
         r.readbacks_per_epoch,
         r.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into()),
     );
+    if !r.kernel_times.is_empty() {
+        let total: f64 = r.kernel_times.iter().map(|k| k.seconds_per_step).sum();
+        let parts: Vec<String> = r
+            .kernel_times
+            .iter()
+            .map(|k| format!("{} {:.3} ms ({:.0}%, {}×)", k.family, k.seconds_per_step * 1e3, 100.0 * k.seconds_per_step / total, k.dispatches_per_step))
+            .collect();
+        println!("    per step on the device (timestamp queries): {}", parts.join(", "));
+    }
 }

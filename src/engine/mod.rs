@@ -125,4 +125,19 @@ pub trait Engine {
     fn readbacks(&self) -> u64 {
         0
     }
+    /// Device time per kernel family over a few training steps in `order`, from GPU timestamp
+    /// queries, each kernel timed in a pass of its own (so the steps run slower than in an
+    /// epoch; they train like any others). None where the engine or adapter has no timer.
+    fn kernel_times(&mut self, _order: &[u32], _lr: f64) -> Result<Option<Vec<KernelTime>>> {
+        Ok(None)
+    }
+}
+
+/// Time one training step spends in one family of kernels (matmul, gather, loss, reduce, update).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KernelTime {
+    pub family: String,
+    pub dispatches_per_step: usize,
+    /// mean device time per step in this family's kernels
+    pub seconds_per_step: f64,
 }

@@ -78,7 +78,8 @@ impl GpuContext {
         let info = adapter.get_info();
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgpu-mlp"),
-            required_features: wgpu::Features::empty(),
+            // timestamps only for `bench`'s per-kernel times; never required
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         };
@@ -136,5 +137,25 @@ impl GpuContext {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
         Ok(())
+    }
+
+    /// Waits for a map callback that reports into `rx`. When several threads share the device,
+    /// another thread's poll can retire our submission and run our callback a moment after our own
+    /// poll has returned, so one poll is not enough: poll again until the callback has run.
+    pub fn wait_for_callback<T>(&self, rx: &std::sync::mpsc::Receiver<T>) -> Result<T> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            self.wait()?;
+            match rx.recv_timeout(std::time::Duration::from_millis(5)) {
+                Ok(v) => return Ok(v),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Gpu("the readback callback was dropped unrun".into()))
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if std::time::Instant::now() > deadline => {
+                    return Err(Error::Gpu("the readback buffer was never mapped (waited 10 minutes)".into()))
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 }

@@ -12,15 +12,29 @@ use super::plan::{stats_stride, Ctx, DataBuffers, Kernels};
 use crate::cpu::engine::check_dataset_fits;
 use crate::cpu::optimizer::UpdateParams;
 use crate::data::{check_augmentable, Dataset, Features, Targets};
-use crate::engine::{Engine, EpochStats, EvalStats, OptimizerState, TrainSetup};
+use crate::engine::{Engine, EpochStats, EvalStats, KernelTime, OptimizerState, TrainSetup};
 use crate::error::{Error, Result};
 use crate::model::{Activation, ParamLayout, Params};
 use crate::rng::seed_key;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rows per evaluation/prediction chunk (activation buffers hold max(batch, this) rows).
 const EVAL_ROWS: usize = 1024;
+/// wgpu's cap on queries in one query set.
+const MAX_QUERIES: usize = 4096;
+
+/// The family a kernel's time is reported under.
+fn kernel_family(label: &str) -> &'static str {
+    match label {
+        "abt" | "ab" | "atb" => "matmul",
+        "gather" => "gather",
+        "loss" => "loss",
+        "update" => "optimizer",
+        _ => "reduce",
+    }
+}
+
 /// Words per uniform record.
 const RECORD_WORDS: usize = RECORD as usize / 4;
 
@@ -179,6 +193,7 @@ impl GpuEngine {
         mut fill: impl FnMut(usize, &mut [u32]),
         before: impl FnOnce(&mut wgpu::CommandEncoder),
         first_alone: bool,
+        timestamps: Option<&wgpu::QuerySet>,
     ) -> Result<()> {
         let recs = self.bufs.records_per_step;
         let mut before = Some(before);
@@ -196,7 +211,25 @@ impl GpuEngine {
                 if let Some(f) = before.take() {
                     f(&mut enc);
                 }
-                {
+                if let Some(qs) = timestamps {
+                    // profiling: every dispatch in a pass of its own, stamped at both ends
+                    for i in 0..len {
+                        let base = (i * recs) as u64 * RECORD;
+                        let r = rows(s + i);
+                        for (j, d) in dispatches.iter().enumerate() {
+                            let q = 2 * ((s + i) * dispatches.len() + j) as u32;
+                            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                label: Some(d.label),
+                                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                                    query_set: qs,
+                                    beginning_of_pass_write_index: Some(q),
+                                    end_of_pass_write_index: Some(q + 1),
+                                }),
+                            });
+                            d.record_into(&mut pass, base, r);
+                        }
+                    }
+                } else {
                     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("steps"), timestamp_writes: None });
                     for i in 0..len {
                         let base = (i * recs) as u64 * RECORD;
@@ -238,20 +271,14 @@ impl GpuEngine {
             }
             ctx.queue.submit([enc.finish()]);
         })?;
-        let result: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
-        let sink = result.clone();
+        let (sink, mapped) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            if let Ok(mut s) = sink.lock() {
-                *s = Some(r);
-            }
+            let _ = sink.send(r);
         });
-        ctx.wait()?;
         self.readbacks += 1;
-        let status = result.lock().map_err(|_| Error::Gpu("readback state poisoned".into()))?.take();
-        match status {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Gpu(format!("mapping the readback buffer: {e}"))),
-            None => return Err(Error::Gpu("the readback buffer was never mapped".into())),
+        match ctx.wait_for_callback(&mapped)? {
+            Ok(()) => {}
+            Err(e) => return Err(Error::Gpu(format!("mapping the readback buffer: {e}"))),
         }
         let bytes = staging
             .get_mapped_range(..)
@@ -340,6 +367,7 @@ impl GpuEngine {
             },
             |_| {},
             false,
+            None,
         );
         self.eval = Some(plan);
         r
@@ -444,9 +472,24 @@ impl Engine for GpuEngine {
         }
         self.ensure_train_capacity(order.len())?;
         let plan = self.train.take().ok_or_else(|| Error::Gpu("training plan missing".into()))?;
-        let r = self.run_epoch(&plan, order, lr);
+        let r = self.run_epoch(&plan, order, lr, None);
         self.train = Some(plan);
         r
+    }
+
+    fn kernel_times(&mut self, order: &[u32], lr: f64) -> Result<Option<Vec<KernelTime>>> {
+        if !self.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Ok(None);
+        }
+        let len = self.train.as_ref().ok_or_else(|| Error::config("data", "no training set loaded"))?.data.len;
+        if let Some(&bad) = order.iter().find(|&&i| i as usize >= len) {
+            return Err(Error::config("order", format!("sample index {bad} is outside the training set")));
+        }
+        self.ensure_train_capacity(order.len())?;
+        let plan = self.train.take().ok_or_else(|| Error::Gpu("training plan missing".into()))?;
+        let r = self.profile_steps(&plan, order, lr);
+        self.train = Some(plan);
+        r.map(Some)
     }
 
     fn evaluate(&mut self, data: &Dataset) -> Result<EvalStats> {
@@ -487,7 +530,47 @@ impl Engine for GpuEngine {
 }
 
 impl GpuEngine {
-    fn run_epoch(&mut self, plan: &TrainPlan, order: &[u32], lr: f64) -> Result<EpochStats> {
+    /// Trains on as many leading steps of `order` as a query set can time (two stamps per
+    /// dispatch) and sums the device time per kernel family.
+    fn profile_steps(&mut self, plan: &TrainPlan, order: &[u32], lr: f64) -> Result<Vec<KernelTime>> {
+        let per_step = plan.step.len();
+        let steps = order.len().div_ceil(self.setup.batch).min(MAX_QUERIES / (2 * per_step)).max(1);
+        let order = &order[..order.len().min(steps * self.setup.batch)];
+        let count = (2 * steps * per_step) as u32;
+        let qs = self.ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("kernel times"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        self.run_epoch(plan, order, lr, Some(&qs))?;
+        let resolved = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kernel times"),
+            size: 8 * count as u64,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.resolve_query_set(&qs, 0..count, &resolved, 0);
+        self.ctx.queue.submit([enc.finish()]);
+        let out = self.read_back(&[(&resolved, 0, 8 * count as u64)])?;
+        let ticks: &[u64] = bytemuck::cast_slice(&out[0]);
+        let ns_per_tick = self.ctx.queue.get_timestamp_period() as f64;
+        let mut families: Vec<KernelTime> = Vec::new();
+        for (q, d) in ticks.chunks(2).zip(plan.step.iter().cycle()) {
+            let family = kernel_family(d.label);
+            let secs = q[1].saturating_sub(q[0]) as f64 * ns_per_tick * 1e-9 / steps as f64;
+            match families.iter_mut().find(|f| f.family == family) {
+                Some(f) => f.seconds_per_step += secs,
+                None => families.push(KernelTime { family: family.into(), dispatches_per_step: 0, seconds_per_step: secs }),
+            }
+        }
+        for f in &mut families {
+            f.dispatches_per_step = plan.step.iter().filter(|d| kernel_family(d.label) == f.family).count();
+        }
+        Ok(families)
+    }
+
+    fn run_epoch(&mut self, plan: &TrainPlan, order: &[u32], lr: f64, timestamps: Option<&wgpu::QuerySet>) -> Result<EpochStats> {
         let batch = self.setup.batch;
         let n = order.len();
         let steps = n.div_ceil(batch);
@@ -519,7 +602,8 @@ impl GpuEngine {
                     enc.clear_buffer(&counters, 0, None);
                 }
             },
-            true,
+            timestamps.is_none(),
+            timestamps,
         )?;
         self.step += steps as u64;
         let stride = stats_stride(self.setup.spec.num_layers()) as u64;

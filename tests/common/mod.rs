@@ -82,8 +82,12 @@ pub fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
     ctx.queue.submit([enc.finish()]);
-    st.map_async(wgpu::MapMode::Read, .., |r| r.expect("map"));
-    ctx.wait().expect("wait");
+    let (tx, rx) = std::sync::mpsc::channel();
+    st.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    // tests share one device across threads: wait for our own callback, not just one poll
+    ctx.wait_for_callback(&rx).expect("wait").expect("map");
     let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
     v[..n].to_vec()
 }
