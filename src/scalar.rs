@@ -26,7 +26,7 @@ pub trait Scalar:
 /// slower threaded. Larger ones use rayon's pool (all cores). The split is over output blocks
 /// only, so the sum order, and the result, does not depend on the thread count
 /// (tests/cpu_repeat.rs).
-const PARALLEL_MIN_MACS: usize = 1 << 24;
+const PARALLEL_MIN_MACS: usize = 1 << 23;
 
 fn parallelism(m: usize, k: usize, n: usize) -> gemm::Parallelism {
     if m * k * n < PARALLEL_MIN_MACS {
