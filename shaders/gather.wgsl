@@ -148,3 +148,36 @@ fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
         tgt[b * d.tw + j] = tsrc[i * d.tw + j];
     }
 }
+
+// The common case, four u8 pixels per invocation (dim a multiple of 4, no augmentation): one
+// feature word and one set of uniform loads serve four outputs. The same values as `gather`.
+// invocation (x, y): feature word j = x (and target word j), row b = y
+@compute @workgroup_size(64, 4)
+fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {
+    let b = g.y;
+    let j = g.x;
+    if b >= st.rows {
+        return;
+    }
+    var i = st.offset + b;
+    if d.use_perm != 0u {
+        i = perm[i];
+    }
+    let words = d.dim >> 2u;
+    if j < words {
+        let word = feat[i * words + j];
+        let base = b * d.dim + 4u * j;
+        let scale = bitcast<f32>(PIXEL_SCALE_BITS);
+        let drop = d.drop != 0u;
+        for (var k = 0u; k < 4u; k++) {
+            let v = f32((word >> (k * 8u)) & 0xffu) * scale;
+            x[base + k] = v;
+            if drop {
+                dropped[base + k] = v * dropout_scale(d.key, st.step, 0u, base + k, d.keep, d.inv_keep);
+            }
+        }
+    }
+    if j < d.tw {
+        tgt[b * d.tw + j] = tsrc[i * d.tw + j];
+    }
+}

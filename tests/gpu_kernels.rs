@@ -122,7 +122,8 @@ fn gather_matches_cpu_exactly() {
     let Some(ctx) = common::gpu("gather_matches_cpu_exactly") else { return };
     let g = GatherKernel::new(&ctx.device);
     let mut r = rng(9);
-    for (dim, u8s, values) in [(13usize, true, false), (784, true, false), (7, false, true), (1, true, true)] {
+    // dims that are multiples of 4 take the packed u8 path (gather_u8x4), with more target words than feature words at dim 4
+    for (dim, u8s, values) in [(13usize, true, false), (784, true, false), (7, false, true), (1, true, true), (4, true, true), (12, true, false)] {
         let len = 41;
         let features = if u8s { Features::U8((0..len * dim).map(|_| r.random()).collect()) } else { Features::F32(uniform(&mut r, len * dim, -2.0, 2.0)) };
         let targets = if values { Targets::Values { data: uniform(&mut r, len * 3, -1.0, 1.0), dim: 3 } } else { Targets::Classes { labels: (0..len).map(|_| r.random_range(0..10)).collect(), num_classes: 10 } };

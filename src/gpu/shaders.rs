@@ -82,7 +82,7 @@ impl Module {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
-            Module::Gather => &["gather"],
+            Module::Gather => &["gather", "gather_u8x4"],
             Module::Loss => &["loss"],
             Module::Reduce => &["bias_grad", "norm_partial", "sum_final", "unit_stats"],
             Module::Optimizer => &["update"],
