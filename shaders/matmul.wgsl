@@ -6,9 +6,10 @@
 // Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators); along K
 // (the contiguous dimension of w and a) operands are read as vec4. On lavapipe every storage
 // load costs a per-lane loop, so the block size (loads per FMA) sets the speed; 8×8 halves the
-// loads per FMA of a 4×4 block. A prelude (src/gpu/shaders.rs) declares `p4` (the flat
+// loads per FMA of a 4×4 block. Preludes (src/gpu/shaders.rs) declare `p4` (the flat
 // parameter buffer) and `x4` (the layer input) either as array<vec4<f32>> when K % 4 == 0 or as
-// array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders; the body below is the same for both.
+// array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders, and dz with ld1z/ld4z, as vec4 when
+// N % 4 == 0 (the constant DZ4 picks the vec4 loops of ab and atb); the body is the same for all.
 // Rows and columns past the edge are clamped on load and skipped on store, so every shape works.
 
 struct Dims {
@@ -29,7 +30,7 @@ struct Dims {
 @group(0) @binding(0) var<storage, read> st: Step;
 @group(0) @binding(1) var<storage, read> d: Dims;
 // binding 2: p4, binding 3: x4 (declared by the prelude)
-@group(0) @binding(4) var<storage, read> s1: array<f32>;
+// binding 4: dz, read through ld1z/ld4z (declared by the prelude; vec4 when DZ4, i.e. N % 4 == 0)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
 
@@ -140,16 +141,47 @@ fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     var acc: array<vec4<f32>, 16>;
     var w0 = d.w_off + c0;
     var w1 = d.w_off + c1;
-    for (var q = 0u; q < n; q++) {
-        let v0 = ld4p(w0);
-        let v1 = ld4p(w1);
-        for (var i = 0u; i < B; i++) {
-            let s = s1[z[i] + q];
-            acc[2u * i] += s * v0;
-            acc[2u * i + 1u] += s * v1;
+    if DZ4 {
+        // four steps of q per pass: one vec4 of dz per row instead of four scalar loads; the
+        // products are added in the same q order as below
+        for (var q = 0u; q < n; q += 4u) {
+            var s: array<vec4<f32>, 8>;
+            for (var i = 0u; i < B; i++) {
+                s[i] = ld4z(z[i] + q);
+            }
+            // rows q..q+3 of w; components named, not indexed, so s stays in registers
+            let v0 = array<vec4<f32>, 4>(ld4p(w0), ld4p(w0 + k), ld4p(w0 + 2u * k), ld4p(w0 + 3u * k));
+            let v1 = array<vec4<f32>, 4>(ld4p(w1), ld4p(w1 + k), ld4p(w1 + 2u * k), ld4p(w1 + 3u * k));
+            for (var i = 0u; i < B; i++) {
+                let si = s[i];
+                var a0 = acc[2u * i];
+                var a1 = acc[2u * i + 1u];
+                a0 += si.x * v0[0];
+                a1 += si.x * v1[0];
+                a0 += si.y * v0[1];
+                a1 += si.y * v1[1];
+                a0 += si.z * v0[2];
+                a1 += si.z * v1[2];
+                a0 += si.w * v0[3];
+                a1 += si.w * v1[3];
+                acc[2u * i] = a0;
+                acc[2u * i + 1u] = a1;
+            }
+            w0 += 4u * k;
+            w1 += 4u * k;
         }
-        w0 += k;
-        w1 += k;
+    } else {
+        for (var q = 0u; q < n; q++) {
+            let v0 = ld4p(w0);
+            let v1 = ld4p(w1);
+            for (var i = 0u; i < B; i++) {
+                let s = ld1z(z[i] + q);
+                acc[2u * i] += s * v0;
+                acc[2u * i + 1u] += s * v1;
+            }
+            w0 += k;
+            w1 += k;
+        }
     }
     for (var i = 0u; i < B; i++) {
         store_ab(r0 + i, c0, acc[2u * i]);
@@ -189,17 +221,38 @@ fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     var x0 = c0;
     var x1 = c1;
     var zrow = 0u;
-    for (var q = 0u; q < m; q++) {
-        let v0 = ld4x(x0);
-        let v1 = ld4x(x1);
-        for (var i = 0u; i < B; i++) {
-            let s = s1[zrow + nn[i]];
-            acc[2u * i] += s * v0;
-            acc[2u * i + 1u] += s * v1;
+    if DZ4 {
+        // the block's eight dz values of row q are contiguous: two vec4 loads (the second quad
+        // clamped inside the row when N % 8 == 4; those rows of dw are never stored)
+        let r1 = select(r0 + 4u, r0, r0 + 4u >= n);
+        for (var q = 0u; q < m; q++) {
+            let v0 = ld4x(x0);
+            let v1 = ld4x(x1);
+            let sa = ld4z(zrow + r0);
+            let sb = ld4z(zrow + r1);
+            for (var i = 0u; i < 4u; i++) {
+                acc[2u * i] += sa[i] * v0;
+                acc[2u * i + 1u] += sa[i] * v1;
+                acc[2u * i + 8u] += sb[i] * v0;
+                acc[2u * i + 9u] += sb[i] * v1;
+            }
+            x0 += k;
+            x1 += k;
+            zrow += n;
         }
-        x0 += k;
-        x1 += k;
-        zrow += n;
+    } else {
+        for (var q = 0u; q < m; q++) {
+            let v0 = ld4x(x0);
+            let v1 = ld4x(x1);
+            for (var i = 0u; i < B; i++) {
+                let s = ld1z(zrow + nn[i]);
+                acc[2u * i] += s * v0;
+                acc[2u * i + 1u] += s * v1;
+            }
+            x0 += k;
+            x1 += k;
+            zrow += n;
+        }
     }
     for (var i = 0u; i < B; i++) {
         store_atb(r0 + i, c0, acc[2u * i]);

@@ -21,11 +21,12 @@ pub trait Scalar:
     fn to_f64_lossy(self) -> f64;
 }
 
-/// Products below this many multiply-adds (about 0.2 ms on one core) run on the calling thread:
-/// handing work to the pool costs tens of microseconds, and the 784-64-10 net's GEMMs (5M) ran
-/// slower threaded. Larger ones use rayon's pool (all cores). The split is over output blocks
-/// only, so the sum order, and the result, does not depend on the thread count
-/// (tests/cpu_repeat.rs).
+/// Products below this many multiply-adds run on the calling thread: handing work to the pool
+/// costs tens of microseconds, and the 784-64-10 net's GEMMs (5M) ran slower threaded. From 8.4M
+/// (B's 128×256×256) up they use rayon's pool (all cores): threading those took B from 64k to
+/// 89k samples/s on 2 cores (`wgpu-mlp bench --devices cpu --configs B`, 1 << 24 vs 1 << 23).
+/// The split is over output blocks only, so the sum order, and the result, does not depend on
+/// the thread count (tests/cpu_repeat.rs).
 const PARALLEL_MIN_MACS: usize = 1 << 23;
 
 fn parallelism(m: usize, k: usize, n: usize) -> gemm::Parallelism {

@@ -48,8 +48,12 @@ fn words(ctx: &GpuContext, v: &[u32]) -> wgpu::Buffer {
 const ACTS: [Option<Activation>; 6] =
     [None, Some(Activation::Identity), Some(Activation::Relu), Some(Activation::LeakyRelu(0.1)), Some(Activation::Tanh), Some(Activation::Sigmoid)];
 /// (M, K, N): edge shapes and real layer shapes
-const SHAPES: [(usize, usize, usize); 8] =
-    [(1, 1, 1), (7, 13, 5), (63, 65, 33), (129, 784, 64), (100, 784, 10), (128, 256, 256), (5, 10, 13), (33, 1024, 10)];
+/// (M, K, N). K % 4 == 0 takes the vec4 module, and with N % 4 == 0 too the one that also reads
+/// dz as vec4 (N = 12: the second row quad of atb past N); (9, 7, 4) has N % 4 == 0 but not K.
+const SHAPES: [(usize, usize, usize); 10] = [
+    (1, 1, 1), (7, 13, 5), (63, 65, 33), (129, 784, 64), (100, 784, 10), (128, 256, 256), (5, 10, 13), (33, 1024, 10),
+    (37, 20, 12), (9, 7, 4),
+];
 
 fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usize, usize), seed: u64) {
     let mut r = rng(seed);

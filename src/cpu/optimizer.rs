@@ -78,8 +78,26 @@ pub fn optimizer_update<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &
 
 /// `optimizer_update` that also returns Σ grad² of the regularised gradient it applied (in f64,
 /// in the fixed lane order of `add_squares`), so the engine gets ‖∂L/∂W‖ without another pass.
+/// Large tensors update in chunks of this many elements on rayon's pool (C's 1024×1024 weights:
+/// 16 chunks); Σ grad² is summed within each chunk, then over the chunks in order, so the norm,
+/// like every weight, is the same at any thread count (`reduce::grad_norm` sums the same way).
+pub(crate) const UPDATE_CHUNK: usize = 1 << 16;
+
 pub(crate) fn optimizer_update_norm<T: Scalar>(u: &UpdateParams, w: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T]) -> f64 {
-    super::wide::wide(Update { u, w, g, s0, s1 })
+    let n = w.len();
+    if n <= UPDATE_CHUNK {
+        return super::wide::wide(Update { u, w, g, s0, s1 });
+    }
+    let (mut s0c, mut s1c) = (s0.chunks_mut(UPDATE_CHUNK), s1.chunks_mut(UPDATE_CHUNK));
+    // unused slots are empty and give no chunks: those chunks get empty slices too
+    let parts: Vec<Update<'_, T>> = w
+        .chunks_mut(UPDATE_CHUNK)
+        .zip(g[..n].chunks(UPDATE_CHUNK))
+        .map(|(w, g)| Update { u, w, g, s0: s0c.next().unwrap_or(&mut []), s1: s1c.next().unwrap_or(&mut []) })
+        .collect();
+    use rayon::prelude::*;
+    let norms: Vec<f64> = parts.into_par_iter().map(super::wide::wide).collect();
+    norms.iter().sum()
 }
 
 struct Update<'a, T> {
@@ -256,6 +274,31 @@ const BLOCK: usize = 256;
 mod tests {
     use super::*;
     use crate::optim::OptimizerConfig;
+
+    /// Tensors larger than a chunk update in parallel: weights, slots and the norm are the same
+    /// bits on 1, 2 and 3 threads, and the norm is `grad_norm`'s.
+    #[test]
+    fn chunked_update_is_the_same_at_any_thread_count() {
+        let n = 3 * UPDATE_CHUNK + 77;
+        let w0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() * 0.1).collect();
+        for kind in [OptimizerKind::Sgd, OptimizerKind::Rmsprop, OptimizerKind::Adam] {
+            let u = UpdateParams::new(&OptimizerConfig::new(kind), 0.01, 3, 1e-3, 1e-4, false, false);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let slots = OptimizerConfig::new(kind).state_slots();
+                let (mut w, mut a, mut b) = (w0.clone(), vec![0.01f32; n], if slots > 1 { vec![0.0f32; n] } else { vec![] });
+                let norm = pool.install(|| optimizer_update_norm(&u, &mut w, &g, &mut a, &mut b));
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (bits(&w), bits(&a), bits(&b), norm.to_bits())
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "{kind:?}: 2 threads");
+            assert_eq!(one, run(3), "{kind:?}: 3 threads");
+            let want = crate::cpu::reduce::grad_norm(&g, &w0, 1e-3, 1e-4);
+            assert_eq!(f64::from_bits(one.3).sqrt().to_bits(), want.to_bits(), "{kind:?}: norm");
+        }
+    }
 
     /// The wide (AVX) build of the loop and the baseline build agree bit for bit, for every
     /// kind, with penalties, decay and the proximal step, on a length with a ragged tail.

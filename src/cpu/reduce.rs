@@ -16,13 +16,21 @@ pub fn bias_grad<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
 }
 
 /// ‖g + λw + β·sign(w)‖₂ of one weight tensor (β = 0 in proximal mode), summed in f64 in the
-/// lane order of `add_squares`. (The engine gets the same number from the optimizer update.)
+/// lane order of `add_squares` within each `UPDATE_CHUNK`, then over chunks. (The engine gets the
+/// same number from the optimizer update.)
 pub fn grad_norm<T: Scalar>(g: &[T], w: &[T], l2: f64, l1_subgrad: f64) -> f64 {
     let (l2, l1) = (T::from_f64_lossy(l2), T::from_f64_lossy(l1_subgrad));
     let grads: Vec<T> = g.iter().zip(w).map(|(&g, &w)| regularized_grad(g, w, l2, l1)).collect();
-    let mut lanes = [0.0; LANES];
-    add_squares(&mut lanes, &grads);
-    lanes.iter().sum::<f64>().sqrt()
+    // per chunk of the optimizer's parallel update, then over chunks in order, as it sums
+    let chunk_sums: Vec<f64> = grads
+        .chunks(super::optimizer::UPDATE_CHUNK)
+        .map(|c| {
+            let mut lanes = [0.0; LANES];
+            add_squares(&mut lanes, c);
+            lanes.iter().sum::<f64>()
+        })
+        .collect();
+    chunk_sums.iter().sum::<f64>().sqrt()
 }
 
 /// Lanes of `add_squares`.

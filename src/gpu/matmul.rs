@@ -1,5 +1,6 @@
 //! Host side of shaders/matmul.wgsl (CPU twins: src/cpu/matmul.rs, src/cpu/activation.rs).
-//! Builds the three forms' dispatches; the vec4 module is used whenever K % 4 == 0.
+//! Builds the three forms' dispatches; the vec4 module is used whenever K % 4 == 0, and the one
+//! that also reads dz as vec4 for ab and atb when N % 4 == 0 too.
 
 use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot, MATMUL_TILE};
 use super::shaders::Module;
@@ -55,8 +56,8 @@ pub struct MatmulBuffers<'a> {
 
 pub struct MatmulKernels {
     layout: wgpu::BindGroupLayout,
-    /// [scalar, vec4] × [abt, ab, atb]
-    pipelines: [[wgpu::ComputePipeline; 3]; 2],
+    /// [scalar, vec4, vec4 with vec4 dz] × [abt, ab, atb]
+    pipelines: [[wgpu::ComputePipeline; 3]; 3],
 }
 
 impl MatmulKernels {
@@ -67,12 +68,17 @@ impl MatmulKernels {
             let sm = module(dev, m);
             ["abt", "ab", "atb"].map(|e| pipeline(dev, &layout, &sm, e))
         };
-        let pipelines = [make(Module::MatmulScalar), make(Module::MatmulVec4)];
+        let pipelines = [make(Module::MatmulScalar), make(Module::MatmulVec4), make(Module::MatmulVec4Dz4)];
         MatmulKernels { layout, pipelines }
     }
 
     pub fn dispatch(&self, dev: &wgpu::Device, form: Form, dims: &MatmulDims, b: &MatmulBuffers) -> Dispatch {
-        let vec4 = dims.k % 4 == 0;
+        // dz as vec4 only matters to ab and atb (abt reads none)
+        let variant = match (dims.k % 4 == 0, dims.n % 4 == 0 && form != Form::Abt) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
         let (i, grid) = match form {
             Form::Abt => (0, Grid::Rows { x: dims.n.div_ceil(MATMUL_TILE), rows_per_group: MATMUL_TILE }),
             Form::Ab => (1, Grid::Rows { x: dims.k.div_ceil(MATMUL_TILE), rows_per_group: MATMUL_TILE }),
@@ -85,6 +91,6 @@ impl MatmulKernels {
             "matmul",
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
         );
-        Dispatch { label: ["abt", "ab", "atb"][i], pipeline: self.pipelines[vec4 as usize][i].clone(), bind_group: bg, record: 0, grid }
+        Dispatch { label: ["abt", "ab", "atb"][i], pipeline: self.pipelines[variant][i].clone(), bind_group: bg, record: 0, grid }
     }
 }
