@@ -1,7 +1,7 @@
 // Fixed-order reductions, the CPU twins are in src/cpu/reduce.rs. No atomics: every sum has one
 // owner or a fixed tree, so results repeat bit-for-bit.
 //   bias_grad:    dz (B, N) -> db (N) column sums, row by row (the CPU's order exactly)
-//   norm_partial: per 4096-element chunk of one weight tensor, the sums of (g + λw + β·sign w)²,
+//   norm_partial: per 16384-element chunk of one weight tensor, the sums of (g + λw + β·sign w)²,
 //                 w² and |w| -> partials (chunks, 3)
 //   sum_final:    sums `count` records of `width` floats (per-sample loss/correct, or the
 //                 partials above) into fields of this step's record in the epoch stats buffer
@@ -23,7 +23,7 @@ struct Dims {
 }
 
 const WG: u32 = 256u;
-const CHUNK: u32 = 4096u; // elements per norm_partial workgroup: 16 per invocation
+const CHUNK: u32 = 16384u; // elements per norm_partial workgroup: 64 per invocation (src/gpu/reduce.rs NORM_CHUNK)
 
 @group(0) @binding(0) var<storage, read> st: Step;
 @group(0) @binding(1) var<storage, read> d: Dims;

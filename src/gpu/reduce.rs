@@ -4,7 +4,7 @@ use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, R
 use super::shaders::Module;
 
 /// Elements per norm_partial workgroup (CHUNK in reduce.wgsl).
-pub const NORM_CHUNK: u32 = 4096;
+pub const NORM_CHUNK: u32 = 16384;
 
 pub fn norm_partials(len: u32) -> u32 {
     len.div_ceil(NORM_CHUNK)
