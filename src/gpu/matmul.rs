@@ -4,6 +4,7 @@
 
 use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot, MATMUL_TILE};
 use super::shaders::Module;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
@@ -56,20 +57,29 @@ pub struct MatmulBuffers<'a> {
 
 pub struct MatmulKernels {
     layout: wgpu::BindGroupLayout,
-    /// [scalar, vec4, vec4 with vec4 dz] × [abt, ab, atb]
-    pipelines: [[wgpu::ComputePipeline; 3]; 3],
+    /// [scalar, vec4, vec4 with vec4 dz] × [abt, ab, atb], each built on first use: a software
+    /// adapter compiles a pipeline in tens of milliseconds, and a network uses few of the nine.
+    pipelines: [[OnceLock<wgpu::ComputePipeline>; 3]; 3],
+    modules: [OnceLock<wgpu::ShaderModule>; 3],
 }
+
+const VARIANTS: [Module; 3] = [Module::MatmulScalar, Module::MatmulVec4, Module::MatmulVec4Dz4];
+const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 
 impl MatmulKernels {
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
         let layout = layout(dev, "matmul", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite]);
-        let make = |m: Module| {
-            let sm = module(dev, m);
-            ["abt", "ab", "atb"].map(|e| pipeline(dev, &layout, &sm, e))
-        };
-        let pipelines = [make(Module::MatmulScalar), make(Module::MatmulVec4), make(Module::MatmulVec4Dz4)];
-        MatmulKernels { layout, pipelines }
+        MatmulKernels { layout, pipelines: Default::default(), modules: Default::default() }
+    }
+
+    fn pipeline(&self, dev: &wgpu::Device, variant: usize, form: usize) -> wgpu::ComputePipeline {
+        self.pipelines[variant][form]
+            .get_or_init(|| {
+                let m = self.modules[variant].get_or_init(|| module(dev, VARIANTS[variant]));
+                pipeline(dev, &self.layout, m, ENTRIES[form])
+            })
+            .clone()
     }
 
     pub fn dispatch(&self, dev: &wgpu::Device, form: Form, dims: &MatmulDims, b: &MatmulBuffers) -> Dispatch {
@@ -91,6 +101,6 @@ impl MatmulKernels {
             "matmul",
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
         );
-        Dispatch { label: ["abt", "ab", "atb"][i], pipeline: self.pipelines[variant][i].clone(), bind_group: bg, record: 0, grid }
+        Dispatch { label: ENTRIES[i], pipeline: self.pipeline(dev, variant, i), bind_group: bg, record: 0, grid }
     }
 }
