@@ -5,14 +5,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use wgpu_mlp::bench::{train_flops_per_sample, NETS};
+use wgpu_mlp::bench::{bench_setup, train_flops_per_sample, NETS};
 use wgpu_mlp::cpu::matmul::{matmul_ab, matmul_abt, matmul_atb};
 use wgpu_mlp::cpu::optimizer::{optimizer_update, UpdateParams};
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::bundled_mnist;
-use wgpu_mlp::engine::{Engine, TrainSetup};
-use wgpu_mlp::model::{Activation, Init, Loss, NetworkSpec, ParamLayout};
-use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
+use wgpu_mlp::engine::Engine;
+use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind};
 
 /// (M, K, N): cubes and the real layer shapes (batch × in → out) of configs A, B, C.
 const SHAPES: [(usize, usize, usize); 7] =
@@ -41,16 +40,7 @@ fn train_step(c: &mut Criterion) {
     let mut g = c.benchmark_group("cpu_train_step");
     for net in NETS {
         for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
-            let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
-            let setup = TrainSetup {
-                spec: spec.clone(),
-                optimizer: OptimizerConfig::new(kind),
-                regularization: Regularization::none(),
-                keep: vec![],
-                batch: net.batch,
-                seed: 0, augment: None,
-            };
-            let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
+            let (setup, params) = bench_setup(net, kind).expect("setup");
             let mut e = CpuEngine::<f32>::new(setup, params).expect("engine");
             e.load_train(&data).expect("data");
             let order: Vec<u32> = (0..net.batch as u32).collect();

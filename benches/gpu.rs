@@ -12,17 +12,16 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Samplin
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
-use wgpu_mlp::bench::{train_flops_per_sample, NETS};
+use wgpu_mlp::bench::{bench_setup, train_flops_per_sample, NETS};
 use wgpu_mlp::cpu::optimizer::UpdateParams;
 use wgpu_mlp::data::bundled_mnist;
-use wgpu_mlp::engine::{Engine, TrainSetup};
+use wgpu_mlp::engine::Engine;
 use wgpu_mlp::gpu::buffers::storage;
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
-use wgpu_mlp::model::{Activation, Init, Loss, NetworkSpec, ParamLayout};
-use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
+use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind};
 
 /// (M, K, N): cubes and the real layer shapes (batch × in → out) of configs A, B, C.
 const SHAPES: [(u32, u32, u32); 7] =
@@ -111,17 +110,7 @@ fn train_step(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     for net in NETS {
         for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
-            let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
-            let setup = TrainSetup {
-                spec: spec.clone(),
-                optimizer: OptimizerConfig::new(kind),
-                regularization: Regularization::none(),
-                keep: vec![],
-                batch: net.batch,
-                seed: 0,
-                augment: None,
-            };
-            let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
+            let (setup, params) = bench_setup(net, kind).expect("setup");
             let mut e = GpuEngine::new(ctx.clone(), setup, &params).expect("engine");
             e.load_train(&data).expect("data");
             let order: Vec<u32> = (0..(STEPS * net.batch) as u32).collect();

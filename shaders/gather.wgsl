@@ -115,6 +115,15 @@ fn augmented(b: u32, base: u32, p: u32) -> f32 {
     return min(max(val, 0.0), 1.0);
 }
 
+// the dataset row that batch row b gathers: through the permutation when training
+fn source_row(b: u32) -> u32 {
+    let i = st.offset + b;
+    if d.use_perm != 0u {
+        return perm[i];
+    }
+    return i;
+}
+
 // invocation (x, y): column j = x (feature and/or target word), row b = y
 @compute @workgroup_size(64, 4)
 fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -123,10 +132,7 @@ fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
     if b >= st.rows {
         return;
     }
-    var i = st.offset + b;
-    if d.use_perm != 0u {
-        i = perm[i];
-    }
+    let i = source_row(b);
     if j < d.dim {
         var v: f32;
         if d.aug != 0u {
@@ -159,10 +165,7 @@ fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {
     if b >= st.rows {
         return;
     }
-    var i = st.offset + b;
-    if d.use_perm != 0u {
-        i = perm[i];
-    }
+    let i = source_row(b);
     let words = d.dim >> 2u;
     if j < words {
         let word = feat[i * words + j];

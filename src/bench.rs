@@ -4,10 +4,10 @@
 
 use crate::config::{DeviceChoice, TrainConfig};
 use crate::data::{bundled_mnist, epoch_order};
-use crate::engine::KernelTime;
+use crate::engine::{KernelTime, TrainSetup};
 use crate::error::{Error, Result};
-use crate::model::{Activation, Init, Loss, NetworkSpec};
-use crate::optim::{LrSchedule, OptimizerKind};
+use crate::model::{Activation, Init, Loss, NetworkSpec, ParamLayout, Params};
+use crate::optim::{LrSchedule, OptimizerConfig, OptimizerKind, Regularization};
 use crate::run::make_engine;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -39,6 +39,22 @@ pub fn train_flops_per_sample(sizes: &[usize]) -> f64 {
     let layers: Vec<f64> = sizes.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).collect();
     let all: f64 = layers.iter().sum();
     3.0 * all - layers[0]
+}
+
+/// The setup and He-initialised parameters the criterion benches train `net` with.
+pub fn bench_setup(net: BenchNet, optimizer: OptimizerKind) -> Result<(TrainSetup, Params<f32>)> {
+    let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;
+    let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
+    let setup = TrainSetup {
+        spec,
+        optimizer: OptimizerConfig::new(optimizer),
+        regularization: Regularization::none(),
+        keep: vec![],
+        batch: net.batch,
+        seed: 0,
+        augment: None,
+    };
+    Ok((setup, params))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -463,33 +463,19 @@ impl Engine for GpuEngine {
     }
 
     fn train_epoch(&mut self, order: &[u32], lr: f64) -> Result<EpochStats> {
-        let len = self.train.as_ref().ok_or_else(|| Error::config("data", "no training set loaded"))?.data.len;
-        if let Some(&bad) = order.iter().find(|&&i| i as usize >= len) {
-            return Err(Error::config("order", format!("sample index {bad} is outside the training set")));
-        }
+        self.check_order(order)?;
         if order.is_empty() {
             return Ok(EpochStats { grad_norm_sum: vec![0.0; self.setup.spec.num_layers()], ..Default::default() });
         }
-        self.ensure_train_capacity(order.len())?;
-        let plan = self.train.take().ok_or_else(|| Error::Gpu("training plan missing".into()))?;
-        let r = self.run_epoch(&plan, order, lr, None);
-        self.train = Some(plan);
-        r
+        self.with_train_plan(order.len(), |e, plan| e.run_epoch(plan, order, lr, None))
     }
 
     fn kernel_times(&mut self, order: &[u32], lr: f64) -> Result<Option<Vec<KernelTime>>> {
         if !self.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
             return Ok(None);
         }
-        let len = self.train.as_ref().ok_or_else(|| Error::config("data", "no training set loaded"))?.data.len;
-        if let Some(&bad) = order.iter().find(|&&i| i as usize >= len) {
-            return Err(Error::config("order", format!("sample index {bad} is outside the training set")));
-        }
-        self.ensure_train_capacity(order.len())?;
-        let plan = self.train.take().ok_or_else(|| Error::Gpu("training plan missing".into()))?;
-        let r = self.profile_steps(&plan, order, lr);
-        self.train = Some(plan);
-        r.map(Some)
+        self.check_order(order)?;
+        self.with_train_plan(order.len(), |e, plan| e.profile_steps(plan, order, lr)).map(Some)
     }
 
     fn evaluate(&mut self, data: &Dataset) -> Result<EvalStats> {
@@ -530,6 +516,25 @@ impl Engine for GpuEngine {
 }
 
 impl GpuEngine {
+    /// Every index of `order` must be a row of the loaded training set.
+    fn check_order(&self, order: &[u32]) -> Result<()> {
+        let len = self.train.as_ref().ok_or_else(|| Error::config("data", "no training set loaded"))?.data.len;
+        match order.iter().find(|&&i| i as usize >= len) {
+            Some(&bad) => Err(Error::config("order", format!("sample index {bad} is outside the training set"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` with the training plan grown to an order of `order_len` (the plan is lent out of
+    /// `self` meanwhile, so `f` may use the engine's other parts).
+    fn with_train_plan<R>(&mut self, order_len: usize, f: impl FnOnce(&mut Self, &TrainPlan) -> Result<R>) -> Result<R> {
+        self.ensure_train_capacity(order_len)?;
+        let plan = self.train.take().ok_or_else(|| Error::Gpu("training plan missing".into()))?;
+        let r = f(self, &plan);
+        self.train = Some(plan);
+        r
+    }
+
     /// Trains on as many leading steps of `order` as a query set can time (two stamps per
     /// dispatch) and sums the device time per kernel family.
     fn profile_steps(&mut self, plan: &TrainPlan, order: &[u32], lr: f64) -> Result<Vec<KernelTime>> {
