@@ -5,7 +5,7 @@
 use std::time::Instant;
 use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::{storage, Buffers};
-use wgpu_mlp::gpu::gather::{feature_words, target_words};
+use wgpu_mlp::gpu::gather::{feature_bytes, target_words};
 use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::pipeline::{Dispatch, RECORD};
 use wgpu_mlp::gpu::plan::{stats_stride, Ctx, DataBuffers, Kernels};
@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = 4 * batch;
     let data = Dataset::new(Features::U8((0..n * sizes[0]).map(|i| (i * 7 % 256) as u8).collect()), sizes[0], Targets::Classes { labels: (0..n as u32).map(|i| i % 10).collect(), num_classes: 10 })?;
     let (tw_words, tw) = target_words(&data);
-    let db = DataBuffers { features: storage_init(&ctx, "f", &feature_words(&data))?, targets: storage_init(&ctx, "t", &tw_words)?, is_u8: true, tw, labels: true, len: n, augment: None };
+    let db = DataBuffers { features: storage_init(&ctx, "f", feature_bytes(&data))?, targets: storage_init(&ctx, "t", &tw_words)?, is_u8: true, tw, labels: true, len: n, augment: None };
     let perm = storage_init(&ctx, "perm", &(0..n as u32).collect::<Vec<_>>())?;
     let stats = storage(&ctx, "stats", 4 * stats_stride(spec.num_layers()) as u64 * 64)?;
     let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1 };

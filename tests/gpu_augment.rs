@@ -23,7 +23,7 @@ use wgpu_mlp::cpu::gather::gather_batch;
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{bundled_mnist, Augment, Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::storage_init;
-use wgpu_mlp::gpu::gather::{feature_words, target_words, GatherBuffers, GatherDims, GatherKernel};
+use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDims, GatherKernel};
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
 use wgpu_mlp::model::{Activation, Loss, NetworkSpec};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
@@ -57,7 +57,7 @@ fn augmenting_gather_matches_cpu() {
     let order: Vec<u32> = (0..61u32).map(|i| (i * 73 + 5) % 200).collect();
     let rows = order.len();
     let (tw_words, tw) = target_words(&data);
-    let (perm, fb, tb) = (words(&ctx, &order), words(&ctx, &feature_words(&data)), words(&ctx, &tw_words));
+    let (perm, fb, tb) = (words(&ctx, &order), storage_init(&ctx, "test", feature_bytes(&data)).expect("buffer"), words(&ctx, &tw_words));
     let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows]));
     let key = seed_key(42);
     for (spec, exact) in [
@@ -162,7 +162,7 @@ fn non_square_images_match_cpu() {
     data.image_shape = Some((h, w));
     let order: Vec<u32> = (0..len as u32).rev().collect();
     let (tw_words, tw) = target_words(&data);
-    let (perm, fb, tb) = (words(&ctx, &order), words(&ctx, &feature_words(&data)), words(&ctx, &tw_words));
+    let (perm, fb, tb) = (words(&ctx, &order), storage_init(&ctx, "test", feature_bytes(&data)).expect("buffer"), words(&ctx, &tw_words));
     let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len * dim]), buf(&ctx, &vec![0.0; len]));
     for spec in ["shift=2,hflip", "shift=1,noise=0.1,hflip,rotate=30"] {
         let aug: Augment = spec.parse().unwrap();

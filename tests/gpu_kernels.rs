@@ -19,7 +19,7 @@ use wgpu_mlp::cpu::optimizer::{optimizer_update, UpdateParams};
 use wgpu_mlp::cpu::reduce::{bias_grad, grad_norm, penalty, unit_stats};
 use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::storage_init;
-use wgpu_mlp::gpu::gather::{feature_words, target_words, GatherBuffers, GatherDims, GatherKernel};
+use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDims, GatherKernel};
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
@@ -134,7 +134,7 @@ fn gather_matches_cpu_exactly() {
         let data = Dataset::new(features, dim, targets).expect("dataset");
         let order: Vec<u32> = (0..17).map(|_| r.random_range(0..len as u32)).collect();
         let (tw_words, tw) = target_words(&data);
-        let (perm, fb, tb) = (words(&ctx, &order), words(&ctx, &feature_words(&data)), words(&ctx, &tw_words));
+        let (perm, fb, tb) = (words(&ctx, &order), storage_init(&ctx, "test", feature_bytes(&data)).expect("buffer"), words(&ctx, &tw_words));
         let rows = order.len();
         let (x, dropped, tgt) = (buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * dim]), buf(&ctx, &vec![0.0; rows * 3]));
         let st = step(&ctx, rows, 4, 1.0);

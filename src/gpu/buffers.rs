@@ -7,7 +7,6 @@ use super::reduce::norm_partials;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::ParamLayout;
-use wgpu::util::DeviceExt;
 
 /// Steps recorded per submit: bounds the step-record buffer (steps × records × 256 bytes).
 pub const CHUNK_STEPS: usize = 256;
@@ -24,12 +23,19 @@ pub fn storage(ctx: &GpuContext, label: &str, bytes: u64) -> Result<wgpu::Buffer
     Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: STORAGE, mapped_at_creation: false }))
 }
 
-/// A storage buffer holding `words`.
-pub fn storage_init(ctx: &GpuContext, label: &str, words: &[u32]) -> Result<wgpu::Buffer> {
-    let mut w = words.to_vec();
-    w.resize(words.len().next_multiple_of(4).max(4), 0);
-    check_size(ctx, label, 4 * w.len() as u64)?;
-    Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::cast_slice(&w), usage: STORAGE }))
+/// A storage buffer holding `data` (zero-padded to a multiple of 16 bytes), written straight
+/// into the mapped buffer: a dataset is not copied on the host on its way (C's peak memory).
+pub fn storage_init<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    let size = (bytes.len() as u64).max(16).next_multiple_of(16);
+    check_size(ctx, label, size)?;
+    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: STORAGE, mapped_at_creation: true });
+    {
+        let mut view = buffer.slice(..).get_mapped_range_mut().map_err(|e| Error::Gpu(format!("mapping {label} for upload: {e}")))?;
+        view.slice(..bytes.len()).copy_from_slice(bytes);
+    }
+    buffer.unmap();
+    Ok(buffer)
 }
 
 fn check_size(ctx: &GpuContext, label: &str, size: u64) -> Result<()> {

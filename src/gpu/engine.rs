@@ -5,7 +5,7 @@
 
 use super::buffers::{storage, storage_init, Buffers, CHUNK_STEPS};
 use super::context::GpuContext;
-use super::gather::{feature_words, target_words};
+use super::gather::{feature_bytes, target_words};
 use super::optimizer::update_record;
 use super::pipeline::{Dispatch, RECORD};
 use super::plan::{stats_stride, Ctx, DataBuffers, Kernels};
@@ -134,7 +134,7 @@ impl GpuEngine {
     fn upload(&self, data: &Dataset, what: &str) -> Result<DataBuffers> {
         let (tw_words, tw) = target_words(data);
         Ok(DataBuffers {
-            features: storage_init(&self.ctx, &format!("{what} features"), &feature_words(data))?,
+            features: storage_init(&self.ctx, &format!("{what} features"), feature_bytes(data))?,
             targets: storage_init(&self.ctx, &format!("{what} targets"), &tw_words)?,
             is_u8: matches!(data.features, Features::U8(_)),
             tw,
@@ -301,13 +301,13 @@ impl GpuEngine {
         }
     }
 
+    /// Zeroes the optimizer slots on the device (no host-side zeros or staging copies).
     fn zero_slots(&self) {
-        let zeros = vec![0f32; self.layout.len];
-        for (i, b) in [&self.bufs.slot0, &self.bufs.slot1].into_iter().enumerate() {
-            if i < self.setup.optimizer.state_slots() {
-                self.write_f32(b, &zeros);
-            }
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zero slots") });
+        for b in [&self.bufs.slot0, &self.bufs.slot1].into_iter().take(self.setup.optimizer.state_slots()) {
+            enc.clear_buffer(b, 0, None);
         }
+        self.ctx.queue.submit([enc.finish()]);
     }
 
     fn epoch_stats(&self, stats: &[u8], counters: &[u8], order_len: usize) -> EpochStats {

@@ -75,18 +75,12 @@ impl GatherKernel {
     }
 }
 
-/// Features as the shader reads them: u8 packed 4 per little-endian u32, or f32 bits.
-pub fn feature_words(data: &Dataset) -> Vec<u32> {
+/// Features as the shader reads them: u8 (read packed 4 per little-endian u32) or f32, as bytes:
+/// the host layout already is the device layout, so the upload copies nothing first.
+pub fn feature_bytes(data: &Dataset) -> &[u8] {
     match &data.features {
-        Features::U8(v) => v
-            .chunks(4)
-            .map(|c| {
-                let mut b = [0u8; 4];
-                b[..c.len()].copy_from_slice(c);
-                u32::from_le_bytes(b)
-            })
-            .collect(),
-        Features::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
+        Features::U8(v) => v,
+        Features::F32(v) => bytemuck::cast_slice(v),
     }
 }
 
