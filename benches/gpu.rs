@@ -18,7 +18,7 @@ use wgpu_mlp::data::bundled_mnist;
 use wgpu_mlp::engine::Engine;
 use wgpu_mlp::gpu::buffers::storage;
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
-use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
+use wgpu_mlp::gpu::optimizer::{tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind};
@@ -48,13 +48,10 @@ fn context() -> Option<Arc<GpuContext>> {
 }
 
 /// A step buffer whose record says `rows` rows.
-fn step_record(ctx: &GpuContext, rows: u32, record: &[u32]) -> wgpu::Buffer {
+fn step_record(ctx: &GpuContext, rows: u32) -> wgpu::Buffer {
     let mut w = [0u32; 64];
     w[0] = rows;
-    w[..record.len()].copy_from_slice(record);
-    if record.is_empty() {
-        w[4] = (1.0f32 / rows as f32).to_bits();
-    }
+    w[4] = (1.0f32 / rows as f32).to_bits();
     ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: None,
         contents: bytemuck::cast_slice(&w),
@@ -87,7 +84,7 @@ fn matmul(c: &mut Criterion) {
         let bytes = 4 * [m * k, n * k, m * n].into_iter().max().unwrap_or(1) as u64;
         let buf = |name| storage(&ctx, name, bytes).expect("buffer");
         let (params, x, dz, out, aux) = (buf("params"), buf("x"), buf("dz"), buf("out"), buf("aux"));
-        let st = step_record(&ctx, m, &[]);
+        let st = step_record(&ctx, m);
         let bufs = MatmulBuffers { step: &st, params: &params, x: &x, dz: &dz, out: &out, aux: &aux };
         g.throughput(Throughput::Elements(2 * (m as u64 * k as u64 * n as u64)));
         // the forms as training uses them: forward with bias + ReLU, backward with ReLU'
@@ -134,13 +131,20 @@ fn optimizer(c: &mut Criterion) {
     for kind in [OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Rmsprop, OptimizerKind::Adam] {
         let cfg = OptimizerConfig::new(kind);
         let u = UpdateParams::new(&cfg, 1e-3, 10, 1e-4, 0.0, false, false);
-        let st = step_record(&ctx, 1, &update_record(&u, 0, n));
-        let d = kernel.dispatch(&ctx.device, n, 0, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers {
+        // record 0: the step; record 1: the one tensor (with its norm partials, as weights have)
+        let (grids, partial_floats) = tensor_grids(&[(0, n, true)], 0);
+        let mut recs = [0u32; 128];
+        recs[0] = 1;
+        recs[64..84].copy_from_slice(&update_record(&u, &grids[0]));
+        let st = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
+        let partials = storage(&ctx, "partials", 4 * partial_floats as u64).expect("buffer");
+        let d = kernel.dispatch(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers {
             step: &st,
             params: &params,
             grads: &grads,
             slot0: &slot0,
             slot1: &slot1,
+            partials: &partials,
         });
         // bytes moved: read w, g and each slot, write w and each slot
         g.throughput(Throughput::Bytes(4 * n as u64 * (3 + 2 * cfg.state_slots() as u64)));

@@ -9,6 +9,8 @@ use wgpu_mlp::gpu::gather::{feature_bytes, target_words};
 use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::pipeline::{Dispatch, RECORD};
 use wgpu_mlp::gpu::plan::{stats_stride, Ctx, DataBuffers, Kernels};
+use wgpu_mlp::cpu::optimizer::UpdateParams;
+use wgpu_mlp::gpu::optimizer::update_record;
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{Activation, Loss, NetworkSpec, ParamLayout};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, Regularization};
@@ -59,6 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let step = c.train_step(&db, &perm, &stats);
     let mut words = vec![0u32; b.records_per_step * RECORD as usize / 4];
     words[..5].copy_from_slice(&[batch as u32, 0, 0, 0, (1.0f32 / batch as f32).to_bits()]);
+    for (i, grid) in b.tensors.iter().enumerate() {
+        let u = UpdateParams::new(&setup.optimizer, 1e-3, 1, 0.0, 0.0, false, i % 2 == 1);
+        let r = (1 + i) * RECORD as usize / 4;
+        words[r..r + 20].copy_from_slice(&update_record(&u, grid));
+    }
     ctx.queue.write_buffer(&b.steps, 0, bytemuck::cast_slice(&words));
     let rows = batch as u32;
     let t = Instant::now();

@@ -1,7 +1,10 @@
-// The fused optimizer update of one parameter tensor: the CPU twin is src/cpu/optimizer.rs.
-// Penalties (λw + β·sign w), decoupled decay, the optimizer's moments and the proximal L1 step
-// in one pass. Every constant arrives precomputed on the host exactly as UpdateParams makes it.
-//   w, g, s0, s1: the flat parameter, gradient and slot buffers; this tensor is [off, off + len).
+// The fused optimizer update of every parameter tensor in one dispatch: the CPU twin is
+// src/cpu/optimizer.rs. Penalties (λw + β·sign w), decoupled decay, the optimizer's moments and
+// the proximal L1 step in one pass; every constant arrives precomputed on the host exactly as
+// UpdateParams makes it. Each tensor owns a range of workgroups (its record says which); for
+// weight tensors each invocation also writes the partial sums of (g + λw + β·sign w)², w² and |w|
+// over its elements, before the update, for the step's gradient norm and penalty (sum_final).
+//   w, g, s0, s1: the flat parameter, gradient and slot buffers; a tensor is [off, off + len).
 
 const OPT_SGD: u32 = 0u;
 const OPT_MOMENTUM: u32 = 1u;
@@ -34,33 +37,82 @@ struct Update {
     sqrt_bc2: f32, // √(1 − β2^t)
 }
 
-@group(0) @binding(0) var<storage, read> rec: Update;
-@group(0) @binding(1) var<storage, read_write> w: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> s0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> s1: array<f32>;
+// One 256-byte record of the step's record block: record 0 is the Step, 1 + t tensor t.
+struct Record {
+    u: Update,
+    wg_first: u32,  // this tensor's workgroups are [wg_first, wg_end), in tensor order
+    wg_end: u32,
+    norm_out: u32,  // float offset of its partial triples, or NO_NORM (bias tensors)
+    _p0: u32,
+    _pad: array<vec4<u32>, 11>,
+}
+
+struct UpdateDims {
+    tensors: u32,
+    _p0: u32,
+    _p1: u32,
+    _p2: u32,
+}
+
+const NO_NORM: u32 = 0xffffffffu;
+
+@group(0) @binding(0) var<storage, read> recs: array<Record>;
+@group(0) @binding(1) var<storage, read> dims: UpdateDims;
+@group(0) @binding(2) var<storage, read_write> w: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> s0: array<f32>;
+@group(0) @binding(5) var<storage, read_write> s1: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 
 fn sign0(x: f32) -> f32 {
     return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0);
 }
 
-// Elements per invocation: the record is read once per invocation (a storage read costs a
-// per-lane loop on lavapipe), then PER elements are updated in a row.
-const PER: u32 = 8u;
+const WG: u32 = 256u;
+// Elements per invocation (src/gpu/optimizer.rs UPDATE_PER), strided by WG so neighbouring
+// invocations touch neighbouring elements; the record is read once per invocation.
+const PER: u32 = 32u;
 
 @compute @workgroup_size(256)
-fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let u = rec;
-    let first = (gid.x + gid.y * nwg.x * 256u) * PER;
-    let last = min(first + PER, u.len);
-    for (var e = first; e < last; e++) {
-        update_one(u, u.off + e);
+fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let group = wid.x + wid.y * nwg.x;
+    // the tensor whose workgroup range holds this group (ranges ascend with t)
+    let count = dims.tensors;
+    var t = 1u;
+    loop {
+        if t > count {
+            return;
+        }
+        if group < recs[t].wg_end {
+            break;
+        }
+        t++;
+    }
+    let u = recs[t].u;
+    let first = recs[t].wg_first;
+    let norm_out = recs[t].norm_out;
+    let base = (group - first) * WG * PER;
+    var sums = vec3<f32>(0.0);
+    for (var i = 0u; i < PER; i++) {
+        let e = base + i * WG + lid.x;
+        if e < u.len {
+            let gw = update_one(u, u.off + e);
+            sums += vec3<f32>(gw.x * gw.x, gw.y * gw.y, abs(gw.y));
+        }
+    }
+    if norm_out != NO_NORM {
+        let j = norm_out + 3u * ((group - first) * WG + lid.x);
+        partials[j] = sums.x;
+        partials[j + 1u] = sums.y;
+        partials[j + 2u] = sums.z;
     }
 }
 
-fn update_one(u: Update, i: u32) {
-    let grad = g[i] + u.l2 * w[i] + u.l1_sub * sign0(w[i]);
-    var wi = w[i];
+// Updates element i; returns the regularised gradient it applied and w before the update.
+fn update_one(u: Update, i: u32) -> vec2<f32> {
+    let w0 = w[i];
+    let grad = g[i] + u.l2 * w0 + u.l1_sub * sign0(w0);
+    var wi = w0;
     if (u.flags & FLAG_DECAY) != 0u {
         wi *= u.decay;
     }
@@ -107,4 +159,5 @@ fn update_one(u: Update, i: u32) {
         wi = sign0(wi) * max(abs(wi) - u.shrink, 0.0);
     }
     w[i] = wi;
+    return vec2<f32>(grad, w0);
 }

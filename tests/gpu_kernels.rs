@@ -22,8 +22,8 @@ use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDims, GatherKernel};
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
-use wgpu_mlp::gpu::optimizer::{update_record, OptimizerBuffers, OptimizerKernel};
-use wgpu_mlp::gpu::reduce::{norm_partials, ReduceBuffers, ReduceKernels};
+use wgpu_mlp::gpu::optimizer::{tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
+use wgpu_mlp::gpu::reduce::{ReduceBuffers, ReduceKernels, SumJob};
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{Activation, Loss};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind};
@@ -206,7 +206,7 @@ fn reductions_match_cpu() {
     let Some(ctx) = common::gpu("reductions_match_cpu") else { return };
     let rk = ReduceKernels::new(&ctx.device);
     let mut r = rng(6);
-    for (rows, n, len) in [(1usize, 1usize, 1usize), (7, 13, 91), (129, 64, 50176), (100, 10, 5000)] {
+    for (rows, n) in [(1usize, 1usize), (7, 13), (129, 64), (100, 10)] {
         let st = step(&ctx, rows, 0, 1.0);
         let dummy_r = buf(&ctx, &[0.0; 4]);
         let dummy_rw = buf(&ctx, &[0.0; 4]);
@@ -217,22 +217,6 @@ fn reductions_match_cpu() {
         let mut want = vec![0f32; n];
         bias_grad(rows, n, &dz, &mut want);
         assert_eq!(&read(&ctx, &out, n + 4)[4..], &want[..], "bias_grad {rows}x{n}");
-        // grad norm and penalty through norm_partial + sum_final
-        let (g, mut w) = (uniform(&mut r, len, -1.0, 1.0), uniform(&mut r, len, -1.0, 1.0));
-        w[0] = 0.0;
-        let (l2, l1) = (0.01f32, 0.003f32);
-        let (gb, wb) = (buf(&ctx, &g), buf(&ctx, &w));
-        let parts = norm_partials(len as u32);
-        let (partials, stats) = (buf(&ctx, &vec![0.0; 3 * parts as usize]), buf(&ctx, &[0.0; 8]));
-        run(&ctx, &[
-            rk.norm_partial(&ctx.device, len as u32, 0, l2, l1, 0, &ReduceBuffers { step: &st, src: &gb, src2: &wb, dst: &partials, counters: &dummy_rw }),
-            rk.sum_final(&ctx.device, Some(parts), 3, 0, 2, 5, &ReduceBuffers { step: &st, src: &partials, src2: &dummy_r, dst: &stats, counters: &dummy_rw }),
-        ], rows);
-        let s = read(&ctx, &stats, 5);
-        let norm = grad_norm(&g, &w, l2 as f64, l1 as f64) as f32;
-        common::assert_close(&format!("grad_norm {len}"), &[s[2].sqrt()], &[norm], REL, ABS);
-        let pen = (0.5 * l2 as f64 * s[3] as f64 + l1 as f64 * s[4] as f64) as f32;
-        common::assert_close(&format!("penalty {len}"), &[pen], &[penalty(&w, l2 as f64, l1 as f64) as f32], REL, ABS);
         // unit_stats, exact integers
         for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
             let mut h: Vec<f32> = uniform(&mut r, rows * n, -1.0, 1.0).iter().map(|&v| wgpu_mlp::cpu::activation::activate(act, v * 6.0)).collect();
@@ -264,42 +248,77 @@ fn reductions_match_cpu() {
 fn optimizer_update_matches_cpu() {
     let Some(ctx) = common::gpu("optimizer_update_matches_cpu") else { return };
     let ok = OptimizerKernel::new(&ctx.device);
+    let rk = ReduceKernels::new(&ctx.device);
     let mut r = rng(8);
-    let len = 1003;
-    let off = 4;
     let mut configs: Vec<OptimizerConfig> = [OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Nesterov, OptimizerKind::Rmsprop, OptimizerKind::Adam, OptimizerKind::Adamw].map(OptimizerConfig::new).to_vec();
     let mut rm = OptimizerConfig::new(OptimizerKind::Rmsprop);
     rm.momentum = 0.8;
     configs.push(rm.clone());
     rm.nesterov = true;
     configs.push(rm);
+    // four tensors in one dispatch, each with its own record (regularisation, bias or not) and
+    // length: one workgroup, three (20000 > 2 × 8192 elements), exactly one, and a short bias
+    let cases = [(1003usize, 0.0, 0.0, false, false), (20000, 1e-2, 1e-3, false, false), (8192, 1e-3, 1e-2, true, false), (37, 1e-2, 1e-2, true, true)];
+    let off0 = 4; // tensors start at multiples of 4 in the flat buffer
+    let mut list = Vec::new();
+    let mut at = off0;
+    for &(len, _, _, _, is_bias) in &cases {
+        list.push((at as u32, len as u32, !is_bias));
+        at = (at + len).next_multiple_of(4);
+    }
+    let total = at;
+    let (grids, partial_floats) = tensor_grids(&list, 0);
     for cfg in &configs {
-        for (l2, l1, prox, is_bias) in [(0.0, 0.0, false, false), (1e-2, 1e-3, false, false), (1e-3, 1e-2, true, false), (1e-2, 1e-2, true, true)] {
-            let w = uniform(&mut r, len, -1.0, 1.0);
-            let g = uniform(&mut r, len, -0.1, 0.1);
-            // RMSprop's s0 is a second moment (>= 0); the others' first slot takes either sign
-            let s0 = if cfg.kind == OptimizerKind::Rmsprop { uniform(&mut r, len, 0.0, 0.01) } else { uniform(&mut r, len, -0.1, 0.1) };
-            let s1 = uniform(&mut r, len, 0.0, 0.01);
-            let pad = |v: &[f32]| [vec![0.0; off], v.to_vec()].concat();
-            let (wb, gb, s0b, s1b) = (buf(&ctx, &pad(&w)), buf(&ctx, &pad(&g)), buf(&ctx, &pad(&s0)), buf(&ctx, &pad(&s1)));
-            let t = 7;
-            let u = UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias);
-            let mut rec = [0u32; 64];
-            rec[..16].copy_from_slice(&update_record(&u, off as u32, len as u32));
-            let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&rec), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE });
-            let d = ok.dispatch(&ctx.device, len as u32, 0, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b });
-            run(&ctx, &[d], 1);
-            let (mut ww, mut s0w, mut s1w) = (w.clone(), s0.clone(), s1.clone());
-            optimizer_update(&u, &mut ww, &g, &mut s0w, &mut s1w);
-            let what = format!("{:?} l2 {l2} l1 {l1} prox {prox} bias {is_bias}", cfg.kind);
+        let w = uniform(&mut r, total, -1.0, 1.0);
+        let g = uniform(&mut r, total, -0.1, 0.1);
+        // RMSprop's s0 is a second moment (>= 0); the others' first slot takes either sign
+        let s0 = if cfg.kind == OptimizerKind::Rmsprop { uniform(&mut r, total, 0.0, 0.01) } else { uniform(&mut r, total, -0.1, 0.1) };
+        let s1 = uniform(&mut r, total, 0.0, 0.01);
+        let (wb, gb, s0b, s1b) = (buf(&ctx, &w), buf(&ctx, &g), buf(&ctx, &s0), buf(&ctx, &s1));
+        let partials = buf(&ctx, &vec![0.0; partial_floats as usize]);
+        let t = 7;
+        // record 0: the step (one row); record 1 + i: tensor i
+        let mut recs = vec![0u32; 64 * (1 + cases.len())];
+        recs[0] = 1;
+        let params: Vec<UpdateParams> = cases.iter().map(|&(_, l2, l1, prox, is_bias)| UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias)).collect();
+        for (i, (u, grid)) in params.iter().zip(&grids).enumerate() {
+            recs[64 * (1 + i)..64 * (1 + i) + 20].copy_from_slice(&update_record(u, grid));
+        }
+        let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
+        let stats = buf(&ctx, &[0.0; 2 + 3 * 3]);
+        let jobs: Vec<SumJob> = grids.iter().filter(|t| t.norm_out.is_some()).enumerate()
+            .map(|(i, t)| SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * i as u32 })
+            .collect();
+        let (dummy_r, dummy_rw) = (buf(&ctx, &[0.0; 4]), buf(&ctx, &[0.0; 4]));
+        let ob = OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b, partials: &partials };
+        let rb = ReduceBuffers { step: &ub, src: &dummy_r, src2: &partials, dst: &stats, counters: &dummy_rw };
+        run(&ctx, &[ok.dispatch(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, &ob), rk.sum_final(&ctx.device, &jobs, 11, &rb)], 1);
+        let (gw, gs0, gs1, gstats) = (read(&ctx, &wb, total), read(&ctx, &s0b, total), read(&ctx, &s1b, total), read(&ctx, &stats, 11));
+        for (i, ((&(len, l2, l1, prox, is_bias), u), grid)) in cases.iter().zip(&params).zip(&grids).enumerate() {
+            let range = grid.off as usize..grid.off as usize + len;
+            let (mut ww, mut s0w, mut s1w) = (w[range.clone()].to_vec(), s0[range.clone()].to_vec(), s1[range.clone()].to_vec());
+            optimizer_update(u, &mut ww, &g[range.clone()], &mut s0w, &mut s1w);
+            let what = format!("{:?} tensor {i} (len {len}) l2 {l2} l1 {l1} prox {prox} bias {is_bias}", cfg.kind);
             // same f32 operations in the same order: only sqrt/division rounding may differ
-            common::assert_close(&format!("{what} w"), &read(&ctx, &wb, off + len)[off..], &ww, 1e-6, 1e-7);
+            common::assert_close(&format!("{what} w"), &gw[range.clone()], &ww, 1e-6, 1e-7);
             if cfg.state_slots() >= 1 {
-                common::assert_close(&format!("{what} s0"), &read(&ctx, &s0b, off + len)[off..], &s0w, 1e-6, 1e-9);
+                common::assert_close(&format!("{what} s0"), &gs0[range.clone()], &s0w, 1e-6, 1e-9);
             }
             if cfg.state_slots() >= 2 {
-                common::assert_close(&format!("{what} s1"), &read(&ctx, &s1b, off + len)[off..], &s1w, 1e-6, 1e-9);
+                common::assert_close(&format!("{what} s1"), &gs1[range.clone()], &s1w, 1e-6, 1e-9);
+            }
+            // the norm and penalty sums of the weights before the update
+            if !is_bias {
+                let (g0, w0) = (&g[range.clone()], &w[range.clone()]);
+                let l1_sub = if prox { 0.0 } else { l1 };
+                let s = &gstats[2 + 3 * i..5 + 3 * i];
+                let norm = grad_norm(g0, w0, l2, l1_sub) as f32;
+                common::assert_close(&format!("{what} grad_norm"), &[s[0].sqrt()], &[norm], REL, ABS);
+                let pen = (0.5 * l2 * s[1] as f64 + l1 * s[2] as f64) as f32;
+                common::assert_close(&format!("{what} penalty"), &[pen], &[penalty(w0, l2, l1) as f32], REL, ABS);
             }
         }
+        // the gaps between tensors are untouched
+        assert_eq!(gw[..off0], w[..off0], "{:?}: the update wrote before the first tensor", cfg.kind);
     }
 }

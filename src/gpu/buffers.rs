@@ -3,7 +3,7 @@
 
 use super::context::GpuContext;
 use super::pipeline::RECORD;
-use super::reduce::norm_partials;
+use super::optimizer::{tensor_grids, TensorGrid};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::ParamLayout;
@@ -65,10 +65,10 @@ pub struct Buffers {
     pub targets: wgpu::Buffer,
     /// per-sample (loss, correct)
     pub sample: wgpu::Buffer,
-    /// norm partial triples of every weight tensor; `part_off[l]` floats in, `parts[l]` triples
+    /// norm partial triples of every weight tensor, written by the fused update
     pub partials: wgpu::Buffer,
-    pub part_off: Vec<u32>,
-    pub parts: Vec<u32>,
+    /// the fused update's tensors, in record order: per layer weights (with norm) then bias
+    pub tensors: Vec<TensorGrid>,
     /// per hidden unit: fired flag at alive_off[l], saturated count at sat_off[l] (u32)
     pub counters: wgpu::Buffer,
     pub alive_off: Vec<u32>,
@@ -93,13 +93,12 @@ impl Buffers {
             .map(|l| if setup.keep_of(l) < 1.0 { storage(ctx, &format!("dropped{l}"), 4 * rows * spec.sizes[l] as u64).map(Some) } else { Ok(None) })
             .collect::<Result<Vec<_>>>()?;
         let dz = (0..layers).map(|l| storage(ctx, &format!("dz{l}"), 4 * rows * spec.sizes[l + 1] as u64)).collect::<Result<Vec<_>>>()?;
-        let (mut part_off, mut parts, mut at) = (Vec::new(), Vec::new(), 0u32);
-        for s in &layout.layers {
-            let p = norm_partials(s.weight_len() as u32);
-            part_off.push(at);
-            parts.push(p);
-            at += 3 * p;
-        }
+        let list: Vec<(u32, u32, bool)> = layout
+            .layers
+            .iter()
+            .flat_map(|s| [(s.weight as u32, s.weight_len() as u32, true), (s.bias as u32, s.outputs as u32, false)])
+            .collect();
+        let (tensors, partial_floats) = tensor_grids(&list, 0);
         let (mut alive_off, mut sat_off, mut words) = (Vec::new(), Vec::new(), 0u32);
         for l in 0..layers - 1 {
             let n = spec.sizes[l + 1] as u32;
@@ -128,9 +127,8 @@ impl Buffers {
             dz,
             targets: storage(ctx, "targets", 4 * rows * spec.outputs().max(1) as u64)?,
             sample: storage(ctx, "sample", 8 * rows)?,
-            partials: storage(ctx, "partials", 4 * at as u64)?,
-            part_off,
-            parts,
+            partials: storage(ctx, "partials", 4 * partial_floats as u64)?,
+            tensors,
             counters: storage(ctx, "counters", 4 * words as u64)?,
             alive_off,
             sat_off,

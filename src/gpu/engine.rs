@@ -581,7 +581,7 @@ impl GpuEngine {
         let steps = n.div_ceil(batch);
         self.ctx.queue.write_buffer(&plan.perm, 0, bytemuck::cast_slice(order));
         let (cfg, reg) = (self.setup.optimizer.clone(), self.setup.regularization.clone());
-        let slots: Vec<_> = self.layout.layers.clone();
+        let tensors = self.bufs.tensors.clone();
         let step0 = self.step;
         let counters = self.bufs.counters.clone();
         let counter_bytes = 4 * self.bufs.counter_words as u64;
@@ -594,12 +594,12 @@ impl GpuEngine {
                 let global = step0 + s as u64;
                 w[..5].copy_from_slice(&[rows as u32, (s * batch) as u32, global as u32, s as u32, (1.0f32 / rows as f32).to_bits()]);
                 let t = global + 1;
-                for (l, slot) in slots.iter().enumerate() {
-                    for (is_bias, off, len) in [(false, slot.weight, slot.weight_len()), (true, slot.bias, slot.outputs)] {
-                        let u = UpdateParams::new(&cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
-                        let r = 1 + 2 * l + is_bias as usize;
-                        w[r * RECORD_WORDS..r * RECORD_WORDS + 16].copy_from_slice(&update_record(&u, off as u32, len as u32));
-                    }
+                // tensors are per layer weights then bias (Buffers::new)
+                for (i, grid) in tensors.iter().enumerate() {
+                    let (l, is_bias) = (i / 2, i % 2 == 1);
+                    let u = UpdateParams::new(&cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
+                    let r = 1 + i;
+                    w[r * RECORD_WORDS..r * RECORD_WORDS + 20].copy_from_slice(&update_record(&u, grid));
                 }
             },
             |enc| {

@@ -1,14 +1,58 @@
 //! Host side of shaders/optimizer.wgsl (CPU twin: src/cpu/optimizer.rs): one fused update
-//! dispatch per parameter tensor, its constants in a per-(step, tensor) uniform record.
+//! dispatch for every parameter tensor of a step (one dispatch instead of one per tensor, and the
+//! gradient-norm partials come out of the same pass), each tensor's constants in a per-(step,
+//! tensor) record of the step's record block.
 
 use super::pipeline::{bind_group, f, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
 use super::shaders::Module;
 use crate::cpu::optimizer::UpdateParams;
 use crate::optim::OptimizerKind;
 
-/// The `Update` record for one tensor at one step: UpdateParams's constants rounded to f32
-/// exactly where the CPU engine rounds them (`T::from_f64_lossy` of the same f64 expressions).
-pub fn update_record(u: &UpdateParams, off: u32, len: u32) -> [u32; 16] {
+/// Elements per invocation and invocations per workgroup of `update` (PER and WG in the shader).
+pub const UPDATE_PER: u32 = 32;
+const UPDATE_WG: u32 = 256;
+/// `norm_out` of a tensor without norm partials.
+const NO_NORM: u32 = u32::MAX;
+
+/// Where one tensor sits in the fused update: its workgroups and, for weight tensors, where its
+/// partial triples (one per invocation) go in the partials buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorGrid {
+    pub off: u32,
+    pub len: u32,
+    pub wg_first: u32,
+    pub wg_end: u32,
+    /// float offset of the partial triples (None: no norm, e.g. biases)
+    pub norm_out: Option<u32>,
+}
+
+impl TensorGrid {
+    /// Partial triples this tensor writes (one per invocation of its workgroups).
+    pub fn partials(&self) -> u32 {
+        (self.wg_end - self.wg_first) * UPDATE_WG
+    }
+}
+
+/// Lays out tensors (offset, length, with norm?) in order: consecutive workgroup ranges and
+/// consecutive partial blocks from `partials_at` on. Returns the grids and the floats used.
+pub fn tensor_grids(tensors: &[(u32, u32, bool)], partials_at: u32) -> (Vec<TensorGrid>, u32) {
+    let (mut wg, mut at) = (0u32, partials_at);
+    let mut out = Vec::with_capacity(tensors.len());
+    for &(off, len, norm) in tensors {
+        let groups = len.div_ceil(UPDATE_WG * UPDATE_PER).max(1);
+        let g = TensorGrid { off, len, wg_first: wg, wg_end: wg + groups, norm_out: norm.then_some(at) };
+        if norm {
+            at += 3 * g.partials();
+        }
+        wg += groups;
+        out.push(g);
+    }
+    (out, at - partials_at)
+}
+
+/// The record for one tensor at one step: UpdateParams's constants rounded to f32 exactly where
+/// the CPU engine rounds them (`T::from_f64_lossy` of the same f64 expressions), then its grid.
+pub fn update_record(u: &UpdateParams, t: &TensorGrid) -> [u32; 20] {
     let c = |x: f64| f(x as f32);
     let mut flags = 0;
     if u.nesterov {
@@ -27,19 +71,23 @@ pub fn update_record(u: &UpdateParams, off: u32, len: u32) -> [u32; 16] {
     // the CPU computes decay as T::one() − c(lr·wd): the subtraction happens in f32
     let decay = 1.0f32 - (u.lr * u.weight_decay) as f32;
     [
-        off, len, u.kind.code(), flags,
+        t.off, t.len, u.kind.code(), flags,
         c(u.lr), c(u.momentum), c(u.eps), c(u.l2),
         c(l1_sub), c(u.lr * u.l1), f(decay), c(u.rho),
         c(u.beta1), c(u.beta2), c(u.lr / u.bias_correction1), c(u.bias_correction2.sqrt()),
+        t.wg_first, t.wg_end, t.norm_out.unwrap_or(NO_NORM), 0,
     ]
 }
 
 pub struct OptimizerBuffers<'a> {
+    /// the step records: record 0 the Step, 1 + t tensor t's record
     pub step: &'a wgpu::Buffer,
     pub params: &'a wgpu::Buffer,
     pub grads: &'a wgpu::Buffer,
     pub slot0: &'a wgpu::Buffer,
     pub slot1: &'a wgpu::Buffer,
+    /// the norm partial triples of weight tensors
+    pub partials: &'a wgpu::Buffer,
 }
 
 pub struct OptimizerKernel {
@@ -50,19 +98,23 @@ pub struct OptimizerKernel {
 impl OptimizerKernel {
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
-        let layout = layout(dev, "optimizer", &[Step, ReadWrite, Read, ReadWrite, ReadWrite]);
+        let layout = layout(dev, "optimizer", &[Step, Dims, ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite]);
         let pipeline = pipeline(dev, &layout, &module(dev, Module::Optimizer), "update");
         OptimizerKernel { layout, pipeline }
     }
 
-    /// The update of a tensor of `len` elements whose record is `record` of each step.
-    pub fn dispatch(&self, dev: &wgpu::Device, len: u32, record: u32, max_dim: u32, b: &OptimizerBuffers) -> Dispatch {
+    /// The update of every tensor in `grids` (laid out by `tensor_grids`), whose records are
+    /// 1 ..= grids.len() of each step.
+    pub fn dispatch(&self, dev: &wgpu::Device, grids: &[TensorGrid], max_dim: u32, b: &OptimizerBuffers) -> Dispatch {
+        let tensors = grids.len() as u32;
+        let groups = grids.last().map_or(0, |g| g.wg_end);
         let bg = bind_group(
             dev,
             &self.layout,
             "optimizer",
-            &[Res::Step(b.step), Res::Buf(b.params), Res::Buf(b.grads), Res::Buf(b.slot0), Res::Buf(b.slot1)],
+            &[Res::Records(b.step, 1 + tensors), Res::Dims(&[tensors, 0, 0, 0]), Res::Buf(b.params), Res::Buf(b.grads),
+              Res::Buf(b.slot0), Res::Buf(b.slot1), Res::Buf(b.partials)],
         );
-        Dispatch { label: "update", pipeline: self.pipeline.clone(), bind_group: bg, record, grid: grid_1d(len, 256 * 8, max_dim) }
+        Dispatch { label: "update", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: grid_1d(groups, 1, max_dim) }
     }
 }

@@ -74,6 +74,8 @@ pub fn pipeline(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, module: &wgp
 /// dims, or a whole storage buffer.
 pub enum Res<'a> {
     Step(&'a wgpu::Buffer),
+    /// `n` consecutive records from the dynamic offset on (a Step slot seeing a step's block)
+    Records(&'a wgpu::Buffer, u32),
     Dims(&'a [u32]),
     Buf(&'a wgpu::Buffer),
 }
@@ -106,6 +108,11 @@ pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &st
                     buffer: b,
                     offset: 0,
                     size: wgpu::BufferSize::new(RECORD),
+                }),
+                (Res::Records(b, n), _) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: b,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(RECORD * *n as u64),
                 }),
                 (_, Some(d)) => d.as_entire_binding(),
                 (Res::Buf(b), _) => b.as_entire_binding(),

@@ -9,7 +9,7 @@ use super::loss::{LossBuffers, LossKernel, LossMode};
 use super::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use super::optimizer::{OptimizerBuffers, OptimizerKernel};
 use super::pipeline::Dispatch;
-use super::reduce::{ReduceBuffers, ReduceKernels};
+use super::reduce::{ReduceBuffers, ReduceKernels, SumJob};
 use crate::engine::TrainSetup;
 use crate::model::ParamLayout;
 
@@ -135,29 +135,18 @@ impl Ctx<'_> {
                 }));
             }
         }
-        // norms and penalties of the gradients and parameters before the update
-        let reg = &s.regularization;
-        for l in 0..layers {
-            let slot = self.layout.layers[l];
-            let l1_sub = if reg.l1_proximal { 0.0 } else { reg.l1_of(l) as f32 };
-            let rb = ReduceBuffers { step: &b.steps, src: &b.grads, src2: &b.params, dst: &b.partials, counters: &b.dummy_rw };
-            out.push(self.k.reduce.norm_partial(dev, slot.weight_len() as u32, slot.weight as u32, reg.l2_of(l) as f32, l1_sub, b.part_off[l], &rb));
-        }
-        let stride = stats_stride(layers);
-        let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
-        out.push(self.k.reduce.sum_final(dev, None, 2, 0, 0, stride, &rb));
-        for l in 0..layers {
-            let rb = ReduceBuffers { step: &b.steps, src: &b.partials, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
-            out.push(self.k.reduce.sum_final(dev, Some(b.parts[l]), 3, b.part_off[l], 2 + 3 * l as u32, stride, &rb));
-        }
-        // the fused update, weights then bias, layer by layer (as CpuEngine::apply_update)
-        let ob = OptimizerBuffers { step: &b.steps, params: &b.params, grads: &b.grads, slot0: &b.slot0, slot1: &b.slot1 };
+        // the fused update of every tensor (weights then bias, layer by layer, as
+        // CpuEngine::apply_update), writing the weights' norm and penalty partials on the way
+        let ob = OptimizerBuffers { step: &b.steps, params: &b.params, grads: &b.grads, slot0: &b.slot0, slot1: &b.slot1, partials: &b.partials };
         let max_dim = self.gpu.limits.max_compute_workgroups_per_dimension;
-        for l in 0..layers {
-            let slot = self.layout.layers[l];
-            out.push(self.k.optimizer.dispatch(dev, slot.weight_len() as u32, 1 + 2 * l as u32, max_dim, &ob));
-            out.push(self.k.optimizer.dispatch(dev, slot.outputs as u32, 2 + 2 * l as u32, max_dim, &ob));
+        out.push(self.k.optimizer.dispatch(dev, &b.tensors, max_dim, &ob));
+        // the step's loss and correct count, then per layer Σ grad², Σ w², Σ |w|: one dispatch
+        let mut jobs = vec![SumJob { partials: false, off: 0, count: None, width: 2, out: 0 }];
+        for (l, t) in b.tensors.iter().filter(|t| t.norm_out.is_some()).enumerate() {
+            jobs.push(SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * l as u32 });
         }
+        let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.partials, dst: stats, counters: &b.dummy_rw };
+        out.push(self.k.reduce.sum_final(dev, &jobs, stats_stride(layers), &rb));
         out
     }
 
@@ -171,7 +160,8 @@ impl Ctx<'_> {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs: &b.dummy_rw,
         }));
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
-        out.push(self.k.reduce.sum_final(self.dev(), None, 2, 0, 0, 2, &rb));
+        let job = SumJob { partials: false, off: 0, count: None, width: 2, out: 0 };
+        out.push(self.k.reduce.sum_final(self.dev(), &[job], 2, &rb));
         out
     }
 

@@ -1,13 +1,24 @@
 //! Host side of shaders/reduce.wgsl (CPU twins: src/cpu/reduce.rs).
 
-use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::shaders::Module;
 
-/// Elements per norm_partial workgroup (CHUNK in reduce.wgsl).
-pub const NORM_CHUNK: u32 = 16384;
+/// One sum of `sum_final` (the `Job` of reduce.wgsl): `count` records of `width` floats from
+/// src[off..] (`partials`: from src2) into field `out` of this step's stats record.
+#[derive(Clone, Copy, Debug)]
+pub struct SumJob {
+    pub partials: bool,
+    pub off: u32,
+    /// None: this step's rows
+    pub count: Option<u32>,
+    pub width: u32,
+    pub out: u32,
+}
 
-pub fn norm_partials(len: u32) -> u32 {
-    len.div_ceil(NORM_CHUNK)
+impl SumJob {
+    fn words(&self) -> [u32; 8] {
+        [self.partials as u32, self.off, self.count.unwrap_or(u32::MAX), self.width, self.out, 0, 0, 0]
+    }
 }
 
 pub struct ReduceBuffers<'a> {
@@ -21,7 +32,6 @@ pub struct ReduceBuffers<'a> {
 pub struct ReduceKernels {
     layout: wgpu::BindGroupLayout,
     bias_grad: wgpu::ComputePipeline,
-    norm_partial: wgpu::ComputePipeline,
     sum_final: wgpu::ComputePipeline,
     unit_stats: wgpu::ComputePipeline,
 }
@@ -33,42 +43,40 @@ struct Dims {
     off2: u32,
     out: u32,
     act: u32,
-    l2: f32,
-    l1: f32,
-    count: u32,
-    width: u32,
-    from_rows: bool,
     stride: u32,
 }
 
 impl Dims {
-    fn words(&self) -> [u32; 12] {
-        [self.n, self.off, self.off2, self.out, self.act, f(self.l2), f(self.l1), self.count, self.width,
-         self.from_rows as u32, self.stride, 0]
+    fn words(&self) -> [u32; 8] {
+        [self.n, self.off, self.off2, self.out, self.act, self.stride, 0, 0]
     }
 }
 
 impl ReduceKernels {
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
-        let layout = layout(dev, "reduce", &[Step, Dims, Read, Read, ReadWrite, ReadWrite]);
+        // binding 6: sum_final's job table (the other entries get an empty one)
+        let layout = layout(dev, "reduce", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, Dims]);
         let m = module(dev, Module::Reduce);
         ReduceKernels {
             bias_grad: pipeline(dev, &layout, &m, "bias_grad"),
-            norm_partial: pipeline(dev, &layout, &m, "norm_partial"),
             sum_final: pipeline(dev, &layout, &m, "sum_final"),
             unit_stats: pipeline(dev, &layout, &m, "unit_stats"),
             layout,
         }
     }
 
-    fn make(&self, dev: &wgpu::Device, label: &'static str, p: &wgpu::ComputePipeline, d: Dims, b: &ReduceBuffers, grid: Grid) -> Dispatch {
+    #[allow(clippy::too_many_arguments)]
+    fn make(&self, dev: &wgpu::Device, label: &'static str, p: &wgpu::ComputePipeline, d: Dims, jobs: &[SumJob], b: &ReduceBuffers, grid: Grid) -> Dispatch {
         let words = d.words();
+        // never empty: a binding holds at least one Job
+        let mut job_words: Vec<u32> = jobs.iter().flat_map(|j| j.words()).collect();
+        job_words.resize(job_words.len().max(8), 0);
         let bg = bind_group(
             dev,
             &self.layout,
             "reduce",
-            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters)],
+            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters), Res::Dims(&job_words)],
         );
         Dispatch { label, pipeline: p.clone(), bind_group: bg, record: 0, grid }
     }
@@ -76,26 +84,19 @@ impl ReduceKernels {
     /// src = dz (B, n) -> dst[out..out+n] column sums.
     pub fn bias_grad(&self, dev: &wgpu::Device, n: u32, out: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { n, out, ..Default::default() };
-        self.make(dev, "bias_grad", &self.bias_grad, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
+        self.make(dev, "bias_grad", &self.bias_grad, d, &[], b, Grid::Fixed(n.div_ceil(64), 1, 1))
     }
 
-    /// src = gradients, src2 = parameters; tensor [off, off+len) -> dst[out..] partial triples.
-    pub fn norm_partial(&self, dev: &wgpu::Device, len: u32, off: u32, l2: f32, l1_sub: f32, out: u32, b: &ReduceBuffers) -> Dispatch {
-        let d = Dims { n: len, off, out, l2, l1: l1_sub, ..Default::default() };
-        self.make(dev, "norm_partial", &self.norm_partial, d, b, Grid::Fixed(norm_partials(len), 1, 1))
-    }
-
-    /// Sums `count` (or, with `count = None`, this step's rows) records of `width` floats from
-    /// src[off..] into dst[stat·stride + out ..].
-    #[allow(clippy::too_many_arguments)]
-    pub fn sum_final(&self, dev: &wgpu::Device, count: Option<u32>, width: u32, off: u32, out: u32, stride: u32, b: &ReduceBuffers) -> Dispatch {
-        let d = Dims { off, out, count: count.unwrap_or(0), width, from_rows: count.is_none(), stride, ..Default::default() };
-        self.make(dev, "sum_final", &self.sum_final, d, b, Grid::Fixed(1, 1, 1))
+    /// One workgroup per job: src = per-sample pairs, src2 = partial triples -> dst, the epoch
+    /// stats buffer (records of `stride` floats, this step's at st.stat).
+    pub fn sum_final(&self, dev: &wgpu::Device, jobs: &[SumJob], stride: u32, b: &ReduceBuffers) -> Dispatch {
+        let d = Dims { stride, ..Default::default() };
+        self.make(dev, "sum_final", &self.sum_final, d, jobs, b, Grid::Fixed(jobs.len() as u32, 1, 1))
     }
 
     /// src = h (B, n) -> counters[alive..] fired flags, counters[sat..] saturated counts.
     pub fn unit_stats(&self, dev: &wgpu::Device, n: u32, act: u32, alive: u32, sat: u32, b: &ReduceBuffers) -> Dispatch {
         let d = Dims { n, act, off: alive, off2: sat, ..Default::default() };
-        self.make(dev, "unit_stats", &self.unit_stats, d, b, Grid::Fixed(n.div_ceil(64), 1, 1))
+        self.make(dev, "unit_stats", &self.unit_stats, d, &[], b, Grid::Fixed(n.div_ceil(64), 1, 1))
     }
 }
