@@ -2,7 +2,7 @@
 // src/cpu/matmul.rs (products) and src/cpu/activation.rs (epilogues).
 //   abt: a (M, K), w (N, K), b (N)     -> h (M, N) = act(a·wᵀ + b)  [+ dropped copy of h]
 //   ab:  dz (M, N), w (N, K), h (M, K) -> da (M, K) = (dz·w) · mask/p · act'(h)
-//   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a
+//   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a, and db (N) = Σ_rows dz
 // Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators); along K
 // (the contiguous dimension of w and a) operands are read as vec4. On lavapipe every storage
 // load costs a per-lane loop, so the block size (loads per FMA) sets the speed; 8×8 halves the
@@ -202,6 +202,7 @@ fn store_atb(r: u32, c0: u32, v: vec4<f32>) {
 }
 
 // dw (N, K) = dz (M, N; in s1)ᵀ · x (M, K); invocation (x, y) owns rows 8y.. of dw, columns 8x..
+// db (N) = column sums of dz (the CPU twin: bias_grad in src/cpu/reduce.rs)
 @compute @workgroup_size(8, 8)
 fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
@@ -257,5 +258,18 @@ fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     for (var i = 0u; i < B; i++) {
         store_atb(r0 + i, c0, acc[2u * i]);
         store_atb(r0 + i, c0 + 4u, acc[2u * i + 1u]);
+    }
+    // db (N) = column sums of dz, row by row (the CPU's bias_grad order): the first invocations
+    // along x take the block's rows in turn, so one dispatch less per layer
+    let nx = (k + B - 1u) / B;
+    for (var i = g.x; i < B; i += nx) {
+        let r = r0 + i;
+        if r < n {
+            var s = 0.0;
+            for (var q = 0u; q < m; q++) {
+                s += ld1z(q * n + r);
+            }
+            out[d.b_off + r] = s;
+        }
     }
 }

@@ -1,20 +1,19 @@
 // Fixed-order reductions, the CPU twins are in src/cpu/reduce.rs. No atomics: every sum has one
 // owner or a fixed tree, so results repeat bit-for-bit.
-//   bias_grad:    dz (B, N) -> db (N) column sums, row by row (the CPU's order exactly)
 //   sum_final:    one workgroup per job of the job table: sums `count` records of `width` floats
 //                 (per-sample loss/correct, or the update's gradient-norm partial triples) into
 //                 fields of this step's record in the epoch stats buffer
 //   unit_stats:   h (B, N) of a hidden layer -> per unit: fired (any h > 0), saturated count
 
 struct Dims {
-    n: u32,         // columns (bias_grad, unit_stats)
+    n: u32,         // columns (unit_stats)
     off: u32,       // unit_stats: fired-flag offset
     off2: u32,      // unit_stats: saturated-counter offset
-    out: u32,       // bias_grad: destination offset
     act: u32,
     stride: u32,    // sum_final: floats per stats record
     _p0: u32,
     _p1: u32,
+    _p2: u32,
 }
 
 // One sum of sum_final.
@@ -44,19 +43,6 @@ const WG: u32 = 256u;
 var<workgroup> red0: array<f32, 256>;
 var<workgroup> red1: array<f32, 256>;
 var<workgroup> red2: array<f32, 256>;
-
-@compute @workgroup_size(64)
-fn bias_grad(@builtin(global_invocation_id) g: vec3<u32>) {
-    let c = g.x;
-    if c >= d.n {
-        return;
-    }
-    var s = 0.0;
-    for (var r = 0u; r < st.rows; r++) {
-        s += src[r * d.n + c];
-    }
-    dst[d.out + c] = s;
-}
 
 // the three workgroup arrays summed by a fixed binary tree into element 0
 fn tree_reduce(t: u32) {

@@ -102,14 +102,19 @@ fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usi
         act_backward(act, &h, &mut want);
         common::assert_close(&format!("ab {m}x{k}x{n} {act:?} keep {keep}"), &read(ctx, &out, m * k), &want, REL, ABS);
     }
-    // atb into the weight slot of a gradient buffer
+    // atb into the weight and bias slots of a gradient buffer
     let grads = buf(ctx, &vec![0.0; params.len()]);
-    let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, keep: 1.0, ..Default::default() };
+    let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, b_off: b_off as u32, keep: 1.0, ..Default::default() };
     run(ctx, &[mm.dispatch(&ctx.device, Form::Atb, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dzb, out: &grads, aux: &dummy })], m);
     let mut want = vec![0f32; n * k];
     matmul_atb(m, n, k, &dz, &x, &mut want);
     let got = read(ctx, &grads, params.len());
     common::assert_close(&format!("atb {m}x{k}x{n}"), &got[w_off..w_off + n * k], &want, REL, ABS);
+    // the bias gradient sums rows in the CPU's order, so exactly
+    let mut want_b = vec![0f32; n];
+    bias_grad(m, n, &dz, &mut want_b);
+    assert_eq!(&got[b_off..b_off + n], &want_b[..], "atb's bias gradient {m}x{k}x{n}");
+    assert!(got[w_off + n * k..b_off].iter().all(|&v| v == 0.0), "atb wrote between the weights and the bias");
 }
 
 #[test]
@@ -202,21 +207,14 @@ fn losses_match_cpu() {
 }
 
 #[test]
-fn reductions_match_cpu() {
-    let Some(ctx) = common::gpu("reductions_match_cpu") else { return };
+fn unit_stats_match_cpu() {
+    let Some(ctx) = common::gpu("unit_stats_match_cpu") else { return };
     let rk = ReduceKernels::new(&ctx.device);
     let mut r = rng(6);
     for (rows, n) in [(1usize, 1usize), (7, 13), (129, 64), (100, 10)] {
         let st = step(&ctx, rows, 0, 1.0);
         let dummy_r = buf(&ctx, &[0.0; 4]);
         let dummy_rw = buf(&ctx, &[0.0; 4]);
-        // bias_grad: the CPU's row order, so exact
-        let dz = uniform(&mut r, rows * n, -1.0, 1.0);
-        let (dzb, out) = (buf(&ctx, &dz), buf(&ctx, &vec![0.0; n + 4]));
-        run(&ctx, &[rk.bias_grad(&ctx.device, n as u32, 4, &ReduceBuffers { step: &st, src: &dzb, src2: &dummy_r, dst: &out, counters: &dummy_rw })], rows);
-        let mut want = vec![0f32; n];
-        bias_grad(rows, n, &dz, &mut want);
-        assert_eq!(&read(&ctx, &out, n + 4)[4..], &want[..], "bias_grad {rows}x{n}");
         // unit_stats, exact integers
         for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
             let mut h: Vec<f32> = uniform(&mut r, rows * n, -1.0, 1.0).iter().map(|&v| wgpu_mlp::cpu::activation::activate(act, v * 6.0)).collect();

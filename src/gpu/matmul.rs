@@ -12,7 +12,7 @@ pub enum Form {
     Abt,
     /// da (M, K) = dz (M, N) · w (N, K), times mask/p and act'(h)
     Ab,
-    /// dw (N, K) = dz (M, N)ᵀ · x (M, K)
+    /// dw (N, K) = dz (M, N)ᵀ · x (M, K), and db (N) = column sums of dz at `b_off`
     Atb,
 }
 

@@ -118,12 +118,11 @@ impl Ctx<'_> {
         for l in (0..layers).rev() {
             let slot = self.layout.layers[l];
             let (n, k) = (slot.outputs as u32, slot.inputs as u32);
-            let dims = MatmulDims { n, k, w_off: slot.weight as u32, key: self.key, keep: 1.0, ..Default::default() };
+            // the weight gradient and, in the same dispatch, the bias gradient
+            let dims = MatmulDims { n, k, w_off: slot.weight as u32, b_off: slot.bias as u32, key: self.key, keep: 1.0, ..Default::default() };
             out.push(self.k.matmul.dispatch(dev, Form::Atb, &dims, &MatmulBuffers {
                 step: &b.steps, params: &b.params, x: b.train_input(l), dz: &b.dz[l], out: &b.grads, aux: &b.dummy_rw,
             }));
-            let rb = ReduceBuffers { step: &b.steps, src: &b.dz[l], src2: &b.dummy_r, dst: &b.grads, counters: &b.dummy_rw };
-            out.push(self.k.reduce.bias_grad(dev, n, slot.bias as u32, &rb));
             if l > 0 {
                 let below = spec.activations[l - 1];
                 let dims = MatmulDims {

@@ -31,7 +31,6 @@ pub struct ReduceBuffers<'a> {
 
 pub struct ReduceKernels {
     layout: wgpu::BindGroupLayout,
-    bias_grad: wgpu::ComputePipeline,
     sum_final: wgpu::ComputePipeline,
     unit_stats: wgpu::ComputePipeline,
 }
@@ -41,14 +40,13 @@ struct Dims {
     n: u32,
     off: u32,
     off2: u32,
-    out: u32,
     act: u32,
     stride: u32,
 }
 
 impl Dims {
     fn words(&self) -> [u32; 8] {
-        [self.n, self.off, self.off2, self.out, self.act, self.stride, 0, 0]
+        [self.n, self.off, self.off2, self.act, self.stride, 0, 0, 0]
     }
 }
 
@@ -59,7 +57,6 @@ impl ReduceKernels {
         let layout = layout(dev, "reduce", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, Dims]);
         let m = module(dev, Module::Reduce);
         ReduceKernels {
-            bias_grad: pipeline(dev, &layout, &m, "bias_grad"),
             sum_final: pipeline(dev, &layout, &m, "sum_final"),
             unit_stats: pipeline(dev, &layout, &m, "unit_stats"),
             layout,
@@ -79,12 +76,6 @@ impl ReduceKernels {
             &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters), Res::Dims(&job_words)],
         );
         Dispatch { label, pipeline: p.clone(), bind_group: bg, record: 0, grid }
-    }
-
-    /// src = dz (B, n) -> dst[out..out+n] column sums.
-    pub fn bias_grad(&self, dev: &wgpu::Device, n: u32, out: u32, b: &ReduceBuffers) -> Dispatch {
-        let d = Dims { n, out, ..Default::default() };
-        self.make(dev, "bias_grad", &self.bias_grad, d, &[], b, Grid::Fixed(n.div_ceil(64), 1, 1))
     }
 
     /// One workgroup per job: src = per-sample pairs, src2 = partial triples -> dst, the epoch
