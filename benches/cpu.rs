@@ -28,7 +28,8 @@ fn matmul(c: &mut Criterion) {
         g.throughput(Throughput::Elements(2 * (m * k * n) as u64));
         let (a, w, dz) = (values(m * k), values(n * k), values(m * n));
         let mut out = vec![0f32; (m * n).max(m * k).max(n * k)];
-        g.bench_function(BenchmarkId::new("abt", &id), |b| b.iter(|| matmul_abt(m, k, n, black_box(&a), &w, &mut out[..m * n], false)));
+        let mut scratch = Vec::new();
+        g.bench_function(BenchmarkId::new("abt", &id), |b| b.iter(|| matmul_abt(m, k, n, black_box(&a), &w, &mut out[..m * n], false, &mut scratch)));
         g.bench_function(BenchmarkId::new("ab", &id), |b| b.iter(|| matmul_ab(m, n, k, black_box(&dz), &w, &mut out[..m * k])));
         g.bench_function(BenchmarkId::new("atb", &id), |b| b.iter(|| matmul_atb(m, n, k, black_box(&dz), &a, &mut out[..n * k])));
     }

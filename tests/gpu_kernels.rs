@@ -78,7 +78,7 @@ fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usi
         let (out, aux) = (buf(ctx, &vec![0.0; m * n]), buf(ctx, &vec![0.0; m * n]));
         run(ctx, &[mm.dispatch(&ctx.device, Form::Abt, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dummy, out: &out, aux: &aux })], m);
         let mut want = vec![0f32; m * n];
-        matmul_abt(m, k, n, &x, &w, &mut want, false);
+        matmul_abt(m, k, n, &x, &w, &mut want, false, &mut Vec::new());
         bias_act(m, n, &bias, *act, &mut want);
         let what = format!("abt {m}x{k}x{n} {act:?}");
         common::assert_close(&what, &read(ctx, &out, m * n), &want, REL, ABS);

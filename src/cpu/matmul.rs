@@ -4,9 +4,23 @@
 use crate::scalar::Scalar;
 
 /// Forward: a (M, K), w (N, K) -> c (M, N); c = a·wᵀ (+ c if `accumulate`).
-pub fn matmul_abt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], w: &[T], c: &mut [T], accumulate: bool) {
+/// When w's rows are a multiple of 256 floats apart, the GEMM crate reads wᵀ slowly (the strided
+/// packing reads alias in the L1 cache): 256×1024×1024 ran at 114 GFLOP/s on 2 cores against
+/// 215 for the same size as a·b. Then w is first transposed into `scratch` (K, N) and the product
+/// runs as a·b: 4.7 → 4.1 ms there, 128×256×64 51 → 36 µs. Narrow outputs (N < 32) gain nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_abt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], w: &[T], c: &mut [T], accumulate: bool, scratch: &mut Vec<T>) {
     let beta = if accumulate { T::one() } else { T::zero() };
-    T::gemm(m, k, n, T::one(), a, k as isize, 1, w, 1, k as isize, beta, c, n as isize, 1);
+    if k % 256 == 0 && n >= 32 && m > 1 {
+        if scratch.len() < k * n {
+            scratch.resize(k * n, T::zero());
+        }
+        let wt = &mut scratch[..k * n];
+        transpose::transpose(&w[..n * k], wt, k, n);
+        T::gemm(m, k, n, T::one(), a, k as isize, 1, wt, n as isize, 1, beta, c, n as isize, 1);
+    } else {
+        T::gemm(m, k, n, T::one(), a, k as isize, 1, w, 1, k as isize, beta, c, n as isize, 1);
+    }
 }
 
 /// Backward to the input: dz (M, N), w (N, K) -> da (M, K); da = dz·w.
@@ -34,6 +48,21 @@ mod tests {
     }
 
     #[test]
+    fn forward_through_the_transposed_copy_matches_naive() {
+        // K a multiple of 256 and N >= 32 take the transposed path; the scratch is reused
+        let mut scratch = Vec::new();
+        for (m, k, n) in [(3, 256, 32), (5, 512, 40), (2, 256, 33)] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let w: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.11).cos()).collect();
+            let mut c = vec![0.0; m * n];
+            matmul_abt(m, k, n, &a, &w, &mut c, false, &mut scratch);
+            let want = naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]);
+            assert!(c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-9), "{m}x{k}x{n}");
+        }
+        assert!(scratch.len() >= 512 * 40, "the transposed path was not taken");
+    }
+
+    #[test]
     fn three_forms_match_naive() {
         let (m, k, n) = (7, 13, 5);
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
@@ -41,7 +70,7 @@ mod tests {
         let dz: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.23).sin()).collect();
 
         let mut c = vec![0.0; m * n];
-        matmul_abt(m, k, n, &a, &w, &mut c, false);
+        matmul_abt(m, k, n, &a, &w, &mut c, false, &mut Vec::new());
         let want = naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]);
         assert!(c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
 

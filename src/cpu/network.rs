@@ -22,6 +22,8 @@ pub struct Workspace<T> {
     /// Gradient w.r.t. each layer's pre-activation z, reused from the top down.
     pub dz: Vec<Vec<T>>,
     pub grads: Params<T>,
+    /// scratch for the forward product's transposed weights (matmul_abt)
+    pub wt: Vec<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -32,7 +34,7 @@ impl<T: Scalar> Workspace<T> {
             .map(|l| if setup.keep_of(l) < 1.0 { vec![T::zero(); capacity * spec.sizes[l]] } else { Vec::new() })
             .collect();
         let dz = spec.sizes[1..].iter().map(|&n| vec![T::zero(); capacity * n]).collect();
-        Workspace { capacity, h, dropped, dz, grads: Params::zeros(&params.layout) }
+        Workspace { capacity, h, dropped, dz, grads: Params::zeros(&params.layout), wt: Vec::new() }
     }
 
 }
@@ -65,7 +67,7 @@ pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Works
         }
         let mut z = std::mem::take(&mut ws.h[l + 1]);
         let input = layer_input(&ws.h, &ws.dropped, dropout.is_some(), l, rows * n_in);
-        matmul_abt(rows, n_in, n_out, input, params.weight(l), &mut z[..rows * n_out], false);
+        matmul_abt(rows, n_in, n_out, input, params.weight(l), &mut z[..rows * n_out], false, &mut ws.wt);
         bias_act(rows, n_out, params.bias(l), spec.activation(l), &mut z[..rows * n_out]);
         ws.h[l + 1] = z;
     }
