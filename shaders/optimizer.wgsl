@@ -95,10 +95,13 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     var sums = vec3<f32>(0.0);
     for (var i = 0u; i < PER; i++) {
         let e = base + i * WG + lid.x;
-        if e < u.len {
-            let gw = update_one(u, u.off + e);
-            sums += vec3<f32>(gw.x * gw.x, gw.y * gw.y, abs(gw.y));
+        // e grows with i: past the end, stop (a short tensor's idle lanes then cost no loop
+        // trips on lavapipe, which runs every lane of a batch through the loop)
+        if e >= u.len {
+            break;
         }
+        let gw = update_one(u, u.off + e);
+        sums += vec3<f32>(gw.x * gw.x, gw.y * gw.y, abs(gw.y));
     }
     if norm_out != NO_NORM {
         let j = norm_out + 3u * ((group - first) * WG + lid.x);

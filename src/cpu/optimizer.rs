@@ -1,4 +1,5 @@
-//! The fused optimizer update for one parameter tensor: the CPU twin of shaders/optimizer.wgsl.
+//! The fused optimizer update for one parameter tensor: the CPU twin of shaders/optimizer.wgsl
+//! (which updates every tensor of a step in one dispatch).
 //! Penalties, decoupled decay, the optimizer's moments and the proximal L1 step in one pass.
 
 use super::reduce::{add_squares, LANES};

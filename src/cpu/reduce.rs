@@ -1,11 +1,12 @@
 //! Fixed-order reductions: bias gradients, gradient norms, penalties and unit statistics.
-//! CPU twins of shaders/reduce.wgsl.
+//! CPU twins of shaders/reduce.wgsl (unit statistics, the step's sums), of atb's bias gradient in
+//! shaders/matmul.wgsl, and of the norm partials the update in shaders/optimizer.wgsl writes.
 
 use super::optimizer::regularized_grad;
 use crate::model::Activation;
 use crate::scalar::Scalar;
 
-/// dz (B, N) -> db (N): column sums.
+/// dz (B, N) -> db (N): column sums, row by row (atb in matmul.wgsl sums in this order).
 pub fn bias_grad<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
     db.fill(T::zero());
     for r in 0..rows {

@@ -115,7 +115,7 @@ impl Module {
             Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
             Module::Gather => &["gather", "gather_u8x4"],
             Module::Loss => &["loss"],
-            Module::Reduce => &["bias_grad", "norm_partial", "sum_final", "unit_stats"],
+            Module::Reduce => &["sum_final", "unit_stats"],
             Module::Optimizer => &["update"],
         }
     }
