@@ -132,7 +132,7 @@ fn optimizer(c: &mut Criterion) {
         let cfg = OptimizerConfig::new(kind);
         let u = UpdateParams::new(&cfg, 1e-3, 10, 1e-4, 0.0, false, false);
         // record 0: the step; record 1: the one tensor (with its norm partials, as weights have)
-        let (grids, partial_floats) = tensor_grids(&[(0, n, true)], 0);
+        let (grids, partial_floats) = tensor_grids(&[(0, n, true)]);
         let mut recs = [0u32; 128];
         recs[0] = 1;
         recs[64..84].copy_from_slice(&update_record(&u, &grids[0]));

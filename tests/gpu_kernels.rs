@@ -265,7 +265,7 @@ fn optimizer_update_matches_cpu() {
         at = (at + len).next_multiple_of(4);
     }
     let total = at;
-    let (grids, partial_floats) = tensor_grids(&list, 0);
+    let (grids, partial_floats) = tensor_grids(&list);
     for cfg in &configs {
         let w = uniform(&mut r, total, -1.0, 1.0);
         let g = uniform(&mut r, total, -0.1, 0.1);

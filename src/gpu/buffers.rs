@@ -98,7 +98,7 @@ impl Buffers {
             .iter()
             .flat_map(|s| [(s.weight as u32, s.weight_len() as u32, true), (s.bias as u32, s.outputs as u32, false)])
             .collect();
-        let (tensors, partial_floats) = tensor_grids(&list, 0);
+        let (tensors, partial_floats) = tensor_grids(&list);
         let (mut alive_off, mut sat_off, mut words) = (Vec::new(), Vec::new(), 0u32);
         for l in 0..layers - 1 {
             let n = spec.sizes[l + 1] as u32;

@@ -9,7 +9,7 @@ use crate::cpu::optimizer::UpdateParams;
 use crate::optim::OptimizerKind;
 
 /// Elements per invocation and invocations per workgroup of `update` (PER and WG in the shader).
-pub const UPDATE_PER: u32 = 32;
+const UPDATE_PER: u32 = 32;
 const UPDATE_WG: u32 = 256;
 /// `norm_out` of a tensor without norm partials.
 const NO_NORM: u32 = u32::MAX;
@@ -34,9 +34,9 @@ impl TensorGrid {
 }
 
 /// Lays out tensors (offset, length, with norm?) in order: consecutive workgroup ranges and
-/// consecutive partial blocks from `partials_at` on. Returns the grids and the floats used.
-pub fn tensor_grids(tensors: &[(u32, u32, bool)], partials_at: u32) -> (Vec<TensorGrid>, u32) {
-    let (mut wg, mut at) = (0u32, partials_at);
+/// consecutive partial blocks. Returns the grids and the partial floats they use.
+pub fn tensor_grids(tensors: &[(u32, u32, bool)]) -> (Vec<TensorGrid>, u32) {
+    let (mut wg, mut at) = (0u32, 0u32);
     let mut out = Vec::with_capacity(tensors.len());
     for &(off, len, norm) in tensors {
         let groups = len.div_ceil(UPDATE_WG * UPDATE_PER).max(1);
@@ -47,7 +47,7 @@ pub fn tensor_grids(tensors: &[(u32, u32, bool)], partials_at: u32) -> (Vec<Tens
         wg += groups;
         out.push(g);
     }
-    (out, at - partials_at)
+    (out, at)
 }
 
 /// The record for one tensor at one step: UpdateParams's constants rounded to f32 exactly where
