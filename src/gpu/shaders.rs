@@ -1,5 +1,6 @@
 //! Every WGSL source, in one place. A module is `common.wgsl` + (for matmul, preludes that
-//! declare the K-contiguous operands and dz as vec4 or scalar arrays) + the family's file.
+//! declare the K-contiguous operands and dz as vec4 or scalar arrays, and abt's block width) +
+//! the family's file.
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
@@ -46,9 +47,16 @@ fn ld1z(i: u32) -> f32 { return s14[i >> 2u][i & 3u]; }
 fn ld4z(i: u32) -> vec4<f32> { return s14[i >> 2u]; }
 ";
 
+/// abt's columns per invocation: 8 (every layer) or 16 (layers of at least WIDE_MIN_N outputs:
+/// fewer loads per product, but a 64-wide layer would leave half the invocations idle).
+const ABT_NARROW: &str = "const BC: u32 = 8u;";
+const ABT_WIDE: &str = "const BC: u32 = 16u;";
+
 /// The kernel families, as modules are built from them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Module {
+    /// K % 4 == 0 and a wide layer: abt with 16 columns per invocation
+    MatmulVec4Wide,
     /// K % 4 == 0 and N % 4 == 0: x, w and dz as vec4
     MatmulVec4Dz4,
     /// K % 4 == 0
@@ -61,7 +69,8 @@ pub enum Module {
 }
 
 impl Module {
-    pub const ALL: [Module; 7] = [
+    pub const ALL: [Module; 8] = [
+        Module::MatmulVec4Wide,
         Module::MatmulVec4Dz4,
         Module::MatmulVec4,
         Module::MatmulScalar,
@@ -73,6 +82,7 @@ impl Module {
 
     pub fn name(self) -> &'static str {
         match self {
+            Module::MatmulVec4Wide => "matmul (vec4, 16-column abt)",
             Module::MatmulVec4Dz4 => "matmul (vec4, vec4 dz)",
             Module::MatmulVec4 => "matmul (vec4)",
             Module::MatmulScalar => "matmul (scalar)",
@@ -85,16 +95,17 @@ impl Module {
 
     /// The full WGSL text of the module.
     pub fn source(self) -> String {
-        let parts: [&str; 3] = match self {
-            Module::MatmulVec4Dz4 => [MATMUL_VEC4, DZ_VEC4, MATMUL],
-            Module::MatmulVec4 => [MATMUL_VEC4, DZ_SCALAR, MATMUL],
-            Module::MatmulScalar => [MATMUL_SCALAR, DZ_SCALAR, MATMUL],
-            Module::Gather => ["", "", GATHER],
-            Module::Loss => ["", "", LOSS],
-            Module::Reduce => ["", "", REDUCE],
-            Module::Optimizer => ["", "", OPTIMIZER],
+        let parts: [&str; 4] = match self {
+            Module::MatmulVec4Wide => [MATMUL_VEC4, DZ_SCALAR, ABT_WIDE, MATMUL],
+            Module::MatmulVec4Dz4 => [MATMUL_VEC4, DZ_VEC4, ABT_NARROW, MATMUL],
+            Module::MatmulVec4 => [MATMUL_VEC4, DZ_SCALAR, ABT_NARROW, MATMUL],
+            Module::MatmulScalar => [MATMUL_SCALAR, DZ_SCALAR, ABT_NARROW, MATMUL],
+            Module::Gather => ["", "", "", GATHER],
+            Module::Loss => ["", "", "", LOSS],
+            Module::Reduce => ["", "", "", REDUCE],
+            Module::Optimizer => ["", "", "", OPTIMIZER],
         };
-        format!("{COMMON}\n{}\n{}\n{}", parts[0], parts[1], parts[2])
+        format!("{COMMON}\n{}\n{}\n{}\n{}", parts[0], parts[1], parts[2], parts[3])
     }
 
     /// Whether every index the module computes is in bounds by construction, so the module may be
@@ -104,15 +115,16 @@ impl Module {
     /// activation buffers of at least `rows` rows and tensors inside the flat buffers. The scalar
     /// variant reads up to 3 floats past a row's end, so it keeps the checks. With vec4 dz
     /// (N % 4 == 0): ab's quads of its N loop and atb's row quads (the second clamped inside the
-    /// row, as the column quad is) lie inside a row of dz, and rows are clamped.
+    /// row, as the column quad is) lie inside a row of dz, and rows are clamped. The wide abt
+    /// clamps all 16 columns as the narrow one clamps 8.
     pub fn proven_in_bounds(self) -> bool {
-        matches!(self, Module::MatmulVec4 | Module::MatmulVec4Dz4)
+        matches!(self, Module::MatmulVec4 | Module::MatmulVec4Dz4 | Module::MatmulVec4Wide)
     }
 
     /// Entry points the module must provide.
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
-            Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
+            Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
             Module::Gather => &["gather", "gather_u8x4"],
             Module::Loss => &["loss"],
             Module::Reduce => &["sum_final", "unit_stats"],
