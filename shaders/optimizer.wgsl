@@ -58,19 +58,23 @@ const NO_NORM: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<storage, read> recs: array<Record>;
 @group(0) @binding(1) var<storage, read> dims: UpdateDims;
-@group(0) @binding(2) var<storage, read_write> w: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> s0: array<f32>;
-@group(0) @binding(5) var<storage, read_write> s1: array<f32>;
+// read and written as vec4: tensors start at multiples of 4 (ParamLayout) and every buffer is a
+// multiple of 16 bytes; a tensor's last quad may reach into the padding before the next tensor,
+// whose values the update keeps (`live` below)
+@group(0) @binding(2) var<storage, read_write> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> s0: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> s1: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 
-fn sign0(x: f32) -> f32 {
-    return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0);
+fn sign0(x: vec4<f32>) -> vec4<f32> {
+    return select(select(vec4<f32>(0.0), vec4<f32>(-1.0), x < vec4<f32>(0.0)), vec4<f32>(1.0), x > vec4<f32>(0.0));
 }
 
 const WG: u32 = 256u;
-// Elements per invocation (src/gpu/optimizer.rs UPDATE_PER), strided by WG so neighbouring
-// invocations touch neighbouring elements; the record is read once per invocation.
+// Elements per invocation (src/gpu/optimizer.rs UPDATE_PER), as quads strided by WG so
+// neighbouring invocations touch neighbouring quads; the record is read once per invocation. On
+// lavapipe every storage access is a per-lane loop: a quad per access is a quarter of the loops.
 const PER: u32 = 32u;
 
 @compute @workgroup_size(256)
@@ -93,15 +97,19 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     let norm_out = recs[t].norm_out;
     let base = (group - first) * WG * PER;
     var sums = vec3<f32>(0.0);
-    for (var i = 0u; i < PER; i++) {
-        let e = base + i * WG + lid.x;
+    for (var i = 0u; i < PER / 4u; i++) {
+        let e = base + 4u * (i * WG + lid.x);
         // e grows with i: past the end, stop (a short tensor's idle lanes then cost no loop
         // trips on lavapipe, which runs every lane of a batch through the loop)
         if e >= u.len {
             break;
         }
-        let gw = update_one(u, u.off + e);
-        sums += vec3<f32>(gw.x * gw.x, gw.y * gw.y, abs(gw.y));
+        let left = u.len - e;
+        let live = vec4<bool>(true, left > 1u, left > 2u, left > 3u);
+        let gw = update_quad(u, (u.off + e) >> 2u, live);
+        let gr = select(vec4<f32>(0.0), gw[0], live);
+        let w0 = select(vec4<f32>(0.0), gw[1], live);
+        sums += vec3<f32>(dot(gr, gr), dot(w0, w0), dot(abs(w0), vec4<f32>(1.0)));
     }
     if norm_out != NO_NORM {
         let j = norm_out + 3u * ((group - first) * WG + lid.x);
@@ -111,18 +119,20 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     }
 }
 
-// Updates element i; returns the regularised gradient it applied and w before the update.
-fn update_one(u: Update, i: u32) -> vec2<f32> {
-    let w0 = w[i];
-    let grad = g[i] + u.l2 * w0 + u.l1_sub * sign0(w0);
+// Updates quad q (lanes not `live` keep their values); returns the regularised gradient it
+// applied and w before the update, per lane.
+fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
+    let w0 = w[q];
+    let grad = g[q] + u.l2 * w0 + u.l1_sub * sign0(w0);
     var wi = w0;
     if (u.flags & FLAG_DECAY) != 0u {
         wi *= u.decay;
     }
     switch u.kind {
         case 1u, 2u: {
-            let v = u.mu * s0[i] + grad;
-            s0[i] = v;
+            let s0q = s0[q];
+            let v = u.mu * s0q + grad;
+            s0[q] = select(s0q, v, live);
             if u.kind == OPT_NESTEROV {
                 wi -= u.lr * (grad + u.mu * v);
             } else {
@@ -130,12 +140,14 @@ fn update_one(u: Update, i: u32) -> vec2<f32> {
             }
         }
         case 3u: {
-            let s = u.rho * s0[i] + (1.0 - u.rho) * grad * grad;
-            s0[i] = s;
+            let s0q = s0[q];
+            let s = u.rho * s0q + (1.0 - u.rho) * grad * grad;
+            s0[q] = select(s0q, s, live);
             let step = grad / (sqrt(s) + u.eps);
             if (u.flags & FLAG_RMS_MOMENTUM) != 0u {
-                let v = u.mu * s1[i] + step;
-                s1[i] = v;
+                let s1q = s1[q];
+                let v = u.mu * s1q + step;
+                s1[q] = select(s1q, v, live);
                 if (u.flags & FLAG_NESTEROV) != 0u {
                     wi -= u.lr * (step + u.mu * v);
                 } else {
@@ -146,10 +158,12 @@ fn update_one(u: Update, i: u32) -> vec2<f32> {
             }
         }
         case 4u, 5u: {
-            let m = u.b1 * s0[i] + (1.0 - u.b1) * grad;
-            let v = u.b2 * s1[i] + (1.0 - u.b2) * grad * grad;
-            s0[i] = m;
-            s1[i] = v;
+            let s0q = s0[q];
+            let s1q = s1[q];
+            let m = u.b1 * s0q + (1.0 - u.b1) * grad;
+            let v = u.b2 * s1q + (1.0 - u.b2) * grad * grad;
+            s0[q] = select(s0q, m, live);
+            s1[q] = select(s1q, v, live);
             // PyTorch's form: step = lr/bc1 · m / (√v/√bc2 + ε)
             let denom = sqrt(v) / u.sqrt_bc2 + u.eps;
             wi -= u.lr_bc1 * m / denom;
@@ -159,8 +173,8 @@ fn update_one(u: Update, i: u32) -> vec2<f32> {
         }
     }
     if (u.flags & FLAG_PROXIMAL) != 0u {
-        wi = sign0(wi) * max(abs(wi) - u.shrink, 0.0);
+        wi = sign0(wi) * max(abs(wi) - u.shrink, vec4<f32>(0.0));
     }
-    w[i] = wi;
-    return vec2<f32>(grad, w0);
+    w[q] = select(w0, wi, live);
+    return array<vec4<f32>, 2>(grad, w0);
 }

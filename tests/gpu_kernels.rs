@@ -317,7 +317,12 @@ fn optimizer_update_matches_cpu() {
                 common::assert_close(&format!("{what} penalty"), &[pen], &[penalty(w0, l2, l1) as f32], REL, ABS);
             }
         }
-        // the gaps between tensors are untouched
+        // the gaps before and between tensors (padding to multiples of 4) are untouched
         assert_eq!(gw[..off0], w[..off0], "{:?}: the update wrote before the first tensor", cfg.kind);
+        for (grid, next) in grids.iter().zip(grids.iter().skip(1)) {
+            let gap = (grid.off + grid.len) as usize..next.off as usize;
+            assert_eq!(gw[gap.clone()], w[gap.clone()], "{:?}: the update wrote into the padding {gap:?}", cfg.kind);
+            assert_eq!(gs0[gap.clone()], s0[gap.clone()], "{:?}: the update wrote slot 0's padding {gap:?}", cfg.kind);
+        }
     }
 }
