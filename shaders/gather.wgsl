@@ -43,6 +43,9 @@ const PIXEL_SCALE_BITS: u32 = 0x3b808081u;
 @group(0) @binding(5) var<storage, read_write> x: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dropped: array<f32>;
 @group(0) @binding(7) var<storage, read_write> tgt: array<u32>;
+// x and dropped seen as quads by gather_u8x4 alone (an entry point uses one view of a binding)
+@group(0) @binding(5) var<storage, read_write> x_quads: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> dropped_quads: array<vec4<f32>>;
 
 // u8 pixel (i, j) of the image starting at byte `base`, scaled; 0 outside the image
 fn aug_pixel(base: u32, i: i32, j: i32) -> f32 {
@@ -171,13 +174,18 @@ fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {
         let word = feat[i * words + j];
         let base = b * d.dim + 4u * j;
         let scale = bitcast<f32>(PIXEL_SCALE_BITS);
-        let drop = d.drop != 0u;
+        // one quad store instead of four scalar ones (each a per-lane loop on lavapipe)
+        var v: vec4<f32>;
         for (var k = 0u; k < 4u; k++) {
-            let v = f32((word >> (k * 8u)) & 0xffu) * scale;
-            x[base + k] = v;
-            if drop {
-                dropped[base + k] = v * dropout_scale(d.key, st.step, 0u, base + k, d.keep, d.inv_keep);
+            v[k] = f32((word >> (k * 8u)) & 0xffu) * scale;
+        }
+        x_quads[base >> 2u] = v;
+        if d.drop != 0u {
+            var dv = v;
+            for (var k = 0u; k < 4u; k++) {
+                dv[k] = v[k] * dropout_scale(d.key, st.step, 0u, base + k, d.keep, d.inv_keep);
             }
+            dropped_quads[base >> 2u] = dv;
         }
     }
     if j < d.tw {
