@@ -4,13 +4,14 @@
 //   ab:  dz (M, N), w (N, K), h (M, K) -> da (M, K) = (dz·w) · mask/p · act'(h)
 //   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a, and db (N) = Σ_rows dz
 // Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators; abt on wide
-// layers 8×16, see BC below). Along K (the contiguous dimension of w and a) operands are read
-// as vec4. On lavapipe every storage load costs a per-lane loop, so the block size (loads per
-// FMA) sets the speed; 8×8 halves the loads per FMA of a 4×4 block. Preludes (src/gpu/shaders.rs) declare `p4` (the flat
-// parameter buffer) and `x4` (the layer input) either as array<vec4<f32>> when K % 4 == 0 or as
-// array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders, and dz with ld1z/ld4z, as vec4 when
-// N % 4 == 0 (the constant DZ4 picks the vec4 loops of ab and atb); the body is the same for all.
-// Rows and columns past the edge are clamped on load and skipped on store, so every shape works.
+// layers 8×16, see BC below). Along K (the contiguous dimension of w and a) operands are read as
+// vec4. On lavapipe every storage load costs a per-lane loop, so the block size (loads per FMA)
+// sets the speed; 8×8 halves the loads per FMA of a 4×4 block. Preludes (src/gpu/shaders.rs)
+// declare `p4` (the flat parameter buffer) and `x4` (the layer input) either as array<vec4<f32>>
+// when K % 4 == 0 or as array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders, and dz with
+// ld1z/ld4z, as vec4 when N % 4 == 0 (the constant DZ4 picks the vec4 loops of ab and atb); the
+// body is the same for all. Rows and columns past the edge are clamped on load and skipped on
+// store, so every shape works.
 
 struct Dims {
     n: u32,        // outputs of the layer (rows of w)
