@@ -286,7 +286,7 @@ fn optimizer_update_matches_cpu() {
         let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
         let stats = buf(&ctx, &[0.0; 2 + 3 * 3]);
         let jobs: Vec<SumJob> = grids.iter().filter(|t| t.norm_out.is_some()).enumerate()
-            .map(|(i, t)| SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * i as u32 })
+            .map(|(i, t)| SumJob::weight_sums(t, i as u32))
             .collect();
         let (dummy_r, dummy_rw) = (buf(&ctx, &[0.0; 4]), buf(&ctx, &[0.0; 4]));
         let ob = OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b, partials: &partials };

@@ -65,12 +65,12 @@ pub struct MatmulKernels {
 }
 
 const VARIANTS: [Module; 4] = [Module::MatmulScalar, Module::MatmulVec4, Module::MatmulVec4Dz4, Module::MatmulVec4Wide];
+const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 
 /// Layers with at least this many outputs take the 16-column abt (vec4 operands only). At 1024³
 /// on lavapipe it runs at 19.7 GFLOP/s against 17.2 for 8 columns; on 784-64-10's 64-wide layer
 /// it was slower (0.88–1.37 ms against 0.78–0.81), half its invocations idle.
 const WIDE_MIN_N: u32 = 128;
-const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 
 impl MatmulKernels {
     pub fn new(dev: &wgpu::Device) -> Self {
@@ -90,13 +90,9 @@ impl MatmulKernels {
 
     pub fn dispatch(&self, dev: &wgpu::Device, form: Form, dims: &MatmulDims, b: &MatmulBuffers) -> Dispatch {
         // dz as vec4 only matters to ab and atb (abt reads none), the block width only to abt
-        let wide = form == Form::Abt && dims.k % 4 == 0 && dims.n >= WIDE_MIN_N;
-        let variant = match (dims.k % 4 == 0, dims.n % 4 == 0 && form != Form::Abt) {
-            _ if wide => 3,
-            (false, _) => 0,
-            (true, false) => 1,
-            (true, true) => 2,
-        };
+        let (vec4, dz4) = (dims.k % 4 == 0, dims.n % 4 == 0 && form != Form::Abt);
+        let wide = form == Form::Abt && vec4 && dims.n >= WIDE_MIN_N;
+        let variant = if wide { 3 } else if !vec4 { 0 } else if !dz4 { 1 } else { 2 };
         let (i, grid) = match form {
             Form::Abt => {
                 let cols = if wide { 2 * MATMUL_TILE } else { MATMUL_TILE };

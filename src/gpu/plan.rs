@@ -140,9 +140,9 @@ impl Ctx<'_> {
         let max_dim = self.gpu.limits.max_compute_workgroups_per_dimension;
         out.push(self.k.optimizer.dispatch(dev, &b.tensors, max_dim, &ob));
         // the step's loss and correct count, then per layer Σ grad², Σ w², Σ |w|: one dispatch
-        let mut jobs = vec![SumJob { partials: false, off: 0, count: None, width: 2, out: 0 }];
+        let mut jobs = vec![SumJob::per_sample()];
         for (l, t) in b.tensors.iter().filter(|t| t.norm_out.is_some()).enumerate() {
-            jobs.push(SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * l as u32 });
+            jobs.push(SumJob::weight_sums(t, l as u32));
         }
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.partials, dst: stats, counters: &b.dummy_rw };
         out.push(self.k.reduce.sum_final(dev, &jobs, stats_stride(layers), &rb));
@@ -159,8 +159,7 @@ impl Ctx<'_> {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs: &b.dummy_rw,
         }));
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
-        let job = SumJob { partials: false, off: 0, count: None, width: 2, out: 0 };
-        out.push(self.k.reduce.sum_final(self.dev(), &[job], 2, &rb));
+        out.push(self.k.reduce.sum_final(self.dev(), &[SumJob::per_sample()], 2, &rb));
         out
     }
 

@@ -1,5 +1,6 @@
 //! Host side of shaders/reduce.wgsl (CPU twins: src/cpu/reduce.rs).
 
+use super::optimizer::TensorGrid;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::shaders::Module;
 
@@ -16,6 +17,17 @@ pub struct SumJob {
 }
 
 impl SumJob {
+    /// The step's (or chunk's) per-sample (loss, correct) pairs into fields 0 and 1.
+    pub fn per_sample() -> Self {
+        SumJob { partials: false, off: 0, count: None, width: 2, out: 0 }
+    }
+
+    /// Layer `layer`'s Σ grad², Σ w², Σ |w| from the partial triples the fused update wrote for
+    /// its weight tensor `t`, into fields 2 + 3·layer ..
+    pub fn weight_sums(t: &TensorGrid, layer: u32) -> Self {
+        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * layer }
+    }
+
     fn words(&self) -> [u32; 8] {
         [self.partials as u32, self.off, self.count.unwrap_or(u32::MAX), self.width, self.out, 0, 0, 0]
     }
@@ -53,7 +65,7 @@ impl Dims {
 impl ReduceKernels {
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
-        // binding 6: sum_final's job table (the other entries get an empty one)
+        // binding 6: sum_final's job table (the other entries get a zeroed one)
         let layout = layout(dev, "reduce", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, Dims]);
         let m = module(dev, Module::Reduce);
         ReduceKernels {
