@@ -7,6 +7,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    wgpu_mlp::gpu::context::quiet_missing_runtime_dir();
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) if !e.use_stderr() => {

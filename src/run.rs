@@ -180,7 +180,13 @@ pub fn engine_for(setup: TrainSetup, params: Params<f32>, device: DeviceChoice) 
 /// The engine the config asks for, initialised as --init says (or from --init-from).
 pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
     let setup = cfg.setup()?;
-    let params = match &cfg.init_from {
+    let params = initial_params(cfg, &setup)?;
+    engine_for(setup, params, cfg.device)
+}
+
+/// The starting weights of a run: drawn as --init says, or read from --init-from.
+pub fn initial_params(cfg: &TrainConfig, setup: &TrainSetup) -> Result<Params<f32>> {
+    Ok(match &cfg.init_from {
         Some(path) => {
             let (spec, params, _) = load_model(path)?;
             check_architecture(&setup.spec, &spec).map_err(|e| match e {
@@ -190,8 +196,7 @@ pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
             params
         }
         None => cfg.init.init(&ParamLayout::new(&setup.spec), cfg.seed).cast(|x| x as f32),
-    };
-    engine_for(setup, params, cfg.device)
+    })
 }
 
 /// An engine that only evaluates or predicts with a model's parameters.

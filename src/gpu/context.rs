@@ -159,3 +159,26 @@ impl GpuContext {
         }
     }
 }
+
+/// Mesa's Vulkan and EGL drivers try to reach a Wayland compositor, and libwayland prints
+/// "XDG_RUNTIME_DIR is invalid or not set" when that variable does not name a directory, even
+/// though the run then succeeds. Without one, point it at a private empty directory
+/// (`$TMPDIR/wgpu-mlp-runtime-UID`, mode 0700) so the lookup fails quietly.
+///
+/// Changes the process environment: call it first thing in `main`, before any thread starts.
+pub fn quiet_missing_runtime_dir() {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+            return;
+        }
+        let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return };
+        let dir = std::env::temp_dir().join(format!("wgpu-mlp-runtime-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        // only a directory of our own, never one someone else planted
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+}

@@ -250,8 +250,10 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Copies `parts` (buffer, byte offset, bytes) into one staging buffer and maps it: one readback.
-    fn read_back(&mut self, parts: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>> {
+    /// Copies `parts` (buffer, byte offset, bytes; multiples of 4) into one staging buffer and maps
+    /// it: one readback. Each part comes back as 32-bit words, so casting it to f32 or u32 can
+    /// never meet a misaligned (or empty, dangling) byte vector.
+    fn read_back(&mut self, parts: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u32>>> {
         let total: u64 = parts.iter().map(|p| p.2).sum();
         let ctx = self.ctx.clone();
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -289,7 +291,7 @@ impl GpuEngine {
         let mut out = Vec::with_capacity(parts.len());
         let mut at = 0usize;
         for p in parts {
-            out.push(bytes[at..at + p.2 as usize].to_vec());
+            out.push(bytemuck::pod_collect_to_vec(&bytes[at..at + p.2 as usize]));
             at += p.2 as usize;
         }
         Ok(out)
@@ -310,13 +312,12 @@ impl GpuEngine {
         self.ctx.queue.submit([enc.finish()]);
     }
 
-    fn epoch_stats(&self, stats: &[u8], counters: &[u8], order_len: usize) -> EpochStats {
+    fn epoch_stats(&self, stats: &[u32], cnt: &[u32], order_len: usize) -> EpochStats {
         let spec = &self.setup.spec;
         let layers = spec.num_layers();
         let reg = &self.setup.regularization;
         let stride = stats_stride(layers) as usize;
         let rec: &[f32] = bytemuck::cast_slice(stats);
-        let cnt: &[u32] = bytemuck::cast_slice(counters);
         let batch = self.setup.batch;
         let steps = order_len.div_ceil(batch);
         let mut st = EpochStats {
@@ -558,7 +559,7 @@ impl GpuEngine {
         enc.resolve_query_set(&qs, 0..count, &resolved, 0);
         self.ctx.queue.submit([enc.finish()]);
         let out = self.read_back(&[(&resolved, 0, 8 * count as u64)])?;
-        let ticks: &[u64] = bytemuck::cast_slice(&out[0]);
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&out[0]);
         let ns_per_tick = self.ctx.queue.get_timestamp_period() as f64;
         let mut families: Vec<KernelTime> = Vec::new();
         for (q, d) in ticks.chunks(2).zip(plan.step.iter().cycle()) {

@@ -1,0 +1,461 @@
+//! GPU against CPU over any number of training steps. What `wgpu-mlp check` prints.
+//!
+//! Two modes, because a free-running comparison cannot tell a wrong kernel from a sensitive
+//! trajectory (an ulp of difference decides, now and then, which way an Adam step or a dying unit
+//! goes; from there the runs differ by percents):
+//! - **lockstep** (the verdict): before every step the GPU is given the CPU's parameters and
+//!   optimizer state, both take that one step on the same batch, and the GPU's result is compared
+//!   with the CPU's per tensor. Differences stay at one step's f32 rounding for any horizon.
+//! - **free**: both engines (and a CPU f64 reference) run on their own; the report says at which
+//!   step each pair first separates and how far the final validation loss and accuracy differ,
+//!   judged against the spread of CPU runs whose starting weights differ by one rounding.
+
+mod kinks;
+
+pub use kinks::units_at_kink;
+
+use crate::cpu::CpuEngine;
+use crate::data::{epoch_order, Dataset};
+use crate::engine::{Engine, OptimizerState, TrainSetup};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuEngine};
+use crate::model::Params;
+use crate::train::FitOptions;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The lockstep bound. Each step is also taken in f64 from the same state (the exact step, to
+/// f32 input rounding); per tensor, the GPU's distance from it may be at most `factor` times the
+/// CPU f32 engine's, plus `ulps` f32 ulps of each element (distances are Euclidean norms over
+/// the tensor): ‖gpu − f64‖ ≤ factor·‖cpu − f64‖ + ulps·2⁻²³·‖f64‖.
+/// Adaptive optimizers divide each gradient element by its own running size, so an element whose
+/// gradient cancels to a few roundings moves by a whole step either way: an absolute bound would
+/// have to admit that for every element, while measured against the f64 step a wrong kernel
+/// stands out and rounding does not.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Tolerance {
+    pub factor: f64,
+    pub ulps: f64,
+}
+
+impl Tolerance {
+    /// The default bound (README "Exactness" has the measurements behind it).
+    pub const LOCKSTEP: Tolerance = Tolerance { factor: 4.0, ulps: 2.0 };
+
+    pub fn validate(&self) -> Result<()> {
+        for (flag, v) in [("factor", self.factor), ("ulps", self.ulps)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::config(flag, format!("{v} must be a finite number >= 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The worst of one tensor (parameters or an optimizer slot) over every lockstep step.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TensorDiff {
+    pub name: String,
+    /// max over steps of ‖gpu − f64‖ / (‖cpu f32 − f64‖ + the ulps term)
+    pub ratio: f64,
+    /// the step (1-based) where that maximum was
+    pub worst_step: usize,
+    /// max over steps of ‖gpu − f64‖ and ‖cpu f32 − f64‖, each over that step's ‖Δ‖
+    pub gpu_err: f64,
+    pub cpu_err: f64,
+    /// max |gpu − cpu| over every step
+    pub max_abs: f64,
+    /// steps this tensor was outside the tolerance
+    pub mismatches: usize,
+    /// element-steps left out because a unit they depend on was at its kink (kinks.rs)
+    pub at_kink: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Lockstep {
+    pub gpu: String,
+    pub steps: usize,
+    pub epochs_touched: usize,
+    pub tolerance: Tolerance,
+    pub tensors: Vec<TensorDiff>,
+    /// max over steps of |gpu − cpu| / |cpu| of the step's training loss
+    pub max_loss_rel: f64,
+    /// the first step with an element outside the tolerance
+    pub first_bad_step: Option<usize>,
+    /// steps with some unit at its kink (their affected elements are not judged)
+    pub kink_steps: usize,
+}
+
+impl Lockstep {
+    /// The step losses agree to f32 summation (both sum per-sample losses of the same batch).
+    pub const LOSS_RTOL: f64 = 1e-5;
+
+    pub fn passed(&self) -> bool {
+        self.first_bad_step.is_none() && self.max_loss_rel <= Self::LOSS_RTOL
+    }
+}
+
+/// Which batches and learning rates `steps` steps of `opts` visit, crossing epochs as `fit` does.
+pub struct StepSchedule {
+    opts: FitOptions,
+    batch: usize,
+    train_len: usize,
+    order: Vec<u32>,
+    epoch: usize,
+}
+
+impl StepSchedule {
+    pub fn new(opts: &FitOptions, batch: usize, train_len: usize) -> Self {
+        StepSchedule { opts: opts.clone(), batch, train_len, order: Vec::new(), epoch: usize::MAX }
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train_len.div_ceil(self.batch)
+    }
+
+    /// Step `k` (0-based): its sample indices and learning rate.
+    pub fn step(&mut self, k: usize) -> (&[u32], f64) {
+        let epoch = k / self.steps_per_epoch();
+        if epoch != self.epoch {
+            self.order = epoch_order(self.train_len, self.opts.seed, epoch as u64, self.opts.shuffle);
+            self.epoch = epoch;
+        }
+        let s = k % self.steps_per_epoch();
+        let lr = self.opts.schedule.lr(self.opts.lr, epoch, self.opts.epochs.max(epoch + 1));
+        (&self.order[s * self.batch..((s + 1) * self.batch).min(self.train_len)], lr)
+    }
+}
+
+fn gpu_engine(ctx: Option<Arc<GpuContext>>, setup: &TrainSetup, params: &Params<f32>) -> Result<GpuEngine> {
+    let ctx = match ctx {
+        Some(c) => c,
+        None => GpuContext::request(true)?
+            .ok_or_else(|| Error::config("device", "no GPU adapter found (on Linux: apt-get install mesa-vulkan-drivers)"))?,
+    };
+    GpuEngine::new(ctx, setup.clone(), params)
+}
+
+/// Names of the state tensors compared: every parameter tensor, then per optimizer slot.
+fn state_names(params: &Params<f32>, slots: usize) -> Vec<(String, std::ops::Range<usize>)> {
+    let tensors = params.layout.tensors();
+    let mut names: Vec<(String, std::ops::Range<usize>)> = tensors.clone();
+    for s in 0..slots {
+        names.extend(tensors.iter().map(|(n, r)| (format!("slot{s}:{n}"), r.clone())));
+    }
+    names
+}
+
+/// The whole training state as one flat list: parameters, then each optimizer slot.
+fn flat_state(p: &Params<f32>, s: &OptimizerState<f32>) -> Vec<f32> {
+    let mut v = p.data.clone();
+    for slot in &s.slots {
+        v.extend_from_slice(slot);
+    }
+    v
+}
+
+fn flat_state64(p: &Params<f64>, s: &OptimizerState<f64>) -> Vec<f64> {
+    let mut v = p.data.clone();
+    for slot in &s.slots {
+        v.extend_from_slice(slot);
+    }
+    v
+}
+
+/// Per tensor of one step: the bound's terms and what it found. Distances are Euclidean over
+/// the tensor's judged elements, so one element far off stands out (it carries a whole step)
+/// while the rare element whose gradient cancels to a few roundings does not decide alone.
+#[allow(clippy::too_many_arguments)]
+fn judge_step(d: &mut TensorDiff, step: usize, tol: Tolerance, before: &[f32], c: &[f32], g: &[f32], r: &[f64], skip: &[bool]) -> bool {
+    let (mut step_sq, mut cpu_sq, mut gpu_sq, mut ulp_sq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for ((((&bi, &ci), &gi), &ri), &skip) in before.iter().zip(c).zip(g).zip(r).zip(skip) {
+        d.max_abs = d.max_abs.max((gi as f64 - ci as f64).abs());
+        if skip {
+            d.at_kink += 1;
+            continue;
+        }
+        step_sq += (ri - bi as f64).powi(2);
+        cpu_sq += (ci as f64 - ri).powi(2);
+        gpu_sq += (gi as f64 - ri).powi(2);
+        ulp_sq += (tol.ulps * f32::EPSILON as f64 * ri).powi(2);
+    }
+    let (cpu_err, gpu_err, ulp) = (cpu_sq.sqrt(), gpu_sq.sqrt(), ulp_sq.sqrt());
+    let ratio = if gpu_err.is_nan() { f64::INFINITY } else { gpu_err / (cpu_err + ulp).max(f64::MIN_POSITIVE) };
+    if ratio > d.ratio {
+        d.ratio = ratio;
+        d.worst_step = step;
+    }
+    let step_size = step_sq.sqrt().max(f64::MIN_POSITIVE);
+    d.gpu_err = d.gpu_err.max(gpu_err / step_size);
+    d.cpu_err = d.cpu_err.max(cpu_err / step_size);
+    let ok = gpu_err <= tol.factor * cpu_err + ulp;
+    d.mismatches += !ok as usize;
+    ok
+}
+
+/// `steps` lockstep steps of `setup` on `train` from `params`. `ctx`: the GPU to use (None: the
+/// best adapter, software ones included).
+pub fn lockstep(
+    ctx: Option<Arc<GpuContext>>,
+    setup: &TrainSetup,
+    opts: &FitOptions,
+    params: &Params<f32>,
+    train: &Dataset,
+    steps: usize,
+    tol: Tolerance,
+) -> Result<Lockstep> {
+    tol.validate()?;
+    if steps == 0 {
+        return Err(Error::config("steps", "must be at least 1"));
+    }
+    let mut gpu = gpu_engine(ctx, setup, params)?;
+    let mut cpu = CpuEngine::<f32>::new(setup.clone(), params.clone())?;
+    let mut exact = CpuEngine::<f64>::new(setup.clone(), params.cast(|x| x as f64))?;
+    for e in [&mut cpu as &mut dyn Engine<Elem = f32>, &mut gpu] {
+        e.load_train(train)?;
+    }
+    exact.load_train(train)?;
+    let names = state_names(params, setup.optimizer.state_slots());
+    let mut diffs: Vec<TensorDiff> = names.iter().map(|(n, _)| TensorDiff { name: n.clone(), ..Default::default() }).collect();
+    let (mut max_loss_rel, mut first_bad_step) = (0.0f64, None);
+    let mut schedule = StepSchedule::new(opts, setup.batch, train.len);
+    let mut state = (cpu.params()?, cpu.optimizer_state()?);
+    let per_block = params.layout.tensors().len();
+    let mut kink_steps = 0;
+    for k in 0..steps {
+        let (batch, lr) = schedule.step(k);
+        let before = flat_state(&state.0, &state.1);
+        let start64 = state.0.cast(|x| x as f64);
+        let skip = kink_mask(&start64, &units_at_kink(setup, &start64, train, batch, state.1.step)?);
+        kink_steps += skip.iter().any(|&s| s) as usize;
+        gpu.set_params(&state.0)?;
+        gpu.set_optimizer_state(&state.1)?;
+        exact.set_params(&start64)?;
+        let slots = state.1.slots.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect();
+        exact.set_optimizer_state(&OptimizerState { slots, step: state.1.step })?;
+        let lc = cpu.train_epoch(batch, lr)?.mean_loss();
+        let lg = gpu.train_epoch(batch, lr)?.mean_loss();
+        exact.train_epoch(batch, lr)?;
+        let rel = ((lg - lc) / lc.abs().max(1e-30)).abs();
+        max_loss_rel = if rel.is_nan() { f64::INFINITY } else { max_loss_rel.max(rel) };
+        state = (cpu.params()?, cpu.optimizer_state()?);
+        let c = flat_state(&state.0, &state.1);
+        let g = flat_state(&gpu.params()?, &gpu.optimizer_state()?);
+        let r = flat_state64(&exact.params()?, &exact.optimizer_state()?);
+        for (t, (_, range)) in names.iter().enumerate() {
+            // block 0 is the parameters, block 1 + s optimizer slot s (the order of flat_state)
+            let base = (t / per_block) * params.data.len();
+            let i = base + range.start..base + range.end;
+            let sk = &skip[range.clone()];
+            if !judge_step(&mut diffs[t], k + 1, tol, &before[i.clone()], &c[i.clone()], &g[i.clone()], &r[i], sk) {
+                first_bad_step.get_or_insert(k + 1);
+            }
+        }
+    }
+    Ok(Lockstep {
+        gpu: gpu.describe(),
+        steps,
+        epochs_touched: steps.div_ceil(schedule.steps_per_epoch()),
+        tolerance: tol,
+        tensors: diffs,
+        max_loss_rel,
+        first_bad_step,
+        kink_steps,
+    })
+}
+
+/// Which parameter elements a step's units at their kink touch: the unit's weight row and bias in
+/// its own layer, and every layer below it (the backward pass carries the other branch down).
+fn kink_mask(params: &Params<f64>, kinks: &[Vec<usize>]) -> Vec<bool> {
+    let mut skip = vec![false; params.data.len()];
+    for (l, units) in kinks.iter().enumerate() {
+        if units.is_empty() {
+            continue;
+        }
+        let slot = params.layout.layers[l];
+        for &j in units {
+            skip[slot.weight + j * slot.inputs..slot.weight + (j + 1) * slot.inputs].fill(true);
+            skip[slot.bias + j] = true;
+        }
+        for below in &params.layout.layers[..l] {
+            skip[below.weight_range()].fill(true);
+            skip[below.bias_range()].fill(true);
+        }
+    }
+    skip
+}
+
+/// How far two free-running trajectories are apart: max over tensors of max|a − b| / max|b|.
+pub fn separation(a: &Params<f32>, b: &Params<f64>) -> f64 {
+    a.layout
+        .tensors()
+        .into_iter()
+        .map(|(_, r)| {
+            let scale = b.data[r.clone()].iter().fold(0.0f64, |m, &x| m.max(x.abs())).max(1e-30);
+            let d = a.data[r.clone()].iter().zip(&b.data[r]).fold(0.0f64, |m, (&x, &y)| m.max((x as f64 - y).abs()));
+            if d.is_nan() { f64::INFINITY } else { d / scale }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Free-running separation of one pair of engines.
+#[derive(Clone, Debug, Serialize)]
+pub struct Separation {
+    /// "cpu f32 vs cpu f64", "gpu f32 vs cpu f64", "gpu f32 vs cpu f32"
+    pub pair: String,
+    /// first step (1-based) at which the separation reached 1e-4 / 1e-2; None: never
+    pub first_1e4: Option<usize>,
+    pub first_1e2: Option<usize>,
+    pub final_separation: f64,
+}
+
+/// Where one free run ended, on the validation set (the training set when there is none).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunEnd {
+    pub run: String,
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Free {
+    pub gpu: String,
+    pub steps: usize,
+    /// what the ends were measured on
+    pub evaluated_on: String,
+    pub separations: Vec<Separation>,
+    /// cpu f64, cpu f32, gpu f32
+    pub ends: Vec<RunEnd>,
+    /// cpu f32 runs whose starting weights were each rounded one ulp away
+    pub perturbed: Vec<RunEnd>,
+    /// the band the GPU's final loss must fall in: the CPU f32 runs' range, widened by its width
+    /// on each side and by at least `Free::LOSS_FLOOR` relative
+    pub loss_band: (f64, f64),
+    pub accuracy_band: Option<(f64, f64)>,
+}
+
+impl Free {
+    /// Smallest half-width of the loss band, relative to the loss: where the runs do not diverge
+    /// (SGD, momentum), per-step reordering of f32 sums on the GPU adds up over hundreds of steps
+    /// to more than one rounding of the start (see README "Exactness").
+    pub const LOSS_FLOOR: f64 = 1e-3;
+    /// Smallest half-width of the accuracy band in samples.
+    pub const ACCURACY_FLOOR_SAMPLES: f64 = 2.0;
+
+    pub fn gpu_end(&self) -> &RunEnd {
+        &self.ends[2]
+    }
+
+    pub fn passed(&self) -> bool {
+        let g = self.gpu_end();
+        let inside = |v: f64, (lo, hi): (f64, f64)| v >= lo && v <= hi;
+        inside(g.loss, self.loss_band)
+            && match (g.accuracy, self.accuracy_band) {
+                (Some(a), Some(b)) => inside(a, b),
+                _ => true,
+            }
+    }
+}
+
+/// The starting weights with every element rounded one ulp up or down (seeded).
+fn nudged(p: &Params<f32>, seed: u64) -> Params<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut q = p.clone();
+    for x in &mut q.data {
+        if *x != 0.0 {
+            *x = if rng.random::<bool>() { x.next_up() } else { x.next_down() };
+        }
+    }
+    q
+}
+
+fn end_of<E: Engine + ?Sized>(run: &str, e: &mut E, data: &Dataset, classification: bool) -> Result<RunEnd> {
+    let s = e.evaluate(data)?;
+    Ok(RunEnd { run: run.into(), loss: s.mean_loss(), accuracy: classification.then(|| s.accuracy()) })
+}
+
+/// A range widened by its width on both sides and to at least `floor` around its middle.
+fn band(values: impl Iterator<Item = f64> + Clone, floor: f64) -> (f64, f64) {
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(f64::NEG_INFINITY, f64::max);
+    let w = hi - lo;
+    let mid = 0.5 * (lo + hi);
+    ((lo - w).min(mid - floor), (hi + w).max(mid + floor))
+}
+
+/// `steps` free-running steps on a CPU f64, a CPU f32 and the GPU engine from `params`, plus
+/// `perturbed` CPU f32 runs from weights one rounding away; ends evaluated on `eval`.
+#[allow(clippy::too_many_arguments)]
+pub fn free_run(
+    ctx: Option<Arc<GpuContext>>,
+    setup: &TrainSetup,
+    opts: &FitOptions,
+    params: &Params<f32>,
+    train: &Dataset,
+    eval: (&str, &Dataset),
+    steps: usize,
+    perturbed: usize,
+) -> Result<Free> {
+    if steps == 0 {
+        return Err(Error::config("steps", "must be at least 1"));
+    }
+    let classification = setup.spec.loss.is_classification();
+    let mut gpu = gpu_engine(ctx, setup, params)?;
+    let mut cpu = CpuEngine::<f32>::new(setup.clone(), params.clone())?;
+    let mut f64_ref = CpuEngine::<f64>::new(setup.clone(), params.cast(|x| x as f64))?;
+    gpu.load_train(train)?;
+    cpu.load_train(train)?;
+    f64_ref.load_train(train)?;
+    let pairs = ["cpu f32 vs cpu f64", "gpu f32 vs cpu f64", "gpu f32 vs cpu f32"];
+    let mut seps: Vec<Separation> =
+        pairs.iter().map(|p| Separation { pair: (*p).into(), first_1e4: None, first_1e2: None, final_separation: 0.0 }).collect();
+    let mut schedule = StepSchedule::new(opts, setup.batch, train.len);
+    for k in 0..steps {
+        let (batch, lr) = schedule.step(k);
+        f64_ref.train_epoch(batch, lr)?;
+        cpu.train_epoch(batch, lr)?;
+        gpu.train_epoch(batch, lr)?;
+        let (r, c, g) = (f64_ref.params()?, cpu.params()?, gpu.params()?);
+        let now = [separation(&c, &r), separation(&g, &r), separation(&g, &c.cast(|x| x as f64))];
+        for (s, v) in seps.iter_mut().zip(now) {
+            if v >= 1e-4 {
+                s.first_1e4.get_or_insert(k + 1);
+            }
+            if v >= 1e-2 {
+                s.first_1e2.get_or_insert(k + 1);
+            }
+            s.final_separation = v;
+        }
+    }
+    let (name, data) = eval;
+    let mut ends = vec![end_of("cpu f64", &mut f64_ref, data, classification)?, end_of("cpu f32", &mut cpu, data, classification)?];
+    ends.push(end_of("gpu f32", &mut gpu, data, classification)?);
+    let mut others = Vec::new();
+    for i in 0..perturbed {
+        let mut e = CpuEngine::<f32>::new(setup.clone(), nudged(params, i as u64 + 1))?;
+        e.load_train(train)?;
+        let mut schedule = StepSchedule::new(opts, setup.batch, train.len);
+        for k in 0..steps {
+            let (batch, lr) = schedule.step(k);
+            e.train_epoch(batch, lr)?;
+        }
+        others.push(end_of(&format!("cpu f32, start nudged #{}", i + 1), &mut e, data, classification)?);
+    }
+    let cpu_runs: Vec<&RunEnd> = std::iter::once(&ends[1]).chain(&others).collect();
+    let loss_mid = ends[1].loss.abs();
+    let loss_band = band(cpu_runs.iter().map(|r| r.loss), Free::LOSS_FLOOR * loss_mid);
+    let accuracy_band = classification.then(|| {
+        band(cpu_runs.iter().filter_map(|r| r.accuracy), Free::ACCURACY_FLOOR_SAMPLES / data.len.max(1) as f64)
+    });
+    Ok(Free {
+        gpu: gpu.describe(),
+        steps,
+        evaluated_on: format!("{name} ({} samples)", data.len),
+        separations: seps,
+        ends,
+        perturbed: others,
+        loss_band,
+        accuracy_band,
+    })
+}
