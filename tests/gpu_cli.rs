@@ -57,3 +57,57 @@ fn train_on_the_gpu_learns_the_digits() {
     assert!(acc >= 0.92, "test accuracy {acc}");
     assert!(done["summary"]["device"].as_str().unwrap().starts_with("gpu"));
 }
+
+/// Softmax regression (no hidden layer) trains, evaluates, checks and resumes on the GPU engine.
+#[test]
+fn no_hidden_layer_on_the_gpu() {
+    if common::gpu("no_hidden_layer_on_the_gpu").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let ok = |args: &[&str]| {
+        let out = wgpu_mlp().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let r = run.to_str().unwrap();
+    ok(&["train", "--device", "gpu", "--layers", "784,10", "--epochs", "1", "--json", "--out", r]);
+    // a finished 1-epoch run continues to 2 epochs from its checkpoint
+    let resumed = ok(&["train", "--device", "gpu", "--resume", r, "--epochs", "2", "--json"]);
+    assert!(resumed.contains("\"epoch\":2"), "{resumed}");
+    let model = run.join("model.safetensors");
+    let eval = ok(&["eval", "--device", "gpu", "--model", model.to_str().unwrap(), "--json"]);
+    assert!(eval.contains("accuracy"), "{eval}");
+    let check = ok(&["check", "--layers", "784,10", "--steps", "30"]);
+    assert!(check.contains("PASS"), "{check}");
+}
+
+/// A batch or layer beyond the adapter's limits ends with one line naming the flag and the
+/// limit, and no run directory.
+#[test]
+fn gpu_limits_name_the_flag() {
+    let Some(ctx) = common::gpu("gpu_limits_name_the_flag") else { return };
+    let binding = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
+    let max_rows = 4 * ctx.limits.max_compute_workgroups_per_dimension as u64;
+    // one more row (unit) than a 784-wide activation buffer (weight matrix) can hold
+    let past_binding = binding / (4 * 784) + 1;
+    let (too_many_rows, too_wide_batch, too_wide_layer) =
+        ((max_rows + 1).to_string(), past_binding.to_string(), format!("784,{past_binding},10"));
+    let mut cases = vec![
+        (vec!["--batch", too_many_rows.as_str()], "--batch:", "max_compute_workgroups_per_dimension"),
+        (vec!["--layers", too_wide_layer.as_str()], "--layers:", "max_storage_buffer_binding_size"),
+    ];
+    if past_binding <= max_rows {
+        cases.push((vec!["--batch", too_wide_batch.as_str()], "--batch:", "max_storage_buffer_binding_size"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag, limit) in cases {
+        let out_dir = dir.path().join("run");
+        let out = wgpu_mlp().args(["train", "--device", "gpu", "--epochs", "1", "--out"]).arg(&out_dir).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.trim().lines().count() == 1 && err.contains(flag) && err.contains(limit), "{args:?}: {err}");
+        assert!(!out_dir.exists(), "{args:?} left a run directory");
+    }
+}

@@ -87,13 +87,14 @@ impl GpuEngine {
         if params.layout != layout {
             return Err(Error::Shape { op: "GpuEngine::new", msg: "parameters do not fit the network spec".into() });
         }
-        if setup.batch == 0 || setup.batch > 1 << 18 {
-            return Err(Error::config("batch", format!("{} must be in 1..=262144 on the GPU", setup.batch)));
+        if setup.batch == 0 {
+            return Err(Error::config("batch", "must be at least 1"));
         }
         if let Some(p) = setup.keep.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
             return Err(Error::config("dropout", format!("keep probability {p} must be in (0, 1]")));
         }
         let cap = setup.batch.max(EVAL_ROWS);
+        super::limits::check_shapes(&ctx, &setup, cap, EVAL_ROWS)?;
         let (kernels, bufs) = ctx.scoped("building GPU pipelines", || -> Result<(Kernels, Buffers)> {
             Ok((Kernels::new(&ctx.device), Buffers::new(&ctx, &setup, &layout, cap)?))
         })??;
@@ -132,6 +133,14 @@ impl GpuEngine {
     }
 
     fn upload(&self, data: &Dataset, what: &str) -> Result<DataBuffers> {
+        let bytes = feature_bytes(data).len() as u64;
+        let binding = self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size);
+        if bytes > binding {
+            return Err(Error::config(
+                "data",
+                format!("the {what} needs {bytes} bytes on the GPU, above this adapter's max_storage_buffer_binding_size ({binding}); use --device cpu or less data"),
+            ));
+        }
         let (tw_words, tw) = target_words(data);
         Ok(DataBuffers {
             features: storage_init(&self.ctx, &format!("{what} features"), feature_bytes(data))?,

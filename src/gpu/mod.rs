@@ -5,6 +5,7 @@ pub mod buffers;
 pub mod context;
 pub mod engine;
 pub mod gather;
+pub mod limits;
 pub mod loss;
 pub mod matmul;
 pub mod optimizer;
