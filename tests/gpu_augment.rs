@@ -14,6 +14,10 @@
 
 mod common;
 
+use wgpu_mlp::crosscheck::{lockstep, Tolerance};
+use wgpu_mlp::optim::LrSchedule;
+use wgpu_mlp::train::FitOptions;
+
 use common::{params, read, run, step};
 
 use rand::SeedableRng;
@@ -129,7 +133,15 @@ fn augmented_training_matches_cpu() {
         c.load_train(&data).expect("load");
         let sc: Vec<_> = orders.iter().map(|o| c.train_epoch(o, 0.05).expect("epoch")).collect();
         let pc = c.params().expect("params");
-        common::assert_close(&format!("{name}: params"), &pg.data, &pc.data, 1e-3, 2e-5);
+        if opt == OptimizerKind::Sgd {
+            common::assert_close(&format!("{name}: params"), &pg.data, &pc.data, 1e-3, 2e-5);
+        } else {
+            // Adam's free runs part by an ulp's luck (an element whose gradient cancels moves a
+            // whole step either way; seen on GL): judge every step in lockstep instead
+            let fit = FitOptions { epochs: 2, lr: 0.05, schedule: LrSchedule::Constant, shuffle: true, seed: 11, early_stop: None };
+            let r = lockstep(Some(ctx.clone()), &setup, &fit, &p, &data, 10, Tolerance::LOCKSTEP).expect("lockstep");
+            assert!(r.passed(), "{name}: lockstep first outside at step {:?}: {:?}", r.first_bad_step, r.tensors);
+        }
         for (a, b) in sg.iter().zip(&sc) {
             assert!((a.loss_sum - b.loss_sum).abs() <= 1e-5 * b.loss_sum.abs() + 1e-5, "{name}: loss gpu {} cpu {}", a.loss_sum, b.loss_sum);
             assert_eq!((a.correct, a.samples, a.steps), (b.correct, b.samples, b.steps), "{name}: counts");
