@@ -390,3 +390,15 @@ fn predict_input_that_is_not_an_image() {
     let f = write(&d.path().join("digit.png"), b"GIF89a....");
     fails(d.path(), &["predict", "--model", model.to_str().unwrap(), "--input", f.to_str().unwrap(), "--device", "cpu"], &["digit.png"]);
 }
+
+/// `check` validates its tolerances and reads the data flags like `train`, before any GPU is asked for.
+#[test]
+fn check_refuses_bad_tolerances_and_reads_the_data_flags() {
+    let d = tmp();
+    fails(d.path(), &["check", "--factor", "nan"], &["--factor", "NaN"]);
+    fails(d.path(), &["check", "--ulps", "-1"], &["--ulps", "-1"]);
+    fails(d.path(), &["check", "--steps", "0"], &["--steps", "at least 1"]);
+    fails(d.path(), &["check", "--csv", "missing.csv", "--target", "y"], &["missing.csv"]);
+    fails(d.path(), &["check", "--layers", "4,8,3"], &["--layers", "784 features"]);
+    fails(d.path(), &["check", "--kfold", "3"], &["--kfold"]);
+}

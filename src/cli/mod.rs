@@ -62,7 +62,7 @@ const FLAGS: &[&str] = &[
     "layers", "activation", "loss", "init", "optimizer", "lr", "momentum", "rho", "beta1", "beta2", "eps",
     "weight-decay", "l2", "l1", "dropout", "batch", "epochs", "lr-schedule", "seed", "device", "early-stop",
     "min-delta", "data", "csv", "target", "val", "val-frac", "kfold", "out", "resume", "init-from", "model",
-    "input", "split", "step", "tolerance",
+    "input", "split", "step", "tolerance", "steps", "factor", "ulps", "perturbed",
 ];
 
 /// One line for the user: the flag (or file) first, then what is wrong.
