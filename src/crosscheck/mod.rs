@@ -148,15 +148,7 @@ fn state_names(params: &Params<f32>, slots: usize) -> Vec<(String, std::ops::Ran
 }
 
 /// The whole training state as one flat list: parameters, then each optimizer slot.
-fn flat_state(p: &Params<f32>, s: &OptimizerState<f32>) -> Vec<f32> {
-    let mut v = p.data.clone();
-    for slot in &s.slots {
-        v.extend_from_slice(slot);
-    }
-    v
-}
-
-fn flat_state64(p: &Params<f64>, s: &OptimizerState<f64>) -> Vec<f64> {
+fn flat_state<T: Copy>(p: &Params<T>, s: &OptimizerState<T>) -> Vec<T> {
     let mut v = p.data.clone();
     for slot in &s.slots {
         v.extend_from_slice(slot);
@@ -243,7 +235,7 @@ pub fn lockstep(
         state = (cpu.params()?, cpu.optimizer_state()?);
         let c = flat_state(&state.0, &state.1);
         let g = flat_state(&gpu.params()?, &gpu.optimizer_state()?);
-        let r = flat_state64(&exact.params()?, &exact.optimizer_state()?);
+        let r = flat_state(&exact.params()?, &exact.optimizer_state()?);
         for (t, (_, range)) in names.iter().enumerate() {
             // block 0 is the parameters, block 1 + s optimizer slot s (the order of flat_state)
             let base = (t / per_block) * params.data.len();
