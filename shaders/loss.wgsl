@@ -90,13 +90,20 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                     probs[(st.offset + b) * kk + k] = exp(z[base + k] - m) / sum_exp;
                 }
             }
+            let y = tgt[b];
             if train {
+                // p_y − 1 as −Σ_{k≠y} p_k, as src/cpu/loss.rs (no cancellation for a confident sample)
+                var others = 0.0;
                 for (var k = 0u; k < kk; k++) {
                     let p = exp(z[base + k] - lse);
-                    dz[base + k] = (p - target_of(b, k)) * scale;
+                    if k != y {
+                        others += p;
+                        dz[base + k] = p * scale;
+                    }
                 }
+                dz[base + y] = -others * scale;
             }
-            l = lse - z[base + tgt[b]];
+            l = lse - z[base + y];
         }
         case 1u: {
             var s = 0.0;
@@ -106,7 +113,8 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                 // max(z,0) − z·t + log(1 + e^(−|z|)), stable for any z
                 s += max(zk, 0.0) - zk * tk + log1p(exp(-abs(zk)));
                 if train {
-                    dz[base + k] = (sigmoid(zk) - tk) * scale / k_t;
+                    // σ(z) − t as (1 − t)·σ(z) − t·σ(−z), as src/cpu/loss.rs
+                    dz[base + k] = ((1.0 - tk) * sigmoid(zk) - tk * sigmoid(-zk)) * scale / k_t;
                 }
                 if d.mode == 2u {
                     probs[(st.offset + b) * kk + k] = sigmoid(zk);

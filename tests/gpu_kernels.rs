@@ -207,6 +207,42 @@ fn losses_match_cpu() {
     }
 }
 
+/// Confident samples: the gradient of the label's logit is tiny next to 1, and the kernel must keep
+/// its relative precision (the CPU's f64 gradient is the reference). Written as p_y − 1 it kept
+/// only p_y's rounding (relative error 1e-3 at these logits); WGSL lets exp(x) be 3 + 2|x| ulp
+/// off (x ≥ −14 here: 31 ulp, 3.7e-6), so 1e-5 admits any conforming exp and nothing coarser.
+#[test]
+fn confident_samples_keep_relative_precision() {
+    let Some(ctx) = common::gpu("confident_samples_keep_relative_precision") else { return };
+    let lk = LossKernel::new(&ctx.device);
+    let mut r = rng(8);
+    for (loss, k) in [(Loss::SoftmaxCrossEntropy, 10), (Loss::BinaryCrossEntropy, 1)] {
+        let rows = 40;
+        let lab: Vec<u32> = (0..rows).map(|_| r.random_range(0..k.max(2) as u32)).collect();
+        let mut z = uniform(&mut r, rows * k, -1.0, 1.0);
+        for b in 0..rows {
+            let margin = 8.0 + b as f32 / 8.0; // 8 to 13
+            if loss == Loss::SoftmaxCrossEntropy {
+                z[b * k + lab[b] as usize] = margin;
+            } else {
+                z[b] = if lab[b] == 1 { margin } else { -margin };
+            }
+        }
+        let (zb, tb) = (buf(&ctx, &z), words(&ctx, &lab));
+        let (dz, sample, probs) = (buf(&ctx, &vec![0.0; rows * k]), buf(&ctx, &vec![0.0; rows * 2]), buf(&ctx, &vec![0.0; rows * k]));
+        let st = step(&ctx, rows, 0, 1.0);
+        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs };
+        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, true, LossMode::Train, &lb)], rows);
+        let z64: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+        let mut want = vec![0f64; rows * k];
+        loss_forward_backward(loss, rows, k, &z64, BatchTargets::Classes(&lab), Some(&mut want), 1.0);
+        let got = read(&ctx, &dz, rows * k);
+        let worst = got.iter().zip(&want).map(|(&g, &w)| (g as f64 - w).abs() / w.abs()).fold(0.0, f64::max);
+        eprintln!("{loss}: worst relative error of dz {worst:.2e}");
+        assert!(worst <= 1e-5, "{loss}: dz relative error {worst:.2e}");
+    }
+}
+
 #[test]
 fn unit_stats_match_cpu() {
     let Some(ctx) = common::gpu("unit_stats_match_cpu") else { return };

@@ -1,6 +1,7 @@
 //! Output-layer losses from logits, each computing the batch's loss sum, the correct count and
 //! the logits gradient in one pass: the CPU twin of shaders/loss.wgsl.
 
+use super::activation::sigmoid;
 use crate::model::Loss;
 use crate::scalar::Scalar;
 
@@ -72,13 +73,21 @@ pub fn loss_forward_backward<T: Scalar>(
                 let BatchTargets::Classes(labels) = targets else {
                     unreachable!("softmax cross-entropy is checked to have class targets")
                 };
+                let y = labels[b] as usize;
                 if let Some(d) = d.as_deref_mut() {
+                    // p_y − 1 written as −Σ_{k≠y} p_k: a confident sample's p_y rounds next to 1,
+                    // and the difference would keep only the rounding of p_y (shaders/loss.wgsl)
+                    let mut others = T::zero();
                     for k in 0..width {
                         let p = (z[k] - lse).exp();
-                        d[k] = (p - t(k)) * grad_scale;
+                        if k != y {
+                            others += p;
+                            d[k] = p * grad_scale;
+                        }
                     }
+                    d[y] = -others * grad_scale;
                 }
-                lse - z[labels[b] as usize]
+                lse - z[y]
             }
             Loss::BinaryCrossEntropy => {
                 let mut s = T::zero();
@@ -87,7 +96,9 @@ pub fn loss_forward_backward<T: Scalar>(
                     // max(z,0) − z·t + log(1 + e^(−|z|)), stable for any z
                     s += zk.max(T::zero()) - zk * tk + (-zk.abs()).exp().ln_1p();
                     if let Some(d) = d.as_deref_mut() {
-                        d[k] = (super::activation::sigmoid(zk) - tk) * grad_scale / k_t;
+                        // σ(z) − t as (1 − t)·σ(z) − t·σ(−z): no cancellation for a label 0 or 1
+                        let g = (T::one() - tk) * sigmoid(zk) - tk * sigmoid(-zk);
+                        d[k] = g * grad_scale / k_t;
                     }
                 }
                 s / k_t
@@ -149,7 +160,7 @@ pub fn output_probabilities<T: Scalar>(loss: Loss, rows: usize, width: usize, lo
             }
             Loss::BinaryCrossEntropy => {
                 for (o, &v) in o.iter_mut().zip(z) {
-                    *o = super::activation::sigmoid(v).to_f64_lossy() as f32;
+                    *o = sigmoid(v).to_f64_lossy() as f32;
                 }
             }
             Loss::MeanSquaredError | Loss::Cosine => {
@@ -157,6 +168,36 @@ pub fn output_probabilities<T: Scalar>(loss: Loss, rows: usize, width: usize, lo
                     *o = v.to_f64_lossy() as f32;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ∂loss/∂z of one sample in f32 and in f64, each element's relative difference.
+    fn relative_gap(loss: Loss, z: &[f64], targets: BatchTargets) -> Vec<f64> {
+        let k = z.len();
+        let (mut d32, mut d64) = (vec![0f32; k], vec![0f64; k]);
+        let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+        let z64: Vec<f64> = z32.iter().map(|&v| v as f64).collect();
+        loss_forward_backward(loss, 1, k, &z32, targets, Some(&mut d32), 1.0);
+        loss_forward_backward(loss, 1, k, &z64, targets, Some(&mut d64), 1.0);
+        d32.iter().zip(&d64).map(|(&a, &b)| (a as f64 - b).abs() / b.abs()).collect()
+    }
+
+    /// A confident sample's gradient keeps its relative precision: p_y − 1 computed as a
+    /// difference would be 0 (p_y rounds to 1) or keep only p_y's rounding.
+    #[test]
+    fn confident_samples_keep_relative_precision() {
+        for z in [vec![9.0, 0.0, -1.0, 0.5], vec![20.0, 0.0, 0.0], vec![3.0, -2.0]] {
+            let gap = relative_gap(Loss::SoftmaxCrossEntropy, &z, BatchTargets::Classes(&[0]));
+            assert!(gap.iter().all(|&g| g < 1e-6), "softmax {z:?}: {gap:?}");
+        }
+        for (z, t) in [(12.0, 1.0), (-12.0, 0.0), (30.0, 1.0), (2.0, 1.0)] {
+            let gap = relative_gap(Loss::BinaryCrossEntropy, &[z], BatchTargets::Values(&[t]));
+            assert!(gap[0] < 1e-6, "bce z {z} t {t}: {gap:?}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Free-running comparison: CPU f64, CPU f32 and the GPU each run on their own; when they
 //! separate, and whether the GPU's end lies within the spread of CPU runs started one ulp apart.
 
+use rand::{Rng, SeedableRng};
 use super::{gpu_engine, StepSchedule};
 use crate::cpu::CpuEngine;
 use crate::data::Dataset;
@@ -86,15 +87,19 @@ impl Free {
 
 /// The starting weights with every element rounded one ulp up or down (seeded).
 fn nudged(p: &Params<f32>, seed: u64) -> Params<f32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut q = p.clone();
-    for x in &mut q.data {
+    nudge(&mut q.data, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    q
+}
+
+/// Every nonzero element rounded one ulp up or down (zeros stay: an unused slot or a pruned
+/// weight is exact).
+pub(super) fn nudge(xs: &mut [f32], rng: &mut impl Rng) {
+    for x in xs {
         if *x != 0.0 {
             *x = if rng.random::<bool>() { x.next_up() } else { x.next_down() };
         }
     }
-    q
 }
 
 fn end_of<E: Engine + ?Sized>(run: &str, e: &mut E, data: &Dataset, classification: bool) -> Result<RunEnd> {

@@ -23,17 +23,24 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuEngine};
 use crate::model::Params;
 use crate::train::FitOptions;
+use free::nudge;
+use rand::SeedableRng;
 use serde::Serialize;
 use std::sync::Arc;
 
 /// The lockstep bound. Each step is also taken in f64 from the same state (the exact step, to
-/// f32 input rounding); per tensor, the GPU's distance from it may be at most `factor` times the
-/// CPU f32 engine's, plus `ulps` f32 ulps of each element (distances are Euclidean norms over
-/// the tensor): ‖gpu − f64‖ ≤ factor·‖cpu − f64‖ + ulps·2⁻²³·‖f64‖.
+/// f32 input rounding) and twice in f32 on the CPU: from the state itself, and from the state with
+/// every element one ulp away (the batch's rows reversed where dropout and augmentation allow),
+/// so the reference is two roundings of the step, not one that may happen to be lucky. Per
+/// tensor, the GPU's distance from the f64 step may be at most `factor` times the larger CPU
+/// distance, plus `ulps` f32 ulps of each element (Euclidean norms over the tensor):
+/// ‖gpu − f64‖ ≤ factor·max(‖cpu − f64‖, ‖cpu′ − f64‖) + ulps·2⁻²³·‖f64‖.
 /// Adaptive optimizers divide each gradient element by its own running size, so an element whose
 /// gradient cancels to a few roundings moves by a whole step either way: an absolute bound would
 /// have to admit that for every element, while measured against the f64 step a wrong kernel
-/// stands out and rounding does not.
+/// stands out and rounding does not. The factor is WGSL's: it lets `exp` of a small argument be
+/// 3 ulp off and a division 2.5 ulp where the CPU's libm and IEEE division round to ½ ulp, so a
+/// correct GPU step may lie six times as far from the exact one.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Tolerance {
     pub factor: f64,
@@ -42,7 +49,7 @@ pub struct Tolerance {
 
 impl Tolerance {
     /// The default bound (README "Exactness" has the measurements behind it).
-    pub const LOCKSTEP: Tolerance = Tolerance { factor: 4.0, ulps: 2.0 };
+    pub const LOCKSTEP: Tolerance = Tolerance { factor: 6.0, ulps: 2.0 };
 
     pub fn validate(&self) -> Result<()> {
         for (flag, v) in [("factor", self.factor), ("ulps", self.ulps)] {
@@ -58,7 +65,7 @@ impl Tolerance {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TensorDiff {
     pub name: String,
-    /// max over steps of ‖gpu − f64‖ / (‖cpu f32 − f64‖ + the ulps term)
+    /// max over steps of ‖gpu − f64‖ / (max(‖cpu − f64‖, ‖cpu′ − f64‖) + the ulps term)
     pub ratio: f64,
     /// the step (1-based) where that maximum was
     pub worst_step: usize,
@@ -160,9 +167,19 @@ fn flat_state<T: Copy>(p: &Params<T>, s: &OptimizerState<T>) -> Vec<T> {
 /// the tensor's judged elements, so one element far off stands out (it carries a whole step)
 /// while the rare element whose gradient cancels to a few roundings does not decide alone.
 #[allow(clippy::too_many_arguments)]
-fn judge_step(d: &mut TensorDiff, step: usize, tol: Tolerance, before: &[f32], c: &[f32], g: &[f32], r: &[f64], skip: &[bool]) -> bool {
-    let (mut step_sq, mut cpu_sq, mut gpu_sq, mut ulp_sq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for ((((&bi, &ci), &gi), &ri), &skip) in before.iter().zip(c).zip(g).zip(r).zip(skip) {
+fn judge_step(
+    d: &mut TensorDiff,
+    step: usize,
+    tol: Tolerance,
+    before: &[f32],
+    c: &[f32],
+    c2: &[f32],
+    g: &[f32],
+    r: &[f64],
+    skip: &[bool],
+) -> bool {
+    let (mut step_sq, mut cpu_sq, mut cpu2_sq, mut gpu_sq, mut ulp_sq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (e, ((((&bi, &ci), &gi), &ri), &skip)) in before.iter().zip(c).zip(g).zip(r).zip(skip).enumerate() {
         d.max_abs = d.max_abs.max((gi as f64 - ci as f64).abs());
         if skip {
             d.at_kink += 1;
@@ -170,10 +187,11 @@ fn judge_step(d: &mut TensorDiff, step: usize, tol: Tolerance, before: &[f32], c
         }
         step_sq += (ri - bi as f64).powi(2);
         cpu_sq += (ci as f64 - ri).powi(2);
+        cpu2_sq += (c2[e] as f64 - ri).powi(2);
         gpu_sq += (gi as f64 - ri).powi(2);
         ulp_sq += (tol.ulps * f32::EPSILON as f64 * ri).powi(2);
     }
-    let (cpu_err, gpu_err, ulp) = (cpu_sq.sqrt(), gpu_sq.sqrt(), ulp_sq.sqrt());
+    let (cpu_err, gpu_err, ulp) = (cpu_sq.max(cpu2_sq).sqrt(), gpu_sq.sqrt(), ulp_sq.sqrt());
     let ratio = if gpu_err.is_nan() { f64::INFINITY } else { gpu_err / (cpu_err + ulp).max(f64::MIN_POSITIVE) };
     if ratio > d.ratio {
         d.ratio = ratio;
@@ -204,11 +222,17 @@ pub fn lockstep(
     }
     let mut gpu = gpu_engine(ctx, setup, params)?;
     let mut cpu = CpuEngine::<f32>::new(setup.clone(), params.clone())?;
+    // A second f32 rounding of the step: `nudged` takes it from the state with every element one
+    // ulp away and, where rows may be reordered, with the batch's rows reversed (see Tolerance).
+    let mut nudged = CpuEngine::<f32>::new(setup.clone(), params.clone())?;
+    let reorderable = !setup.has_dropout() && setup.augment.is_none_or(|a| a.is_identity());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
     let mut exact = CpuEngine::<f64>::new(setup.clone(), params.cast(|x| x as f64))?;
     for e in [&mut cpu as &mut dyn Engine<Elem = f32>, &mut gpu] {
         e.load_train(train)?;
     }
     exact.load_train(train)?;
+    nudged.load_train(train)?;
     let names = state_names(params, setup.optimizer.state_slots());
     let mut diffs: Vec<TensorDiff> = names.iter().map(|(n, _)| TensorDiff { name: n.clone(), ..Default::default() }).collect();
     let (mut max_loss_rel, mut first_bad_step) = (0.0f64, None);
@@ -227,6 +251,14 @@ pub fn lockstep(
         exact.set_params(&start64)?;
         let slots = state.1.slots.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect();
         exact.set_optimizer_state(&OptimizerState { slots, step: state.1.step })?;
+        let (mut p, mut o) = state.clone();
+        nudge(&mut p.data, &mut rng);
+        o.slots.iter_mut().for_each(|s| nudge(s, &mut rng));
+        nudged.set_params(&p)?;
+        nudged.set_optimizer_state(&o)?;
+        let rows: Vec<u32> = if reorderable { batch.iter().rev().copied().collect() } else { batch.to_vec() };
+        nudged.train_epoch(&rows, lr)?;
+        let alt = flat_state(&nudged.params()?, &nudged.optimizer_state()?);
         let lc = cpu.train_epoch(batch, lr)?.mean_loss();
         let lg = gpu.train_epoch(batch, lr)?.mean_loss();
         exact.train_epoch(batch, lr)?;
@@ -241,7 +273,7 @@ pub fn lockstep(
             let base = (t / per_block) * params.data.len();
             let i = base + range.start..base + range.end;
             let sk = &skip[range.clone()];
-            if !judge_step(&mut diffs[t], k + 1, tol, &before[i.clone()], &c[i.clone()], &g[i.clone()], &r[i], sk) {
+            if !judge_step(&mut diffs[t], k + 1, tol, &before[i.clone()], &c[i.clone()], &alt[i.clone()], &g[i.clone()], &r[i], sk) {
                 first_bad_step.get_or_insert(k + 1);
             }
         }
