@@ -14,7 +14,7 @@ pub use resume::{apply_checkpoint, checkpoint_path, read_checkpoint, write_check
 
 use crate::atomic::write_atomic;
 use crate::config::{DeviceChoice, TrainConfig};
-use crate::cpu::engine::check_dataset_fits;
+use crate::engine::check_dataset_fits;
 use crate::cpu::CpuEngine;
 use crate::data::{self, CsvTask, Dataset, Splits, Targets, Val};
 use crate::engine::{Engine, EvalStats, TrainSetup};

@@ -4,7 +4,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
-use wgpu_mlp::engine::OptimizerState;
+use wgpu_mlp::optim::OptimizerState;
 use wgpu_mlp::model::*;
 use wgpu_mlp::Error;
 

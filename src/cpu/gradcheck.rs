@@ -3,7 +3,7 @@
 
 use super::loss::BatchTargets;
 use super::network::{loss_and_grads, DropoutStep, Workspace};
-use super::optimizer::sign0;
+use crate::optim::sign0;
 use super::reduce::penalty;
 use crate::engine::TrainSetup;
 use crate::model::Params;

@@ -12,6 +12,7 @@ pub mod matmul;
 pub mod network;
 pub mod optimizer;
 pub mod reduce;
+mod sum;
 mod wide;
 
 pub use engine::CpuEngine;

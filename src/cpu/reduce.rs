@@ -2,8 +2,9 @@
 //! CPU twins of shaders/reduce.wgsl (unit statistics, the step's sums), of atb's bias gradient in
 //! shaders/matmul.wgsl, and of the norm partials the update in shaders/optimizer.wgsl writes.
 
-use super::optimizer::regularized_grad;
+use super::sum::{add_squares, LANES};
 use crate::model::Activation;
+use crate::optim::regularized_grad;
 use crate::scalar::Scalar;
 
 /// dz (B, N) -> db (N): column sums, row by row (atb in matmul.wgsl sums in this order).
@@ -34,26 +35,6 @@ pub fn grad_norm<T: Scalar>(g: &[T], w: &[T], l2: f64, l1_subgrad: f64) -> f64 {
     chunk_sums.iter().sum::<f64>().sqrt()
 }
 
-/// Lanes of `add_squares`.
-pub(crate) const LANES: usize = 8;
-
-/// lanes[i mod 8] += x[i]² in f64: a fixed summation order (the same on every run, at any
-/// thread count) that still vectorises. Chained calls continue the order when every call but
-/// the last has a multiple of LANES elements.
-#[inline(always)]
-pub(crate) fn add_squares<T: Scalar>(lanes: &mut [f64; LANES], x: &[T]) {
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (acc, &v) in lanes.iter_mut().zip(c) {
-            let v = v.to_f64_lossy();
-            *acc += v * v;
-        }
-    }
-    for (acc, &v) in lanes.iter_mut().zip(chunks.remainder()) {
-        let v = v.to_f64_lossy();
-        *acc += v * v;
-    }
-}
 
 /// ½λ‖W‖² + β‖W‖₁ of one weight tensor.
 pub fn penalty<T: Scalar>(w: &[T], l2: f64, l1: f64) -> f64 {

@@ -18,7 +18,8 @@ pub use kinks::units_at_kink;
 
 use crate::cpu::CpuEngine;
 use crate::data::{epoch_order, Dataset};
-use crate::engine::{Engine, OptimizerState, TrainSetup};
+use crate::engine::{Engine, TrainSetup};
+use crate::optim::OptimizerState;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuEngine};
 use crate::model::Params;

@@ -39,7 +39,7 @@
 use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
 use crate::atomic::write_atomic;
-use crate::engine::OptimizerState;
+use crate::optim::OptimizerState;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;

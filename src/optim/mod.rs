@@ -1,8 +1,13 @@
-//! Optimizer, regularisation and learning-rate schedule configs. The math lives in the engines
-//! (`cpu::optimizer_update` and `shaders/optimizer.wgsl`); this module only says what to do.
+//! Optimizer, regularisation and learning-rate schedule configs, and what both engines share
+//! about a step: its per-tensor constants, the regularised gradient and the optimizer state.
+//! The update loops live in the engines (`cpu::optimizer` and `shaders/optimizer.wgsl`).
 
 mod schedule;
+mod state;
+mod update;
 pub use schedule::LrSchedule;
+pub use state::OptimizerState;
+pub use update::{regularized_grad, sign0, UpdateParams};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
