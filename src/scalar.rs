@@ -22,9 +22,9 @@ pub trait Scalar:
 }
 
 /// Products below this many multiply-adds run on the calling thread: handing work to the pool
-/// costs tens of microseconds, and the 784-64-10 net's GEMMs (5M) ran slower threaded. From 8.4M
-/// (B's 128×256×256) up they use rayon's pool (all cores): threading those took B from 64k to
-/// 89k samples/s on 2 cores (`wgpu-mlp bench --devices cpu --configs B`, 1 << 24 vs 1 << 23).
+/// costs tens of microseconds, more than the 784-64-10 net's GEMMs (5M) gain. From 8.4M (B's
+/// 128×256×256) up they use rayon's pool (all cores); `wgpu-mlp bench --devices cpu --configs B`
+/// at 1 << 24 against 1 << 23 measures the split.
 /// The split is over output blocks only, so the sum order, and the result, does not depend on
 /// the thread count (tests/cpu_repeat.rs).
 const PARALLEL_MIN_MACS: usize = 1 << 23;

@@ -4,9 +4,11 @@
 //!
 //! Tolerance: parameters within abs 2e-5 + rel 1e-3 after 2 epochs (10 steps). The two engines
 //! sum matmul products in different orders (f32 rounding ~1e-7 relative per step), and
-//! RMSprop/Adam divide by √v, which amplifies relative gradient noise for small v; measured
-//! differences are ~1e-6, so this is loose by 10× yet catches any wrong term (those show up
-//! at 1e-2 and above). Losses agree to rel 1e-5 (f32 per-step sums vs f64 per sample).
+//! RMSprop/Adam divide by √v, which amplifies relative gradient noise for small v. The bound is
+//! far above the measured gaps (about 1e-6 relative after 10 steps): it is not what judges the
+//! GPU's rounding (tests/gpu_lockstep.rs does, per step against f64), only that no term is
+//! wrong (a wrong term shows up at 1e-2 and above). Losses agree to rel 1e-5 (f32 per-step sums
+//! vs f64 per sample).
 
 mod common;
 

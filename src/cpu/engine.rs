@@ -137,7 +137,7 @@ impl<T: Scalar> Engine for CpuEngine<T> {
     fn train_epoch(&mut self, order: &[u32], lr: f64) -> Result<EpochStats> {
         let data = self.train.take().ok_or_else(|| Error::config("data", "no training set loaded"))?;
         // On a worker of rayon's pool, the products the gemm crate threads keep a share on this
-        // thread instead of handing all of it over (B: 92k -> 103k samples/s on 2 cores).
+        // thread instead of handing all of it over (faster from config B up: `bench --configs B`).
         let result = rayon::scope(|_| self.run_epoch(&data, order, lr));
         self.train = Some(data);
         result

@@ -5,9 +5,9 @@ use crate::scalar::Scalar;
 
 /// Forward: a (M, K), w (N, K) -> c (M, N); c = a·wᵀ (+ c if `accumulate`).
 /// When w's rows are a multiple of 256 floats apart, the GEMM crate reads wᵀ slowly (the strided
-/// packing reads alias in the L1 cache): 256×1024×1024 ran at 114 GFLOP/s on 2 cores against
-/// 215 for the same size as a·b. Then w is first transposed into `scratch` (K, N) and the product
-/// runs as a·b: 4.7 → 4.1 ms there, 128×256×64 51 → 36 µs. Narrow outputs (N < 32) gain nothing.
+/// packing reads alias in the L1 cache; at 256×1024×1024 about half the speed of a·b). Then w is
+/// first transposed into `scratch` (K, N) and the product runs as a·b (`cargo bench --bench cpu`
+/// measures both). Narrow outputs (N < 32) gain nothing.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_abt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], w: &[T], c: &mut [T], accumulate: bool, scratch: &mut Vec<T>) {
     let beta = if accumulate { T::one() } else { T::zero() };

@@ -1,4 +1,4 @@
-//! The CPU engine: one plain function per GPU kernel, under the kernel's name (see DESIGN.md),
+//! The CPU engine: one plain function per GPU kernel, under the kernel's name,
 //! and the Engine implementation that walks them in the GPU's order.
 
 pub mod activation;
