@@ -243,13 +243,16 @@ pub fn check_architecture(expected: &NetworkSpec, found: &NetworkSpec) -> Result
 /// Everything needed to resume training where it stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingState {
+    /// The network the parameters belong to.
     pub spec: NetworkSpec,
+    /// The current parameters.
     pub params: Params<f32>,
     /// Optimizer slots (each shaped like the parameters) and the step counter.
     pub optimizer: OptimizerState<f32>,
     /// Epochs completed. With `seed` this is the whole RNG position: `epoch_order(n, seed, e, _)`
     /// is a pure function, and dropout masks hash (seed, step, layer, index).
     pub epoch: u64,
+    /// The run's seed (sample order, dropout, augmentation).
     pub seed: u64,
     /// Whatever else the loop keeps (history, best validation loss, patience counter, config).
     pub extra: Value,
