@@ -30,6 +30,7 @@ pub const MAX_NOISE: f32 = 1.0;
 const SYNTAX: &str = "expected a comma-separated list of shift=PIXELS, noise=STD, hflip, rotate=DEGREES (or none)";
 
 impl Augment {
+    /// Whether every transform is off (batches are left as gathered).
     pub fn is_identity(&self) -> bool {
         self.shift == 0 && self.noise == 0.0 && !self.hflip && self.rotate == 0.0
     }
