@@ -13,6 +13,7 @@ use crate::scalar::Scalar;
 /// Buffers for one batch of up to `capacity` rows, allocated once per run.
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
+    /// The most rows a batch may have.
     pub capacity: usize,
     /// h[0] = input batch; h[l] (l ≥ 1) = output of layer l-1 (activated for hidden layers,
     /// logits for the last), before dropout.
@@ -21,12 +22,15 @@ pub struct Workspace<T> {
     pub dropped: Vec<Vec<T>>,
     /// Gradient w.r.t. each layer's pre-activation z, reused from the top down.
     pub dz: Vec<Vec<T>>,
+    /// Gradients of the batch-mean data loss, laid out like the parameters.
     pub grads: Params<T>,
-    /// scratch for the forward product's transposed weights (matmul_abt)
+    /// Scratch for the forward product's transposed weights (matmul_abt).
     pub wt: Vec<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
+    /// Zeroed buffers for batches of up to `capacity` rows of `setup`'s network (dropout
+    /// copies only for layers whose input is dropped).
     pub fn new(setup: &TrainSetup, params: &Params<T>, capacity: usize) -> Self {
         let spec = &setup.spec;
         let h = spec.sizes.iter().map(|&n| vec![T::zero(); capacity * n]).collect();
@@ -51,7 +55,9 @@ fn layer_input<'a, T>(h: &'a [Vec<T>], dropped: &'a [Vec<T>], dropout: bool, l: 
 /// Dropout for one step: the hash key and step number (None at evaluation).
 #[derive(Clone, Copy, Debug)]
 pub struct DropoutStep {
+    /// [`crate::rng::seed_key`] of the run's seed.
     pub key: u32,
+    /// Optimizer steps taken before this one (the low 32 bits).
     pub step: u32,
 }
 
@@ -78,8 +84,9 @@ pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Works
 pub struct StepOutcome {
     /// Σ over the batch of the per-sample data loss
     pub loss_sum: f64,
+    /// Correctly classified samples in the batch (classification losses only).
     pub correct: u64,
-    /// per hidden layer: saturated values in this batch
+    /// Per hidden layer: saturated values in this batch.
     pub saturated: Vec<u64>,
 }
 
