@@ -82,7 +82,7 @@ pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Works
 /// What one training step measured besides the gradients.
 #[derive(Clone, Debug, Default)]
 pub struct StepOutcome {
-    /// Σ over the batch of the per-sample data loss
+    /// Σ over the batch of the per-sample data loss.
     pub loss_sum: f64,
     /// Correctly classified samples in the batch (classification losses only).
     pub correct: u64,
