@@ -15,10 +15,10 @@ use crate::scalar::Scalar;
 pub struct Workspace<T> {
     /// The most rows a batch may have.
     pub capacity: usize,
-    /// h[0] = input batch; h[l] (l ≥ 1) = output of layer l-1 (activated for hidden layers,
+    /// `h[0]` = input batch; `h[l]` (l ≥ 1) = output of layer l-1 (activated for hidden layers,
     /// logits for the last), before dropout.
     pub h: Vec<Vec<T>>,
-    /// Input of layer l after dropout; empty when layer l's input has no dropout (h[l] is used).
+    /// Input of layer l after dropout; empty when layer l's input has no dropout (`h[l]` is used).
     pub dropped: Vec<Vec<T>>,
     /// Gradient w.r.t. each layer's pre-activation z, reused from the top down.
     pub dz: Vec<Vec<T>>,
@@ -61,7 +61,7 @@ pub struct DropoutStep {
     pub step: u32,
 }
 
-/// Forward pass over `rows` rows already in ws.h[0]. Leaves logits in ws.h[L].
+/// Forward pass over `rows` rows already in `ws.h[0]`. Leaves logits in `ws.h[L]`.
 pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Workspace<T>, rows: usize, dropout: Option<DropoutStep>) {
     let spec = &setup.spec;
     for l in 0..spec.num_layers() {
@@ -90,7 +90,7 @@ pub struct StepOutcome {
     pub saturated: Vec<u64>,
 }
 
-/// Forward + loss + backward for `rows` rows in ws.h[0] with `targets`; gradients of the
+/// Forward + loss + backward for `rows` rows in `ws.h[0]` with `targets`; gradients of the
 /// batch-mean data loss land in ws.grads (penalties are added by the optimizer update).
 /// `alive` (per hidden layer, per unit) collects which units fired.
 pub fn loss_and_grads<T: Scalar>(

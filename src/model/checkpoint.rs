@@ -1,7 +1,7 @@
 //! Checkpoints as safetensors files.
 //!
-//! A model file holds, for each dense layer i, `layers.{i}.weight` F32 [out, in] and
-//! `layers.{i}.bias` F32 [out] (exactly PyTorch `nn.Linear`'s layout), plus string metadata:
+//! A model file holds, for each dense layer i, `layers.{i}.weight` F32 (out, in) and
+//! `layers.{i}.bias` F32 (out) (exactly PyTorch `nn.Linear`'s layout), plus string metadata:
 //! `format` = "wgpu-mlp", `spec` = the `NetworkSpec` as JSON (sizes, activations, loss) and
 //! `config` = the run's configuration as JSON. Writes go to a temporary file in the same
 //! directory and are renamed into place, so a crash never leaves half a checkpoint.
@@ -89,7 +89,7 @@ fn to_json(v: &impl serde::Serialize, path: &Path) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::bad_file(path, format!("cannot encode metadata: {e}")))
 }
 
-/// Saves a model: tensors `layers.{i}.weight` [out, in] / `layers.{i}.bias` [out] (F32) and
+/// Saves a model: tensors `layers.{i}.weight` (out, in) / `layers.{i}.bias` (out) (F32) and
 /// metadata `format`, `spec` (JSON) and `config` (`extra_metadata` as JSON). Atomic.
 pub fn save_model(path: impl AsRef<Path>, spec: &NetworkSpec, params: &Params<f32>, extra_metadata: Value) -> Result<()> {
     let path = path.as_ref();

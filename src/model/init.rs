@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// How weights are drawn (biases start at zero); parsed from and shown as "gaussian[:std]",
-/// "xavier_normal", "xavier_uniform", "he_normal", "he_uniform". in/out are the layer's fans.
+/// How weights are drawn (biases start at zero); parsed from and shown as `gaussian[:std]`,
+/// `xavier_normal`, `xavier_uniform`, `he_normal`, `he_uniform`. in/out are the layer's fans.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Init {

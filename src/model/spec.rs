@@ -14,7 +14,7 @@ pub enum Activation {
     Identity,
     /// f(z) = max(z, 0) ("relu").
     Relu,
-    /// f(z) = z for z > 0, slope·z otherwise ("leaky_relu[:slope]", slope >= 0, default 0.01).
+    /// f(z) = z for z > 0, slope·z otherwise (`leaky_relu[:slope]`, slope >= 0, default 0.01).
     LeakyRelu(f32),
     /// f(z) = tanh(z) ("tanh").
     Tanh,
@@ -251,7 +251,7 @@ impl NetworkSpec {
     pub fn forward_flops(&self) -> usize {
         (0..self.num_layers()).map(|l| 2 * self.sizes[l + 1] * self.sizes[l]).sum()
     }
-    /// Sizes, activations and loss in one line, e.g. "784-64-10 [relu] softmax_xent".
+    /// Sizes, activations and loss in one line, e.g. `784-64-10 [relu] softmax_xent`.
     pub fn describe(&self) -> String {
         let sizes: Vec<String> = self.sizes.iter().map(|s| s.to_string()).collect();
         let acts: Vec<String> = self.activations.iter().map(|a| a.to_string()).collect();
