@@ -43,7 +43,7 @@ impl<T: Scalar> Workspace<T> {
 
 }
 
-/// The input layer `l` multiplies: its dropped-out copy when dropout is on for it, else h[l].
+/// The input layer `l` multiplies: its dropped-out copy when dropout is on for it, else `h[l]`.
 fn layer_input<'a, T>(h: &'a [Vec<T>], dropped: &'a [Vec<T>], dropout: bool, l: usize, len: usize) -> &'a [T] {
     if dropout && !dropped[l].is_empty() {
         &dropped[l][..len]
