@@ -83,7 +83,7 @@ pub struct BenchResult {
     pub gflops: f64,
     /// Seconds from engine creation (shaders, pipelines, uploads) through the end of the first step.
     pub first_step_seconds: f64,
-    /// Mean device-to-host readbacks per timed epoch (one on the GPU engine; the CPU engine counts 0).
+    /// Mean device-to-host readbacks per timed epoch (at most one on the GPU engine; the CPU engine counts 0).
     pub readbacks_per_epoch: f64,
     /// The process's peak resident memory in MiB (VmHWM), when the platform reports it.
     pub peak_rss_mib: Option<f64>,

@@ -104,7 +104,7 @@ pub struct OptimizerConfig {
 }
 
 impl OptimizerConfig {
-    /// PyTorch's defaults for `kind`: μ 0.9 (0 for RMSprop), ρ 0.99, β 0.9/0.999, ε 1e-8,
+    /// The defaults for `kind`: μ 0.9 (0 for RMSprop), ρ 0.99, β 0.9/0.999, ε 1e-8,
     /// weight decay 1e-2 for AdamW and 0 otherwise.
     pub fn new(kind: OptimizerKind) -> Self {
         let (momentum, eps) = match kind {
