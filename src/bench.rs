@@ -15,17 +15,23 @@ use std::time::Instant;
 /// One benchmark configuration: the course's MNIST network and two wider ones.
 #[derive(Clone, Copy, Debug)]
 pub struct BenchNet {
+    /// The name `--configs` takes: "A", "B" or "C".
     pub name: &'static str,
+    /// Layer widths, input first (784 for MNIST) and classes last.
     pub sizes: &'static [usize],
+    /// Samples per step.
     pub batch: usize,
 }
 
+/// The three benchmark configurations: A is 784-64-10 at batch 100, B 784-256-256-10 at 128,
+/// C 784-1024-1024-10 at 256.
 pub const NETS: [BenchNet; 3] = [
     BenchNet { name: "A", sizes: &[784, 64, 10], batch: 100 },
     BenchNet { name: "B", sizes: &[784, 256, 256, 10], batch: 128 },
     BenchNet { name: "C", sizes: &[784, 1024, 1024, 10], batch: 256 },
 ];
 
+/// The configuration in [`NETS`] called `name` (case-insensitive); [`Error::Config`] if none is.
 pub fn net_by_name(name: &str) -> Result<BenchNet> {
     NETS.iter()
         .copied()
@@ -57,24 +63,35 @@ pub fn bench_setup(net: BenchNet, optimizer: OptimizerKind) -> Result<(TrainSetu
     Ok((setup, params))
 }
 
+/// What [`bench_one`] measured for one configuration on one engine (one row of `wgpu-mlp bench`,
+/// serialised as JSON between the bench's child process and its parent).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchResult {
+    /// The configuration's name in [`NETS`].
     pub config: String,
+    /// Layer widths joined by '-', e.g. "784-64-10".
     pub network: String,
+    /// Samples per step.
     pub batch: usize,
+    /// The optimizer's name as the CLI spells it.
     pub optimizer: String,
+    /// The engine's own description ([`crate::engine::Engine::describe`]: adapter, or element type and threads).
     pub device: String,
-    /// median over the measured epochs, each ending in a sync (stats readback)
+    /// Training samples per second, median over the measured epochs, each ending in a sync (stats readback).
     pub samples_per_second: f64,
+    /// Achieved GFLOP/s: `samples_per_second` × [`train_flops_per_sample`] / 1e9.
     pub gflops: f64,
-    /// engine creation (shaders, pipelines, uploads) through the end of the first step
+    /// Seconds from engine creation (shaders, pipelines, uploads) through the end of the first step.
     pub first_step_seconds: f64,
+    /// Mean device-to-host readbacks per timed epoch (at most one on the GPU engine; the CPU engine counts 0).
     pub readbacks_per_epoch: f64,
-    /// the process's peak resident memory (VmHWM), when the platform reports it
+    /// The process's peak resident memory in MiB (VmHWM), when the platform reports it.
     pub peak_rss_mib: Option<f64>,
+    /// Number of timed epochs the median is over.
     pub epochs_measured: usize,
+    /// Training samples per epoch.
     pub samples_per_epoch: usize,
-    /// device time per step by kernel family (GPU timestamp queries; empty without them)
+    /// Device time per step by kernel family (GPU timestamp queries; empty without them).
     #[serde(default)]
     pub kernel_times: Vec<KernelTime>,
 }

@@ -2,31 +2,67 @@
 
 use std::path::PathBuf;
 
+/// Everything that can go wrong in the library; each variant carries what a user needs to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading or writing a file failed at the OS level.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory being read or written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file was read but its contents are malformed (bad header, wrong size, unparsable field).
     #[error("{path}: {msg}")]
-    BadFile { path: PathBuf, msg: String },
+    BadFile {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A setting or argument is out of range or inconsistent with another.
     #[error("invalid {what}: {msg}")]
-    Config { what: String, msg: String },
+    Config {
+        /// The setting at fault, as the user spells it (e.g. "lr", "layers").
+        what: String,
+        /// Why it is invalid.
+        msg: String,
+    },
+    /// Buffers or tensors of sizes that do not fit together were handed to an operation.
     #[error("shape mismatch in {op}: {msg}")]
-    Shape { op: &'static str, msg: String },
+    Shape {
+        /// The function that found the mismatch.
+        op: &'static str,
+        /// The sizes involved.
+        msg: String,
+    },
+    /// The GPU could not be set up or an operation on it failed (no adapter, mapping, limits).
     #[error("GPU: {0}")]
     Gpu(String),
+    /// The mean training loss of an epoch was not finite.
     #[error("training diverged at epoch {epoch}: loss is {loss}")]
-    Diverged { epoch: usize, loss: f64 },
+    Diverged {
+        /// The epoch that diverged, counted from 1.
+        epoch: usize,
+        /// The non-finite mean loss (NaN or ±inf).
+        loss: f64,
+    },
 }
 
+/// The library's result type: `E` defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// [`Error::Config`] for setting `what`, with the reason `msg`.
     pub fn config(what: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::Config { what: what.into(), msg: msg.into() }
     }
+    /// [`Error::BadFile`] for the malformed file `path`, with the reason `msg`.
     pub fn bad_file(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
         Error::BadFile { path: path.into(), msg: msg.into() }
     }
+    /// [`Error::Io`]: the OS error `source` while accessing `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }

@@ -16,8 +16,11 @@ pub fn seeded_rng(seed: u64, stream: u64) -> Rng {
     rng
 }
 
+/// Stream for weight initialisation ([`crate::model::init`]).
 pub const STREAM_INIT: u64 = 1;
+/// Stream for the per-epoch sample order ([`crate::data::epoch_order`]).
 pub const STREAM_SHUFFLE: u64 = 2;
+/// Stream for holding out validation samples and k-fold assignment ([`crate::data::split_permutation`]).
 pub const STREAM_SPLIT: u64 = 3;
 
 /// Chris Wellons' "lowbias32" integer hash: a bijection on u32 with good avalanche.
@@ -54,6 +57,7 @@ pub fn hash4_prefix(key: u32, step: u32, layer: u32) -> u32 {
     h ^ layer.wrapping_mul(0x9e37_79b9)
 }
 
+/// Second half of [`hash4`]: mixes `index` into a [`hash4_prefix`] result.
 #[inline]
 pub fn hash4_finish(prefix: u32, index: u32) -> u32 {
     lowbias32(lowbias32(prefix) ^ index)

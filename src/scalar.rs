@@ -3,6 +3,8 @@
 use num_traits::{Float, FromPrimitive, NumAssign};
 use std::fmt::{Debug, Display};
 
+/// A float the CPU engine computes in: implemented for `f32` (training, matches the GPU's
+/// precision) and `f64` (gradient checks and golden references).
 pub trait Scalar:
     Float + FromPrimitive + NumAssign + Default + Debug + Display + Send + Sync + std::iter::Sum + 'static
 {
@@ -17,7 +19,9 @@ pub trait Scalar:
         beta: Self,
         c: &mut [Self], rsc: isize, csc: isize,
     );
+    /// `x as Self`: rounds to nearest for f32, exact for f64.
     fn from_f64_lossy(x: f64) -> Self;
+    /// `self as f64` (exact for both f32 and f64).
     fn to_f64_lossy(self) -> f64;
 }
 

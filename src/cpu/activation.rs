@@ -4,6 +4,7 @@
 use crate::model::Activation;
 use crate::scalar::Scalar;
 
+/// h = f(z) for one element (the bias is already added).
 #[inline]
 pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
     match act {

@@ -46,20 +46,28 @@ pub const AUG_NOISE_RADIUS: u32 = 0x4155_4702;
 /// `hash4` layer code for the noise's uniform u2 (angle), index row·H·W + pixel.
 pub const AUG_NOISE_ANGLE: u32 = 0x4155_4703;
 
-pub const DEG_TO_RAD: f32 = 0.017_453_292; // π/180 rounded to f32
-pub const TWO_PI: f32 = 6.283_185_5; // 2π rounded to f32
+/// π/180 rounded to f32 (the same literal as in shaders/gather.wgsl).
+pub const DEG_TO_RAD: f32 = 0.017_453_292;
+/// 2π rounded to f32 (the same literal as in shaders/gather.wgsl).
+pub const TWO_PI: f32 = 6.283_185_5;
 
 /// One sample's transform, drawn once per (key, step, row).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SampleTransform {
+    /// Horizontal shift in pixels, in [−shift, shift] (content moves right for dx > 0).
     pub dx: i32,
+    /// Vertical shift in pixels, in [−shift, shift] (content moves down for dy > 0).
     pub dy: i32,
+    /// Mirror left-right, after the shift.
     pub flip: bool,
+    /// cos θ of the rotation angle.
     pub cos: f32,
+    /// sin θ of the rotation angle.
     pub sin: f32,
 }
 
 impl SampleTransform {
+    /// No shift, no flip, no rotation: output pixel (x, y) reads input pixel (x, y).
     pub const IDENTITY: SampleTransform = SampleTransform { dx: 0, dy: 0, flip: false, cos: 1.0, sin: 0.0 };
 }
 

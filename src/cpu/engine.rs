@@ -17,6 +17,8 @@ use crate::scalar::Scalar;
 /// Rows per chunk when evaluating or predicting.
 const EVAL_CHUNK: usize = 1024;
 
+/// The reference [`Engine`]: the same steps as [`crate::gpu::GpuEngine`], computed by the CPU
+/// kernel twins in f32 (to compare with the GPU) or f64 (for golden numbers and gradient checks).
 pub struct CpuEngine<T: Scalar> {
     setup: TrainSetup,
     params: Params<T>,
@@ -29,6 +31,8 @@ pub struct CpuEngine<T: Scalar> {
 }
 
 impl<T: Scalar> CpuEngine<T> {
+    /// An engine with `params` and zero optimizer state; [`Error::Config`] if the spec, optimizer,
+    /// regularisation or batch size is invalid, [`Error::Shape`] if `params` do not fit the spec.
     pub fn new(setup: TrainSetup, params: Params<T>) -> Result<Self> {
         setup.spec.validate()?;
         setup.optimizer.validate()?;

@@ -44,10 +44,12 @@ pub const REL_FLOOR: f64 = 1e-4;
 /// Max relative error |a − n| / max(|a|, |n|, REL_FLOOR) per tensor, in checkpoint naming.
 #[derive(Clone, Debug)]
 pub struct GradCheckReport {
+    /// (tensor name, max relative error), one per tensor in layout order.
     pub tensors: Vec<(String, f64)>,
 }
 
 impl GradCheckReport {
+    /// The largest relative error over all tensors (0 for none).
     pub fn max_error(&self) -> f64 {
         self.tensors.iter().map(|t| t.1).fold(0.0, f64::max)
     }

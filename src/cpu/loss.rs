@@ -8,7 +8,9 @@ use crate::scalar::Scalar;
 /// Targets of one batch, as gathered: class labels or real-valued rows of width K.
 #[derive(Clone, Copy, Debug)]
 pub enum BatchTargets<'a> {
+    /// (B) class labels; for a single sigmoid output, 0 or 1.
     Classes(&'a [u32]),
+    /// (B, K) row-major target values.
     Values(&'a [f32]),
 }
 

@@ -13,20 +13,24 @@ use crate::scalar::Scalar;
 /// Buffers for one batch of up to `capacity` rows, allocated once per run.
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
+    /// The most rows a batch may have.
     pub capacity: usize,
-    /// h[0] = input batch; h[l] (l ≥ 1) = output of layer l-1 (activated for hidden layers,
+    /// `h[0]` = input batch; `h[l]` (l ≥ 1) = output of layer l-1 (activated for hidden layers,
     /// logits for the last), before dropout.
     pub h: Vec<Vec<T>>,
-    /// Input of layer l after dropout; empty when layer l's input has no dropout (h[l] is used).
+    /// Input of layer l after dropout; empty when layer l's input has no dropout (`h[l]` is used).
     pub dropped: Vec<Vec<T>>,
     /// Gradient w.r.t. each layer's pre-activation z, reused from the top down.
     pub dz: Vec<Vec<T>>,
+    /// Gradients of the batch-mean data loss, laid out like the parameters.
     pub grads: Params<T>,
-    /// scratch for the forward product's transposed weights (matmul_abt)
+    /// Scratch for the forward product's transposed weights (matmul_abt).
     pub wt: Vec<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
+    /// Zeroed buffers for batches of up to `capacity` rows of `setup`'s network (dropout
+    /// copies only for layers whose input is dropped).
     pub fn new(setup: &TrainSetup, params: &Params<T>, capacity: usize) -> Self {
         let spec = &setup.spec;
         let h = spec.sizes.iter().map(|&n| vec![T::zero(); capacity * n]).collect();
@@ -39,7 +43,7 @@ impl<T: Scalar> Workspace<T> {
 
 }
 
-/// The input layer `l` multiplies: its dropped-out copy when dropout is on for it, else h[l].
+/// The input layer `l` multiplies: its dropped-out copy when dropout is on for it, else `h[l]`.
 fn layer_input<'a, T>(h: &'a [Vec<T>], dropped: &'a [Vec<T>], dropout: bool, l: usize, len: usize) -> &'a [T] {
     if dropout && !dropped[l].is_empty() {
         &dropped[l][..len]
@@ -51,11 +55,13 @@ fn layer_input<'a, T>(h: &'a [Vec<T>], dropped: &'a [Vec<T>], dropout: bool, l: 
 /// Dropout for one step: the hash key and step number (None at evaluation).
 #[derive(Clone, Copy, Debug)]
 pub struct DropoutStep {
+    /// [`crate::rng::seed_key`] of the run's seed.
     pub key: u32,
+    /// Optimizer steps taken before this one (the low 32 bits).
     pub step: u32,
 }
 
-/// Forward pass over `rows` rows already in ws.h[0]. Leaves logits in ws.h[L].
+/// Forward pass over `rows` rows already in `ws.h[0]`. Leaves logits in `ws.h[L]`.
 pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Workspace<T>, rows: usize, dropout: Option<DropoutStep>) {
     let spec = &setup.spec;
     for l in 0..spec.num_layers() {
@@ -76,14 +82,15 @@ pub fn forward<T: Scalar>(setup: &TrainSetup, params: &Params<T>, ws: &mut Works
 /// What one training step measured besides the gradients.
 #[derive(Clone, Debug, Default)]
 pub struct StepOutcome {
-    /// Σ over the batch of the per-sample data loss
+    /// Σ over the batch of the per-sample data loss.
     pub loss_sum: f64,
+    /// Correctly classified samples in the batch (classification losses only).
     pub correct: u64,
-    /// per hidden layer: saturated values in this batch
+    /// Per hidden layer: saturated values in this batch.
     pub saturated: Vec<u64>,
 }
 
-/// Forward + loss + backward for `rows` rows in ws.h[0] with `targets`; gradients of the
+/// Forward + loss + backward for `rows` rows in `ws.h[0]` with `targets`; gradients of the
 /// batch-mean data loss land in ws.grads (penalties are added by the optimizer update).
 /// `alive` (per hidden layer, per unit) collects which units fired.
 pub fn loss_and_grads<T: Scalar>(

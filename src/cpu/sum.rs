@@ -6,7 +6,7 @@ use crate::scalar::Scalar;
 /// Lanes of `add_squares`.
 pub(crate) const LANES: usize = 8;
 
-/// lanes[i mod 8] += x[i]² in f64: a fixed summation order (the same on every run, at any
+/// `lanes[i mod 8] += x[i]²` in f64: a fixed summation order (the same on every run, at any
 /// thread count) that still vectorises. Chained calls continue the order when every call but
 /// the last has a multiple of LANES elements.
 #[inline(always)]

@@ -29,36 +29,48 @@ pub fn separation(a: &Params<f32>, b: &Params<f64>) -> f64 {
 /// Free-running separation of one pair of engines.
 #[derive(Clone, Debug, Serialize)]
 pub struct Separation {
-    /// "cpu f32 vs cpu f64", "gpu f32 vs cpu f64", "gpu f32 vs cpu f32"
+    /// "cpu f32 vs cpu f64", "gpu f32 vs cpu f64" or "gpu f32 vs cpu f32".
     pub pair: String,
-    /// first step (1-based) at which the separation reached 1e-4 / 1e-2; None: never
+    /// First step (1-based) at which the [`separation`] reached 1e-4; None: never.
     pub first_1e4: Option<usize>,
+    /// First step (1-based) at which the [`separation`] reached 1e-2; None: never.
     pub first_1e2: Option<usize>,
+    /// The [`separation`] after the last step.
     pub final_separation: f64,
 }
 
 /// Where one free run ended, on the validation set (the training set when there is none).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunEnd {
+    /// Which run: "cpu f64", "cpu f32", "gpu f32" or "cpu f32, start nudged #i".
     pub run: String,
+    /// Mean data loss.
     pub loss: f64,
+    /// Accuracy in [0, 1] (classification losses only).
     pub accuracy: Option<f64>,
 }
 
+/// What [`free_run`] found: when the runs separated, where they ended, and whether the GPU's end
+/// lies within the CPU runs' spread ([`Free::passed`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct Free {
+    /// The GPU engine's description.
     pub gpu: String,
+    /// Steps each run took.
     pub steps: usize,
-    /// what the ends were measured on
+    /// What the ends were measured on, e.g. "validation (1000 samples)".
     pub evaluated_on: String,
+    /// The three pairs, in the order of [`Separation::pair`]'s list.
     pub separations: Vec<Separation>,
-    /// cpu f64, cpu f32, gpu f32
+    /// cpu f64, cpu f32, gpu f32, in that order.
     pub ends: Vec<RunEnd>,
-    /// cpu f32 runs whose starting weights were each rounded one ulp away
+    /// CPU f32 runs whose starting weights were each rounded one ulp away.
     pub perturbed: Vec<RunEnd>,
-    /// the band the GPU's final loss must fall in: the CPU f32 runs' range, widened by its width
-    /// on each side and by at least `Free::LOSS_FLOOR` relative
+    /// The band the GPU's final loss must fall in: the CPU f32 runs' range, widened by its width
+    /// on each side and by at least [`Free::LOSS_FLOOR`] relative.
     pub loss_band: (f64, f64),
+    /// The same for accuracy, at least [`Free::ACCURACY_FLOOR_SAMPLES`] wide on each side
+    /// (classification losses only).
     pub accuracy_band: Option<(f64, f64)>,
 }
 
@@ -70,10 +82,12 @@ impl Free {
     /// Smallest half-width of the accuracy band in samples.
     pub const ACCURACY_FLOOR_SAMPLES: f64 = 2.0;
 
+    /// Where the GPU run ended (`ends[2]`).
     pub fn gpu_end(&self) -> &RunEnd {
         &self.ends[2]
     }
 
+    /// Whether the GPU's final loss (and accuracy) lie inside their bands.
     pub fn passed(&self) -> bool {
         let g = self.gpu_end();
         let inside = |v: f64, (lo, hi): (f64, f64)| v >= lo && v <= hi;

@@ -44,7 +44,9 @@ use std::sync::Arc;
 /// correct GPU step may lie six times as far from the exact one.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Tolerance {
+    /// How many times the larger CPU f32 distance from the f64 step the GPU's may be (>= 0).
     pub factor: f64,
+    /// Slack per element in f32 ulps of the f64 result (>= 0).
     pub ulps: f64,
 }
 
@@ -52,6 +54,7 @@ impl Tolerance {
     /// The default bound (README "Exactness" has the measurements behind it).
     pub const LOCKSTEP: Tolerance = Tolerance { factor: 6.0, ulps: 2.0 };
 
+    /// [`Error::Config`] unless both terms are finite and >= 0.
     pub fn validate(&self) -> Result<()> {
         for (flag, v) in [("factor", self.factor), ("ulps", self.ulps)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -65,34 +68,42 @@ impl Tolerance {
 /// The worst of one tensor (parameters or an optimizer slot) over every lockstep step.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TensorDiff {
+    /// Checkpoint name of the tensor (`layers.{i}.weight`), prefixed `slot{s}:` for optimizer slot s.
     pub name: String,
-    /// max over steps of ‖gpu − f64‖ / (max(‖cpu − f64‖, ‖cpu′ − f64‖) + the ulps term)
+    /// Max over steps of ‖gpu − f64‖ / (max(‖cpu − f64‖, ‖cpu′ − f64‖) + the ulps term)
     pub ratio: f64,
-    /// the step (1-based) where that maximum was
+    /// The step (1-based) where that maximum was.
     pub worst_step: usize,
-    /// max over steps of ‖gpu − f64‖ and ‖cpu f32 − f64‖, each over that step's ‖Δ‖
+    /// Max over steps of ‖gpu − f64‖ over that step's ‖Δ‖ (the f64 step's size).
     pub gpu_err: f64,
+    /// Max over steps of max(‖cpu − f64‖, ‖cpu′ − f64‖) over that step's ‖Δ‖.
     pub cpu_err: f64,
-    /// max |gpu − cpu| over every step
+    /// Max |gpu − cpu| over every element and step, kink elements included.
     pub max_abs: f64,
-    /// steps this tensor was outside the tolerance
+    /// Steps this tensor was outside the tolerance.
     pub mismatches: usize,
-    /// element-steps left out because a unit they depend on was at its kink (kinks.rs)
+    /// Element-steps left out because a unit they depend on was at its kink ([`units_at_kink`]).
     pub at_kink: usize,
 }
 
+/// What [`lockstep`] found: per tensor the worst step, and the verdict ([`Lockstep::passed`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct Lockstep {
+    /// The GPU engine's description.
     pub gpu: String,
+    /// Steps compared.
     pub steps: usize,
+    /// Epochs the steps reach into (the last possibly in part).
     pub epochs_touched: usize,
+    /// The bound the steps were judged by.
     pub tolerance: Tolerance,
+    /// One entry per parameter tensor, then per tensor of each optimizer slot.
     pub tensors: Vec<TensorDiff>,
-    /// max over steps of |gpu − cpu| / |cpu| of the step's training loss
+    /// Max over steps of |gpu − cpu| / |cpu| of the step's training loss.
     pub max_loss_rel: f64,
-    /// the first step with an element outside the tolerance
+    /// The first step (1-based) with a tensor outside the tolerance.
     pub first_bad_step: Option<usize>,
-    /// steps with some unit at its kink (their affected elements are not judged)
+    /// Steps with some unit at its kink (their affected elements are not judged).
     pub kink_steps: usize,
 }
 
@@ -100,6 +111,7 @@ impl Lockstep {
     /// The step losses agree to f32 summation (both sum per-sample losses of the same batch).
     pub const LOSS_RTOL: f64 = 1e-5;
 
+    /// Every tensor within the tolerance at every step, and the step losses within [`Self::LOSS_RTOL`].
     pub fn passed(&self) -> bool {
         self.first_bad_step.is_none() && self.max_loss_rel <= Self::LOSS_RTOL
     }
@@ -115,10 +127,12 @@ pub struct StepSchedule {
 }
 
 impl StepSchedule {
+    /// The steps of `opts` over a training set of `train_len` samples in batches of `batch` (>= 1).
     pub fn new(opts: &FitOptions, batch: usize, train_len: usize) -> Self {
         StepSchedule { opts: opts.clone(), batch, train_len, order: Vec::new(), epoch: usize::MAX }
     }
 
+    /// Minibatches per epoch, the last one possibly short.
     pub fn steps_per_epoch(&self) -> usize {
         self.train_len.div_ceil(self.batch)
     }

@@ -22,14 +22,17 @@ pub struct Augment {
     pub rotate: f32,
 }
 
-/// The largest settings accepted (a shift must also stay below the image's side).
+/// The largest shift accepted, in pixels (a shift must also stay below the image's side).
 pub const MAX_SHIFT: u32 = 255;
+/// The largest rotation accepted, in degrees.
 pub const MAX_ROTATE_DEG: f32 = 180.0;
+/// The largest noise std accepted (pixels are in [0, 1]).
 pub const MAX_NOISE: f32 = 1.0;
 
 const SYNTAX: &str = "expected a comma-separated list of shift=PIXELS, noise=STD, hflip, rotate=DEGREES (or none)";
 
 impl Augment {
+    /// Whether every transform is off (batches are left as gathered).
     pub fn is_identity(&self) -> bool {
         self.shift == 0 && self.noise == 0.0 && !self.hflip && self.rotate == 0.0
     }

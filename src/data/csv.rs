@@ -30,6 +30,7 @@ pub struct CsvData {
     pub dataset: Dataset,
     /// Header names of the feature columns, in order.
     pub feature_names: Vec<String>,
+    /// Header name of the target column.
     pub target_name: String,
     /// For classification: the original value of each class, `class_names[label]`, sorted
     /// (numerically for integer labels, else lexicographically). `None` for regression.

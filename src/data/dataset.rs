@@ -5,25 +5,44 @@ use crate::error::{Error, Result};
 /// Feature storage. Pixels stay `u8` until a kernel normalises them (x/255).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Features {
+    /// Pixels, (len, dim) row-major; the network sees x·[`PIXEL_SCALE`].
     U8(Vec<u8>),
+    /// Real-valued columns, (len, dim) row-major, used as they are.
     F32(Vec<f32>),
 }
 
 /// Targets: class labels for classification, real vectors for regression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
-    Classes { labels: Vec<u32>, num_classes: usize },
-    Values { data: Vec<f32>, dim: usize },
+    /// One class label per sample.
+    Classes {
+        /// (len), each in 0..num_classes.
+        labels: Vec<u32>,
+        /// Number of classes (at least the largest label + 1).
+        num_classes: usize,
+    },
+    /// One target vector per sample.
+    Values {
+        /// (len, dim) row-major.
+        data: Vec<f32>,
+        /// Values per sample.
+        dim: usize,
+    },
 }
 
+/// Samples with their targets: features (len, dim) row-major and `len` targets. Built by
+/// [`Dataset::new`], which checks that the sizes agree.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
+    /// The feature values, (len, dim) row-major.
     pub features: Features,
-    /// features per sample
+    /// Features per sample.
     pub dim: usize,
+    /// Number of samples.
     pub len: usize,
+    /// Labels or target vectors, one per sample.
     pub targets: Targets,
-    /// (rows, cols) when the features are an image
+    /// (rows, cols) when the features are an image (rows·cols = dim); `None` otherwise.
     pub image_shape: Option<(usize, usize)>,
 }
 
@@ -31,6 +50,9 @@ pub struct Dataset {
 pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
 
 impl Dataset {
+    /// `len` is the number of `dim`-wide rows in `features` (`image_shape` starts as `None`);
+    /// [`Error::Config`] if `dim` is 0, the features are not whole rows, a label is not below
+    /// `num_classes`, or the targets do not count `len` samples.
     pub fn new(features: Features, dim: usize, targets: Targets) -> Result<Self> {
         let n_feat = match &features {
             Features::U8(v) => v.len(),
@@ -63,6 +85,7 @@ impl Dataset {
         Ok(Dataset { features, dim, len, targets, image_shape: None })
     }
 
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -15,7 +15,9 @@ use flate2::read::MultiGzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// First four bytes of an IDX image file: u8 data, 3 dimensions.
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// First four bytes of an IDX label file: u8 data, 1 dimension.
 pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 /// MNIST and Fashion-MNIST both have ten classes.
 pub const IDX_NUM_CLASSES: usize = 10;
@@ -23,9 +25,13 @@ pub const IDX_NUM_CLASSES: usize = 10;
 /// The pixels of an IDX image file: `n` images of `rows`×`cols` bytes, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdxImages {
+    /// (n, rows, cols) row-major pixel bytes.
     pub pixels: Vec<u8>,
+    /// Number of images.
     pub n: usize,
+    /// Pixel rows per image (28 for MNIST).
     pub rows: usize,
+    /// Pixel columns per image (28 for MNIST).
     pub cols: usize,
 }
 

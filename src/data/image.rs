@@ -7,8 +7,11 @@ use std::path::Path;
 /// An 8-bit grayscale image, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GrayImage {
+    /// Pixel columns.
     pub width: usize,
+    /// Pixel rows.
     pub height: usize,
+    /// (height, width) row-major, 0 black to 255 white.
     pub pixels: Vec<u8>,
 }
 
@@ -31,6 +34,8 @@ pub fn read_gray_image(path: &Path) -> Result<GrayImage> {
     }
 }
 
+/// PNG bytes to gray: colour by BT.601 luma, alpha dropped, 16-bit samples cut to their high
+/// byte; [`Error::BadFile`] naming `path` if the bytes are not a PNG this can read.
 pub fn decode_png(bytes: &[u8], path: &Path) -> Result<GrayImage> {
     let bad = |e: png::DecodingError| Error::bad_file(path, format!("not a valid PNG: {e}"));
     let mut decoder = png::Decoder::new(bytes);

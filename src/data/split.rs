@@ -56,6 +56,7 @@ pub fn split_permutation(n: usize, seed: u64) -> Vec<usize> {
 /// How much of the training data to hold out for validation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Val {
+    /// That many samples (at least 1, fewer than the training set).
     Count(usize),
     /// In (0, 1): that share of the samples, rounded.
     Fraction(f64),
@@ -89,8 +90,11 @@ impl Val {
 /// Train / validation / test datasets for one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Splits {
+    /// The samples the optimizer trains on.
     pub train: Dataset,
+    /// Held-out samples for early stopping and per-epoch validation loss, if any.
     pub val: Option<Dataset>,
+    /// Samples scored once at the end, if any.
     pub test: Option<Dataset>,
     /// One line for the user, e.g. "8000 train / 1000 validation / 1000 test (seeded shuffle)".
     pub protocol: String,
@@ -98,6 +102,7 @@ pub struct Splits {
 
 /// Size of the MNIST training file; with a test file it is split 50,000 / 10,000 (the course's protocol).
 pub const MNIST_TRAIN_LEN: usize = 60_000;
+/// Samples the course's protocol holds out of [`MNIST_TRAIN_LEN`] for validation (the last 10,000).
 pub const MNIST_VAL_LEN: usize = 10_000;
 
 /// The standard splits.

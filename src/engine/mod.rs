@@ -12,14 +12,19 @@ use serde::{Deserialize, Serialize};
 /// Everything about a run an engine needs to record its steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSetup {
+    /// Layer widths, activations and loss.
     pub spec: NetworkSpec,
+    /// Optimizer kind and hyperparameters (the learning rate comes per epoch, not from here).
     pub optimizer: OptimizerConfig,
+    /// Weight decay and per-layer L1/L2 penalties.
     pub regularization: Regularization,
     /// Keep probability for the input of each layer (index 0: the network input, i: the output of
     /// hidden layer i-1). Empty or 1.0 means no dropout there. Inverted dropout: kept values are
     /// divided by p during training; evaluation uses no mask.
     pub keep: Vec<f32>,
+    /// Samples per training step (at least 1).
     pub batch: usize,
+    /// Seed of the dropout masks and augmentation transforms (through [`crate::rng::seed_key`]).
     pub seed: u64,
     /// Random image transforms of each training batch, right after the gather (training only;
     /// image data only). None (or all off) leaves batches as gathered.
@@ -28,9 +33,11 @@ pub struct TrainSetup {
 }
 
 impl TrainSetup {
+    /// Keep probability for the input of layer `layer` (1.0 where `keep` does not reach).
     pub fn keep_of(&self, layer: usize) -> f32 {
         self.keep.get(layer).copied().unwrap_or(1.0)
     }
+    /// Whether any layer's input is dropped (some keep probability below 1).
     pub fn has_dropout(&self) -> bool {
         self.keep.iter().any(|&p| p < 1.0)
     }
@@ -43,7 +50,9 @@ pub struct EpochStats {
     pub loss_sum: f64,
     /// Correctly classified training samples (classification losses only).
     pub correct: u64,
+    /// Training samples seen (the length of the epoch's order).
     pub samples: u64,
+    /// Optimizer steps taken (minibatches).
     pub steps: u64,
     /// Per layer: Σ over steps of ‖∂L/∂W‖₂ (the full gradient, penalties included).
     pub grad_norm_sum: Vec<f64>,
@@ -55,12 +64,15 @@ pub struct EpochStats {
 }
 
 impl EpochStats {
+    /// Mean training loss per sample, penalty included (0 for an empty epoch).
     pub fn mean_loss(&self) -> f64 {
         self.loss_sum / self.samples.max(1) as f64
     }
+    /// Share of training samples classified correctly, in [0, 1].
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.samples.max(1) as f64
     }
+    /// Per layer: the mean over steps of ‖∂L/∂W‖₂.
     pub fn mean_grad_norms(&self) -> Vec<f64> {
         self.grad_norm_sum.iter().map(|s| s / self.steps.max(1) as f64).collect()
     }
@@ -71,20 +83,26 @@ impl EpochStats {
 pub struct EvalStats {
     /// Σ over samples of the data loss (no penalty).
     pub loss_sum: f64,
+    /// Correctly classified samples (classification losses only; 0 for regression).
     pub correct: u64,
+    /// Samples evaluated.
     pub samples: u64,
 }
 
 impl EvalStats {
+    /// Mean data loss per sample (0 for an empty set).
     pub fn mean_loss(&self) -> f64 {
         self.loss_sum / self.samples.max(1) as f64
     }
+    /// Share of samples classified correctly, in [0, 1].
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.samples.max(1) as f64
     }
 }
 
-/// The dataset's inputs and targets must fit the network (shared by both engines).
+/// Checks that `data` fits the network: non-empty, `dim` equal to the input width, classes or
+/// target values that fit the last layer, and image-shaped when augmentation is on; otherwise
+/// [`Error::Config`]. Shared by both engines.
 pub fn check_dataset_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
     let spec = &setup.spec;
     if data.is_empty() {
@@ -124,17 +142,26 @@ pub fn check_dataset_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// A training engine: [`crate::cpu::CpuEngine`] (the reference, f32 or f64) or
+/// [`crate::gpu::GpuEngine`] (WGSL, f32). Tests written over this trait run on both.
 pub trait Engine {
+    /// The element type of parameters and optimizer state (f32 on the GPU).
     type Elem: Scalar;
 
-    /// Which engine and device, for the user ("cpu (2 threads)", "gpu: llvmpipe (Vulkan, Cpu)").
+    /// Which engine and device, for the user ("cpu (f32, 2 threads)", "gpu: llvmpipe (Vulkan, Cpu)").
     fn describe(&self) -> String;
+    /// The setup the engine was built with.
     fn setup(&self) -> &TrainSetup;
 
     /// Replaces the parameters; the optimizer state is reset to zero and the step counter to 0.
+    /// [`Error::Shape`] if `params` have another layout.
     fn set_params(&mut self, params: &Params<Self::Elem>) -> Result<()>;
+    /// A copy of the current parameters (on the GPU: a readback).
     fn params(&mut self) -> Result<Params<Self::Elem>>;
+    /// A copy of the optimizer's moments and step counter (on the GPU: a readback), for checkpoints.
     fn optimizer_state(&mut self) -> Result<OptimizerState<Self::Elem>>;
+    /// Replaces the optimizer state (resuming from a checkpoint); [`Error::Shape`] if its slot
+    /// count or lengths do not match this optimizer and network.
     fn set_optimizer_state(&mut self, state: &OptimizerState<Self::Elem>) -> Result<()>;
 
     /// Stores the training set with the engine (on the GPU: uploads it once, resident for the run).
@@ -164,11 +191,13 @@ pub trait Engine {
     }
 }
 
-/// Time one training step spends in one family of kernels (matmul, gather, loss, reduce, update).
+/// Time one training step spends in one family of kernels (GPU engine only).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KernelTime {
+    /// The kernel family's name: "matmul", "gather", "loss", "optimizer" or "reduce".
     pub family: String,
+    /// Dispatches of this family's kernels in one training step.
     pub dispatches_per_step: usize,
-    /// mean device time per step in this family's kernels
+    /// Mean device time per step in this family's kernels, in seconds.
     pub seconds_per_step: f64,
 }

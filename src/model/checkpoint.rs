@@ -1,7 +1,7 @@
 //! Checkpoints as safetensors files.
 //!
-//! A model file holds, for each dense layer i, `layers.{i}.weight` F32 [out, in] and
-//! `layers.{i}.bias` F32 [out] (exactly PyTorch `nn.Linear`'s layout), plus string metadata:
+//! A model file holds, for each dense layer i, `layers.{i}.weight` F32 (out, in) and
+//! `layers.{i}.bias` F32 (out) (exactly PyTorch `nn.Linear`'s layout), plus string metadata:
 //! `format` = "wgpu-mlp", `spec` = the `NetworkSpec` as JSON (sizes, activations, loss) and
 //! `config` = the run's configuration as JSON. Writes go to a temporary file in the same
 //! directory and are renamed into place, so a crash never leaves half a checkpoint.
@@ -89,7 +89,7 @@ fn to_json(v: &impl serde::Serialize, path: &Path) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::bad_file(path, format!("cannot encode metadata: {e}")))
 }
 
-/// Saves a model: tensors `layers.{i}.weight` [out, in] / `layers.{i}.bias` [out] (F32) and
+/// Saves a model: tensors `layers.{i}.weight` (out, in) / `layers.{i}.bias` (out) (F32) and
 /// metadata `format`, `spec` (JSON) and `config` (`extra_metadata` as JSON). Atomic.
 pub fn save_model(path: impl AsRef<Path>, spec: &NetworkSpec, params: &Params<f32>, extra_metadata: Value) -> Result<()> {
     let path = path.as_ref();
@@ -243,13 +243,16 @@ pub fn check_architecture(expected: &NetworkSpec, found: &NetworkSpec) -> Result
 /// Everything needed to resume training where it stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingState {
+    /// The network the parameters belong to.
     pub spec: NetworkSpec,
+    /// The current parameters.
     pub params: Params<f32>,
     /// Optimizer slots (each shaped like the parameters) and the step counter.
     pub optimizer: OptimizerState<f32>,
     /// Epochs completed. With `seed` this is the whole RNG position: `epoch_order(n, seed, e, _)`
     /// is a pure function, and dropout masks hash (seed, step, layer, index).
     pub epoch: u64,
+    /// The run's seed (sample order, dropout, augmentation).
     pub seed: u64,
     /// Whatever else the loop keeps (history, best validation loss, patience counter, config).
     pub extra: Value,

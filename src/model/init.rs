@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// How weights are drawn (biases start at zero); parsed from and shown as `gaussian[:std]`,
+/// `xavier_normal`, `xavier_uniform`, `he_normal`, `he_uniform`. in/out are the layer's fans.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Init {
@@ -47,7 +49,7 @@ impl Init {
 }
 
 fn fill_normal(w: &mut [f64], std: f64, rng: &mut impl Rng) {
-    // std is validated positive and finite when parsed; 0 gives all-zero weights.
+    // std is validated non-negative and finite when parsed; 0 gives all-zero weights.
     let d = Normal::new(0.0, std.max(0.0)).unwrap_or_else(|_| Normal::new(0.0, 0.0).expect("N(0,0)"));
     for x in w {
         *x = d.sample(rng);

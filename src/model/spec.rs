@@ -10,10 +10,15 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Activation {
+    /// f(z) = z ("identity", "linear", "none").
     Identity,
+    /// f(z) = max(z, 0) ("relu").
     Relu,
+    /// f(z) = z for z > 0, slope·z otherwise (`leaky_relu[:slope]`, slope >= 0, default 0.01).
     LeakyRelu(f32),
+    /// f(z) = tanh(z) ("tanh").
     Tanh,
+    /// f(z) = 1 / (1 + e^−z) ("sigmoid", "logistic").
     Sigmoid,
 }
 
@@ -171,8 +176,11 @@ impl From<Loss> for String {
 /// implied by the loss.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkSpec {
+    /// Layer widths, input first: at least two, none 0.
     pub sizes: Vec<usize>,
+    /// One activation per hidden layer (`sizes.len() - 2`).
     pub activations: Vec<Activation>,
+    /// The output nonlinearity and loss.
     pub loss: Loss,
 }
 
@@ -183,12 +191,15 @@ impl NetworkSpec {
         Self::with_activations(sizes, vec![activation; hidden], loss)
     }
 
+    /// One activation per hidden layer; [`Error::Config`] as [`NetworkSpec::validate`].
     pub fn with_activations(sizes: &[usize], activations: Vec<Activation>, loss: Loss) -> Result<Self> {
         let spec = NetworkSpec { sizes: sizes.to_vec(), activations, loss };
         spec.validate()?;
         Ok(spec)
     }
 
+    /// [`Error::Config`] unless there are at least two sizes, none 0, one activation per hidden
+    /// layer, and at least 2 outputs for softmax cross-entropy.
     pub fn validate(&self) -> Result<()> {
         if self.sizes.len() < 2 {
             return Err(Error::config("layers", "need at least an input and an output size, e.g. 784,10"));
@@ -212,12 +223,15 @@ impl NetworkSpec {
         Ok(())
     }
 
+    /// Dense layers (weight matrices): `sizes.len() - 1`.
     pub fn num_layers(&self) -> usize {
         self.sizes.len() - 1
     }
+    /// Input features per sample, `sizes[0]`.
     pub fn inputs(&self) -> usize {
         self.sizes[0]
     }
+    /// Outputs per sample (the last size).
     pub fn outputs(&self) -> usize {
         *self.sizes.last().unwrap_or(&0)
     }
@@ -229,6 +243,7 @@ impl NetworkSpec {
     pub fn activation(&self, l: usize) -> Option<Activation> {
         self.activations.get(l).copied()
     }
+    /// Weights and biases in all layers: Σ out·(in + 1).
     pub fn num_params(&self) -> usize {
         (0..self.num_layers()).map(|l| self.sizes[l + 1] * (self.sizes[l] + 1)).sum()
     }
@@ -236,6 +251,7 @@ impl NetworkSpec {
     pub fn forward_flops(&self) -> usize {
         (0..self.num_layers()).map(|l| 2 * self.sizes[l + 1] * self.sizes[l]).sum()
     }
+    /// Sizes, activations and loss in one line, e.g. `784-64-10 [relu] softmax_xent`.
     pub fn describe(&self) -> String {
         let sizes: Vec<String> = self.sizes.iter().map(|s| s.to_string()).collect();
         let acts: Vec<String> = self.activations.iter().map(|a| a.to_string()).collect();

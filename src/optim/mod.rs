@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// Which update rule a step applies; parsed from and shown as "sgd", "momentum", "nesterov",
+/// "rmsprop", "adam", "adamw". g below is the regularised gradient ([`regularized_grad`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
@@ -82,6 +84,7 @@ impl FromStr for OptimizerKind {
 /// Everything the fused update kernel needs besides the learning rate and step number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerConfig {
+    /// The update rule.
     pub kind: OptimizerKind,
     /// μ for momentum / Nesterov / RMSprop-with-momentum.
     pub momentum: f64,
@@ -89,14 +92,20 @@ pub struct OptimizerConfig {
     pub nesterov: bool,
     /// RMSprop's decay ρ (PyTorch's alpha).
     pub rho: f64,
+    /// Adam's first-moment decay β1, in [0, 1).
     pub beta1: f64,
+    /// Adam's second-moment decay β2, in [0, 1).
     pub beta2: f64,
+    /// The ε added to the root of the second moment (RMSprop, Adam), > 0.
     pub eps: f64,
-    /// Decoupled weight decay (AdamW); weights only.
+    /// Decoupled weight decay: w ← w·(1 − lr·wd) before the step, for any kind when non-zero
+    /// (AdamW's default 1e-2, 0 for the others); weights only.
     pub weight_decay: f64,
 }
 
 impl OptimizerConfig {
+    /// The defaults for `kind`: μ 0.9 (0 for RMSprop), ρ 0.99, β 0.9/0.999, ε 1e-8,
+    /// weight decay 1e-2 for AdamW and 0 otherwise.
     pub fn new(kind: OptimizerKind) -> Self {
         let (momentum, eps) = match kind {
             OptimizerKind::Rmsprop => (0.0, 1e-8),
@@ -113,6 +122,7 @@ impl OptimizerConfig {
             weight_decay: if kind == OptimizerKind::Adamw { 1e-2 } else { 0.0 },
         }
     }
+    /// Plain SGD: `new(OptimizerKind::Sgd)`.
     pub fn sgd() -> Self {
         Self::new(OptimizerKind::Sgd)
     }
@@ -125,6 +135,7 @@ impl OptimizerConfig {
             OptimizerKind::Adam | OptimizerKind::Adamw => 2,
         }
     }
+    /// [`Error::Config`] unless momentum, ρ, β1 and β2 are in [0, 1), ε > 0 and weight decay >= 0.
     pub fn validate(&self) -> Result<()> {
         let unit = |name: &str, v: f64| {
             if (0.0..1.0).contains(&v) {
@@ -160,6 +171,7 @@ pub struct Regularization {
 }
 
 impl Regularization {
+    /// No penalties.
     pub fn none() -> Self {
         Self::default()
     }
@@ -167,12 +179,15 @@ impl Regularization {
     pub fn uniform(layers: usize, l2: f64, l1: f64) -> Self {
         Regularization { l2: vec![l2; layers], l1: vec![l1; layers], l1_proximal: false }
     }
+    /// λ of layer `layer` (0 where `l2` does not reach).
     pub fn l2_of(&self, layer: usize) -> f64 {
         self.l2.get(layer).copied().unwrap_or(0.0)
     }
+    /// β of layer `layer` (0 where `l1` does not reach).
     pub fn l1_of(&self, layer: usize) -> f64 {
         self.l1.get(layer).copied().unwrap_or(0.0)
     }
+    /// [`Error::Config`] if more strengths than `layers` are given or one is negative or not finite.
     pub fn validate(&self, layers: usize) -> Result<()> {
         for (name, v) in [("l2", &self.l2), ("l1", &self.l1)] {
             if v.len() > layers {

@@ -5,16 +5,30 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// How the learning rate changes from epoch to epoch (epoch counted from 0); written and
+/// parsed as `constant`, `exp:GAMMA`, `step:EVERY:GAMMA`, `cosine[:MIN_LR]`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum LrSchedule {
+    /// lr in every epoch.
     Constant,
     /// lr·γ^epoch
-    Exponential { gamma: f64 },
+    Exponential {
+        /// Factor per epoch (the course's 0.95).
+        gamma: f64,
+    },
     /// lr·γ^(epoch / every)
-    Step { every: usize, gamma: f64 },
+    Step {
+        /// Epochs between decays (at least 1).
+        every: usize,
+        /// Factor per decay.
+        gamma: f64,
+    },
     /// lr_min + ½(lr − lr_min)(1 + cos(π·epoch/epochs)) over the run's epochs
-    Cosine { min_lr: f64 },
+    Cosine {
+        /// The rate the cosine approaches at the end of the run.
+        min_lr: f64,
+    },
 }
 
 impl LrSchedule {

@@ -8,23 +8,33 @@ use crate::scalar::Scalar;
 /// Per-tensor, per-step constants (the GPU engine writes the same numbers into its update record).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UpdateParams {
+    /// The update rule.
     pub kind: OptimizerKind,
+    /// This epoch's learning rate.
     pub lr: f64,
+    /// μ, as [`OptimizerConfig::momentum`].
     pub momentum: f64,
+    /// Nesterov look-ahead for RMSprop with momentum.
     pub nesterov: bool,
+    /// RMSprop's ρ.
     pub rho: f64,
+    /// Adam's β1.
     pub beta1: f64,
+    /// Adam's β2.
     pub beta2: f64,
+    /// ε of RMSprop and Adam.
     pub eps: f64,
-    /// decoupled decay (weights only)
+    /// Decoupled decay (weights only; 0 for a bias).
     pub weight_decay: f64,
-    /// L2 strength λ (weights only)
+    /// L2 strength λ (weights only; 0 for a bias).
     pub l2: f64,
-    /// L1 strength β (weights only)
+    /// L1 strength β (weights only; 0 for a bias).
     pub l1: f64,
+    /// L1 by soft-thresholding after the step instead of the subgradient in the gradient.
     pub l1_proximal: bool,
-    /// 1 − β1^t and 1 − β2^t for this step t (1-based)
+    /// 1 − β1^t for this step t (1-based).
     pub bias_correction1: f64,
+    /// 1 − β2^t for this step t (1-based).
     pub bias_correction2: f64,
 }
 

@@ -6,41 +6,60 @@
 use crate::model::{NetworkSpec, ParamLayout};
 use serde::Serialize;
 
+/// One dense layer's size and work.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerCost {
+    /// Layer index, 0 for the one reading the input.
     pub layer: usize,
+    /// Input features.
     pub inputs: usize,
+    /// Output units.
     pub outputs: usize,
-    /// activation after the layer, or the loss's output nonlinearity for the last one
+    /// Activation after the layer, or the loss in parentheses for the last one (its output
+    /// nonlinearity), e.g. "relu", "(softmax_xent)".
     pub activation: String,
+    /// Weights and biases: outputs·(inputs + 1), without padding.
     pub params: usize,
+    /// FLOPs of the layer's forward product for one sample: 2·inputs·outputs.
     pub forward_flops: u64,
 }
 
+/// Bytes a training run holds, by what holds them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Memory {
+    /// The flat parameter buffer (padding included).
     pub parameters: u64,
+    /// The gradient buffer, the same size.
     pub gradients: u64,
+    /// All optimizer state tensors together.
     pub optimizer_slots: u64,
-    /// forward outputs (input batch included), backward deltas and dropout copies for one batch
+    /// Forward outputs (input batch included), backward deltas and dropout copies for one batch.
     pub activations: u64,
-    /// training samples kept by the engine (u8 pixels or f32 columns, plus targets)
+    /// Training samples kept by the engine (u8 pixels or f32 columns, plus targets).
     pub dataset: u64,
+    /// The sum of the above.
     pub total: u64,
 }
 
+/// What [`RunCost::estimate`] finds for a network, batch and optimizer: sizes, FLOPs, memory.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunCost {
+    /// [`NetworkSpec::describe`] of the network.
     pub network: String,
+    /// One entry per dense layer, input side first.
     pub layers: Vec<LayerCost>,
+    /// Weights and biases of all layers, without padding.
     pub params: usize,
-    /// matmul FLOPs (2 per multiply-add) of one sample's forward pass
+    /// Matmul FLOPs (2 per multiply-add) of one sample's forward pass.
     pub forward_flops_per_sample: u64,
-    /// forward + backward (weight gradients for every layer, input gradients for all but the
-    /// first) of one sample; elementwise work (activations, loss, optimizer) is not counted
+    /// Forward + backward (weight gradients for every layer, input gradients for all but the
+    /// first) of one sample; elementwise work (activations, loss, optimizer) is not counted.
     pub train_flops_per_sample: u64,
+    /// Samples per step the activation memory is counted for.
     pub batch: usize,
+    /// Optimizer state tensors the size of the parameters (0, 1 or 2).
     pub optimizer_slots: usize,
+    /// Bytes by what holds them.
     pub memory: Memory,
 }
 
@@ -51,8 +70,10 @@ pub fn dataset_bytes(samples: usize, features: usize, feature_bytes: usize, targ
 }
 
 impl RunCost {
+    /// The cost of training `spec` in batches of `batch` (f32, nothing allocated or run).
     /// `keep`: keep probability per layer input (empty: no dropout), `slots`: optimizer state
-    /// tensors (0 for SGD, 1 for momentum, 2 for Adam/RMSprop).
+    /// tensors (0 for SGD, 1 for momentum, 2 for Adam/RMSprop), `dataset`: the resident training
+    /// set's bytes ([`dataset_bytes`]).
     pub fn estimate(spec: &NetworkSpec, batch: usize, slots: usize, keep: &[f32], dataset: u64) -> Self {
         let layout = ParamLayout::new(spec);
         let layers: Vec<LayerCost> = (0..spec.num_layers())

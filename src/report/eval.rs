@@ -10,7 +10,9 @@ use serde::Serialize;
 /// counts[t·k + p]: samples of true class t predicted as p.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfusionMatrix {
+    /// k, the number of classes.
     pub classes: usize,
+    /// (k, k) row-major: rows are true classes, columns predicted ones.
     pub counts: Vec<u64>,
 }
 
@@ -18,45 +20,57 @@ pub struct ConfusionMatrix {
 /// class), where scikit-learn would print 0 with a warning.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClassMetrics {
+    /// The class index.
     pub class: usize,
+    /// Of the samples predicted as this class, the share that belong to it.
     pub precision: Option<f64>,
+    /// Of the samples of this class, the share predicted as it.
     pub recall: Option<f64>,
+    /// Harmonic mean of precision and recall (0 when both are 0; None when either is undefined).
     pub f1: Option<f64>,
-    /// samples whose true class this is
+    /// Samples whose true class this is.
     pub support: u64,
 }
 
 impl ConfusionMatrix {
+    /// All counts zero for `classes` classes.
     pub fn new(classes: usize) -> Self {
         ConfusionMatrix { classes, counts: vec![0; classes * classes] }
     }
 
+    /// Counts one sample; panics if either class is not below `classes`.
     pub fn add(&mut self, truth: usize, predicted: usize) {
         self.counts[truth * self.classes + predicted] += 1;
     }
 
+    /// Samples of class `truth` predicted as `predicted`.
     pub fn get(&self, truth: usize, predicted: usize) -> u64 {
         self.counts[truth * self.classes + predicted]
     }
 
+    /// Adds `other`'s counts (same number of classes) to these.
     pub fn merge(&mut self, other: &ConfusionMatrix) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
     }
 
+    /// Samples counted.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
 
+    /// Samples on the diagonal (predicted as their true class).
     pub fn correct(&self) -> u64 {
         (0..self.classes).map(|c| self.get(c, c)).sum()
     }
 
+    /// correct / total, in [0, 1] (0 when nothing was counted).
     pub fn accuracy(&self) -> f64 {
         self.correct() as f64 / self.total().max(1) as f64
     }
 
+    /// Precision, recall, F1 and support of every class, in class order.
     pub fn per_class(&self) -> Vec<ClassMetrics> {
         let k = self.classes;
         (0..k)
@@ -106,28 +120,45 @@ pub fn predicted_class(probabilities: &[f32]) -> usize {
 /// the report of their union (`eval --split all`).
 #[derive(Clone, Debug, Default)]
 pub struct EvalAccumulator {
+    /// Samples added.
     pub samples: u64,
+    /// Σ of the per-sample data loss.
     pub loss_sum: f64,
+    /// Classification: the confusion matrix so far (None until class targets are added).
     pub confusion: Option<ConfusionMatrix>,
+    /// Regression: Σ |output − target| over all output values.
     pub abs_err_sum: f64,
+    /// Regression: Σ (output − target)² over all output values.
     pub sq_err_sum: f64,
+    /// Regression: output values added (samples × width).
     pub values: u64,
 }
 
+/// What `eval` reports for a dataset: the classification fields are `Some` for class targets,
+/// `mae`/`rmse` for real-valued ones.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// Samples evaluated.
     pub samples: u64,
     /// Mean data loss (no regularisation penalty), as training reports it.
     pub loss: f64,
+    /// Share of samples classified correctly, in [0, 1].
     pub accuracy: Option<f64>,
+    /// Samples classified correctly.
     pub correct: Option<u64>,
+    /// Precision, recall, F1 and support per class.
     pub per_class: Option<Vec<ClassMetrics>>,
+    /// Unweighted mean precision over the classes where it is defined.
     pub macro_precision: Option<f64>,
+    /// Unweighted mean recall over the classes where it is defined.
     pub macro_recall: Option<f64>,
+    /// Unweighted mean F1 over the classes where it is defined.
     pub macro_f1: Option<f64>,
+    /// Counts of (true class, predicted class).
     pub confusion: Option<ConfusionMatrix>,
-    /// Regression: mean absolute and root-mean-square error over all output values.
+    /// Regression: mean absolute error over all output values.
     pub mae: Option<f64>,
+    /// Regression: root-mean-square error over all output values.
     pub rmse: Option<f64>,
 }
 
@@ -165,6 +196,7 @@ impl EvalAccumulator {
         }
     }
 
+    /// The report of everything added: means over samples (loss) and values (MAE, RMSE).
     pub fn finish(self) -> EvalReport {
         let n = self.samples.max(1) as f64;
         let loss = self.loss_sum / n;

@@ -40,6 +40,7 @@ pub fn write_metrics_csv(path: &Path, history: &History) -> Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
+/// The whole [`History`] as pretty-printed JSON, written atomically.
 pub fn write_history_json(path: &Path, history: &History) -> Result<()> {
     let text = serde_json::to_string_pretty(history)
         .map_err(|e| Error::config("history", format!("cannot serialise: {e}")))?;

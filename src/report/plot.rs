@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
+/// (width, height) in pixels of curves.png with its three panels (loss, accuracy, gradient
+/// norms); without accuracy it is two thirds as wide ([`curves_png_size`]).
 pub const CURVES_SIZE: (u32, u32) = (1500, 480);
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(255, 127, 14);
