@@ -402,3 +402,12 @@ fn check_refuses_bad_tolerances_and_reads_the_data_flags() {
     fails(d.path(), &["check", "--layers", "4,8,3"], &["--layers", "784 features"]);
     fails(d.path(), &["check", "--kfold", "3"], &["--kfold"]);
 }
+
+/// Every value is validated before any data is read or file written: a bad --batch is reported
+/// even though --data names a directory that does not exist (and no run directory is made).
+#[test]
+fn bad_values_are_reported_before_the_data_is_read() {
+    train_fails(&["--batch", "0", "--data", "no-such-dir"], &["--batch", "at least 1"]);
+    train_fails(&["--weight-decay", "-1", "--data", "no-such-dir"], &["--weight-decay", "-1"]);
+    train_fails(&["--csv", "no-such.csv"], &["--target", "--csv"]);
+}
