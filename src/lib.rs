@@ -1,5 +1,5 @@
 //! wgpu-mlp: multilayer perceptrons trained by WGSL compute shaders (wgpu), with a CPU engine
-//! that computes the same math as fallback and reference. See DESIGN.md for the shape.
+//! that computes the same math as fallback and reference. README.md describes the commands and results.
 
 pub mod atomic;
 pub mod bench;
