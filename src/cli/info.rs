@@ -78,7 +78,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
     if let Some(v) = &a.dropout {
         cfg.reg.dropout = v.clone();
     }
-    cfg.data = a.data.over(&cfg.data);
+    cfg.data = a.data.over(&cfg.data)?;
     cfg.data.validate()?;
     cfg.setup()?;
     let (cost, data) = run_cost(&cfg)?;

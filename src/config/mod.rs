@@ -75,12 +75,15 @@ impl ConfigArgs {
 }
 
 impl DataArgs {
-    /// The data these flags name over `base`: a source given here replaces the whole of `base`'s.
-    pub fn over(&self, base: &DataSource) -> DataSource {
+    /// The data these flags name over `base` (a model's training data): a source given here
+    /// replaces the whole of `base`'s, so `--target` alone, which would change nothing, is refused.
+    pub fn over(&self, base: &DataSource) -> Result<DataSource> {
         if self.data.is_some() || self.csv.is_some() {
-            DataSource { data: self.data.clone(), csv: self.csv.clone(), target: self.target.clone() }
+            Ok(DataSource { data: self.data.clone(), csv: self.csv.clone(), target: self.target.clone() })
+        } else if self.target.is_some() {
+            Err(Error::config("target", "names a column of --csv FILE; give --csv too"))
         } else {
-            base.clone()
+            Ok(base.clone())
         }
     }
 }

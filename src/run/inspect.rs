@@ -59,7 +59,7 @@ impl DataChoice {
     /// `base` with this choice applied; the data flags are checked as `train` checks them.
     pub fn apply(&self, base: &TrainConfig) -> Result<TrainConfig> {
         let mut c = base.clone();
-        c.data = self.source.over(&base.data);
+        c.data = self.source.over(&base.data)?;
         c.data.validate()?;
         if let Some(s) = self.seed {
             c.run.seed = s;
