@@ -212,6 +212,10 @@ device = \"cpu\"\nshuffle = true\nmin_delta = 0.0\nout = \"run\"\n";
     assert_eq!((partial.optim.lr, partial.optim.momentum, partial.run.batch), (0.2, Some(0.5), 100));
     let e = TrainConfig::from_toml_str("lr = 0.2\nbatchsize = 3\n").unwrap_err();
     assert!(e.contains("unknown field `batchsize`"), "{e}");
+    // a model's metadata holds the config as flat JSON too, as models written before did
+    let j = serde_json::to_value(&c).unwrap();
+    assert_eq!((j["lr"].clone(), j["epochs"].clone(), j["momentum"].clone()), (json!(0.05), json!(1), json!(null)));
+    assert_eq!(serde_json::from_value::<TrainConfig>(j).unwrap(), c);
 }
 
 /// A library run reports its progress as events, in order, and leaves printing to the caller.
