@@ -113,36 +113,31 @@ pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, 
         all.slice(0..samples.clamp(net.batch, all.len))
     };
     let n = data.len;
-    let cfg = TrainConfig {
-        layers: net.sizes.to_vec(),
-        activation: vec![Activation::Relu],
-        loss: Loss::SoftmaxCrossEntropy,
-        init: Init::HeNormal,
-        optimizer,
-        lr: if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Adamw) { 1e-3 } else { 0.01 },
-        batch: net.batch,
-        lr_schedule: LrSchedule::Constant,
-        device,
-        ..TrainConfig::default()
-    };
+    let mut cfg = TrainConfig::default();
+    (cfg.model.layers, cfg.model.activation, cfg.model.loss, cfg.model.init) =
+        (net.sizes.to_vec(), vec![Activation::Relu], Loss::SoftmaxCrossEntropy, Init::HeNormal);
+    cfg.optim.optimizer = optimizer;
+    cfg.optim.lr = if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Adamw) { 1e-3 } else { 0.01 };
+    cfg.optim.lr_schedule = LrSchedule::Constant;
+    (cfg.run.batch, cfg.run.device) = (net.batch, device);
     let t0 = Instant::now();
     let mut engine = make_engine(&cfg)?;
     engine.load_train(&data)?;
-    engine.train_epoch(&(0..net.batch as u32).collect::<Vec<_>>(), cfg.lr)?;
+    engine.train_epoch(&(0..net.batch as u32).collect::<Vec<_>>(), cfg.optim.lr)?;
     let first_step = t0.elapsed().as_secs_f64();
 
-    engine.train_epoch(&epoch_order(n, 0, 0, true), cfg.lr)?; // warm-up
+    engine.train_epoch(&epoch_order(n, 0, 0, true), cfg.optim.lr)?; // warm-up
     let mut rates = Vec::with_capacity(epochs);
     let before = engine.readbacks();
     for e in 0..epochs.max(1) {
         let order = epoch_order(n, 0, e as u64 + 1, true);
         let t = Instant::now();
-        engine.train_epoch(&order, cfg.lr)?;
+        engine.train_epoch(&order, cfg.optim.lr)?;
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
     let readbacks = (engine.readbacks() - before) as f64 / rates.len() as f64;
     // after the timed epochs: profiling splits every kernel into its own pass
-    let kernel_times = engine.kernel_times(&epoch_order(n, 0, epochs as u64 + 1, true), cfg.lr)?.unwrap_or_default();
+    let kernel_times = engine.kernel_times(&epoch_order(n, 0, epochs as u64 + 1, true), cfg.optim.lr)?.unwrap_or_default();
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     let spec = NetworkSpec::new(net.sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;

@@ -56,6 +56,7 @@ pub mod config;
 pub mod cpu;
 pub mod crosscheck;
 pub mod data;
+pub mod device;
 pub mod engine;
 pub mod error;
 pub mod gpu;

@@ -8,7 +8,8 @@ use std::path::Path;
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// Every .rs file under `dir`, as (path relative to src/ without ".rs", text without its tests).
+/// Every .rs file under `dir`, as (path relative to src/ without ".rs", its code without unit
+/// tests and comments).
 fn sources(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
     for entry in fs::read_dir(dir).expect("read src") {
         let path = entry.expect("entry").path();
@@ -20,10 +21,12 @@ fn sources(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
             let text = fs::read_to_string(&path).expect("read source");
             // unit tests may reach anywhere; the crate's own code may not
             let text = match text.find("#[cfg(test)]") {
-                Some(i) => text[..i].to_string(),
-                None => text,
+                Some(i) => &text[..i],
+                None => &text[..],
             };
-            out.push((stem.to_string(), text));
+            // code only: a doc link to the other engine is not a dependency
+            let code: Vec<&str> = text.lines().map(|l| l.find("//").map_or(l, |i| &l[..i])).collect();
+            out.push((stem.to_string(), code.join("\n")));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Augmentation through the whole CPU training path: it still learns MNIST, never touches
 //! evaluation, and refuses data that is not an image.
 
-use wgpu_mlp::config::{DeviceChoice, TrainConfig};
+use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RegularizationConfig, RunConfig, TrainConfig};
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{Augment, Dataset, Features, Targets};
 use wgpu_mlp::engine::{Engine, TrainSetup};
@@ -20,13 +20,11 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
 fn mnist_with_shift_augmentation_still_learns() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig {
-        epochs: 5,
-        device: DeviceChoice::Cpu,
-        augment: Some("shift=2".parse().unwrap()),
-        out: Some(dir.path().join("run")),
+        run: RunConfig { epochs: 5, device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        reg: RegularizationConfig { augment: Some("shift=2".parse().unwrap()), ..RegularizationConfig::default() },
         ..TrainConfig::default()
     };
-    let summary = wgpu_mlp::run::train_run(&cfg, true).unwrap();
+    let summary = wgpu_mlp::run::train_run(&cfg).unwrap();
     let test = summary.scores.iter().find(|s| s.split == "test").unwrap().accuracy.unwrap();
     eprintln!("MNIST 784-64-10, 5 epochs, --augment shift=2: test accuracy {test:.4}");
     assert!(test >= 0.88, "test accuracy {test}");
@@ -35,7 +33,7 @@ fn mnist_with_shift_augmentation_still_learns() {
     assert_eq!(png_size(&run.join("weights.png")), wgpu_mlp::report::weights_png_size(64, (28, 28)));
     let toml = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(toml.contains("augment = \"shift=2\""), "{toml}");
-    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml")).unwrap().augment, cfg.augment);
+    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml")).unwrap().reg.augment, cfg.reg.augment);
 }
 
 fn setup(augment: Option<Augment>) -> TrainSetup {
@@ -110,15 +108,13 @@ fn augmentation_refuses_non_image_data() {
     let rows: String = (0..50).map(|i| format!("{i},{},{}\n", i * 2, i % 2)).collect();
     std::fs::write(&csv, format!("a,b,y\n{rows}")).unwrap();
     let cfg = TrainConfig {
-        layers: vec![2, 4, 2],
-        csv: Some(csv),
-        target: Some("y".into()),
-        device: DeviceChoice::Cpu,
-        augment: Some(aug),
-        out: Some(dir.path().join("run")),
+        model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
+        data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
+        run: RunConfig { device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        reg: RegularizationConfig { augment: Some(aug), ..RegularizationConfig::default() },
         ..TrainConfig::default()
     };
-    let e = wgpu_mlp::run::train_run(&cfg, true).unwrap_err().to_string();
+    let e = wgpu_mlp::run::train_run(&cfg).unwrap_err().to_string();
     assert!(e.contains("needs image data"), "{e}");
     assert!(!dir.path().join("run").exists());
 }

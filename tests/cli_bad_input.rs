@@ -402,3 +402,25 @@ fn check_refuses_bad_tolerances_and_reads_the_data_flags() {
     fails(d.path(), &["check", "--layers", "4,8,3"], &["--layers", "784 features"]);
     fails(d.path(), &["check", "--kfold", "3"], &["--kfold"]);
 }
+
+/// eval and info read the shared data flags as train does; `--target` alone is refused.
+#[test]
+fn data_flags_of_eval_and_info() {
+    let model = small_model().join("model.safetensors");
+    let m = model.to_str().unwrap();
+    let d = tmp();
+    fails(d.path(), &["eval", "--model", m, "--device", "cpu", "--csv", "x.csv"], &["--target", "--csv"]);
+    fails(d.path(), &["eval", "--model", m, "--device", "cpu", "--data", "a", "--csv", "x.csv", "--target", "y"], &["--data", "not both"]);
+    fails(d.path(), &["eval", "--model", m, "--device", "cpu", "--target", "y"], &["--target", "--csv"]);
+    fails(d.path(), &["info", "--model", m, "--target", "y"], &["--target", "--csv"]);
+    fails(d.path(), &["info", "--layers", "4,3", "--csv", "missing.csv", "--target", "y"], &["missing.csv"]);
+}
+
+/// Every value is validated before any data is read or file written: a bad --batch is reported
+/// even though --data names a directory that does not exist (and no run directory is made).
+#[test]
+fn bad_values_are_reported_before_the_data_is_read() {
+    train_fails(&["--batch", "0", "--data", "no-such-dir"], &["--batch", "at least 1"]);
+    train_fails(&["--weight-decay", "-1", "--data", "no-such-dir"], &["--weight-decay", "-1"]);
+    train_fails(&["--csv", "no-such.csv"], &["--target", "--csv"]);
+}

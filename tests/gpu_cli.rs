@@ -111,3 +111,47 @@ fn gpu_limits_name_the_flag() {
         assert!(!out_dir.exists(), "{args:?} left a run directory");
     }
 }
+
+/// The GPU's limits are checked against the plan before any data is read: a batch above the
+/// adapter's dispatch limit is refused by name although --data does not exist, and no run
+/// directory is left.
+#[test]
+fn gpu_limits_are_checked_before_the_data_is_read() {
+    if common::gpu("gpu_limits_are_checked_before_the_data_is_read").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = wgpu_mlp()
+        .current_dir(dir.path())
+        .args(["train", "--device", "gpu", "--batch", "100000000", "--data", "no-such-dir", "--out", "run"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--batch") && stderr.contains("limit"), "{stderr}");
+    assert!(!dir.path().join("run").exists());
+}
+
+/// All folds of a k-fold run train on one GPU context.
+#[test]
+fn kfold_folds_share_one_gpu_context() {
+    use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RunConfig, TrainConfig};
+    if common::gpu("kfold_folds_share_one_gpu_context").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    let rows: String = (0..60).map(|i| format!("{},{},{}\n", i % 7, i % 5, i % 2)).collect();
+    std::fs::write(&csv, format!("a,b,y\n{rows}")).unwrap();
+    let cfg = TrainConfig {
+        model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
+        data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
+        run: RunConfig { epochs: 1, batch: 8, kfold: Some(3), device: DeviceChoice::Gpu, out: Some(dir.path().join("cv")), ..RunConfig::default() },
+        ..TrainConfig::default()
+    };
+    let before = wgpu_mlp::device::gpu_contexts_opened();
+    let summary = wgpu_mlp::run::train_run(&cfg).unwrap();
+    assert_eq!(summary.kfold.unwrap().folds.len(), 3);
+    assert!(summary.device.starts_with("gpu"), "{}", summary.device);
+    assert_eq!(wgpu_mlp::device::gpu_contexts_opened() - before, 1, "one context for all folds");
+}

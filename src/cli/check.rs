@@ -5,7 +5,7 @@ use super::train::TrainArgs;
 use clap::Args;
 use std::process::ExitCode;
 use wgpu_mlp::crosscheck::{free_run, lockstep, Free, Lockstep, Tolerance};
-use wgpu_mlp::run::{check_fits, initial_params, load_data};
+use wgpu_mlp::run::{check_fits, initial_params, read_data};
 use wgpu_mlp::Error;
 
 #[derive(Args, Debug)]
@@ -40,18 +40,19 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
     if !(1..=64).contains(&a.perturbed) && a.free {
         return Err(Error::config("perturbed", format!("{} must be in 1..=64", a.perturbed)).into());
     }
-    for (given, flag) in [(a.train.out.is_some(), "out"), (a.train.resume.is_some(), "resume"), (a.train.kfold.is_some(), "kfold")] {
+    let run = &a.train.settings.run;
+    for (given, flag) in [(run.out.is_some(), "out"), (a.train.resume.is_some(), "resume"), (run.kfold.is_some(), "kfold")] {
         if given {
             return Err(Error::config(flag, "check writes no run directory and compares one split; drop it").into());
         }
     }
     let cfg = a.train.to_config()?;
-    let setup = cfg.setup()?;
-    let opts = cfg.fit_options();
-    let data = load_data(&cfg)?;
+    let plan = cfg.validate()?;
+    let (setup, opts) = (&plan.setup, &plan.fit);
+    let data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
     let train = &data.splits.train;
-    check_fits(&setup, train)?;
-    let params = initial_params(&cfg, &setup)?;
+    check_fits(setup, train)?;
+    let params = initial_params(&cfg, setup)?;
     let spec = setup.spec.describe();
     let json = a.train.json;
     if !json {
@@ -62,7 +63,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
             Some(v) => ("validation", v),
             None => ("training", train),
         };
-        let r = free_run(None, &setup, &opts, &params, train, eval, a.steps, a.perturbed)?;
+        let r = free_run(None, setup, opts, &params, train, eval, a.steps, a.perturbed)?;
         if json {
             println!("{}", serde_json::json!({"free": r, "data": data.what, "pass": r.passed()}));
         } else {
@@ -70,7 +71,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(if r.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let r = lockstep(None, &setup, &opts, &params, train, a.steps, tol)?;
+    let r = lockstep(None, setup, opts, &params, train, a.steps, tol)?;
     if json {
         println!("{}", serde_json::json!({"lockstep": r, "data": data.what, "pass": r.passed()}));
     } else {

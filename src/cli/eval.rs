@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::DeviceChoice;
+use wgpu_mlp::config::{DataArgs, DeviceChoice};
 use wgpu_mlp::report::eval::EvalReport;
 use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
 
@@ -23,15 +23,9 @@ pub struct EvalArgs {
     /// model file written by train (model.safetensors; a checkpoint's state.safetensors works too)
     #[arg(long, value_name = "PATH")]
     model: PathBuf,
-    /// directory with MNIST-format IDX files [default: the data the model was trained on, else the bundled digits]
-    #[arg(long, value_name = "DIR", conflicts_with = "csv")]
-    data: Option<PathBuf>,
-    /// CSV file with a header row; needs --target [default: the model's training data]
-    #[arg(long, value_name = "FILE", requires = "target")]
-    csv: Option<PathBuf>,
-    /// target column of --csv (name or 0-based index)
-    #[arg(long, value_name = "COLUMN", requires = "csv")]
-    target: Option<String>,
+    /// the data to evaluate on [default: the data the model was trained on, else the bundled digits]
+    #[command(flatten)]
+    data: DataArgs,
     /// which split to evaluate
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
@@ -47,7 +41,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let choice = DataChoice { data: a.data, csv: a.csv, target: a.target, seed: a.seed };
+    let choice = DataChoice { source: a.data, seed: a.seed };
     let split = format!("{:?}", a.split).to_lowercase();
     let out = eval_model(&a.model, &choice, &split, a.device)?;
     if a.json {

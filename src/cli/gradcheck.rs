@@ -47,17 +47,10 @@ pub struct GradcheckArgs {
 }
 
 pub fn run(a: GradcheckArgs) -> anyhow::Result<ExitCode> {
-    let cfg = TrainConfig {
-        layers: a.layers.clone(),
-        activation: a.activation.clone(),
-        loss: a.loss,
-        l2: vec![a.l2],
-        l1: vec![a.l1],
-        dropout: a.dropout.clone().unwrap_or_default(),
-        batch: a.batch,
-        seed: a.seed,
-        ..TrainConfig::default()
-    };
+    let mut cfg = TrainConfig::default();
+    (cfg.model.layers, cfg.model.activation, cfg.model.loss) = (a.layers.clone(), a.activation.clone(), a.loss);
+    (cfg.reg.l2, cfg.reg.l1, cfg.reg.dropout) = (vec![a.l2], vec![a.l1], a.dropout.clone().unwrap_or_default());
+    (cfg.run.batch, cfg.run.seed) = (a.batch, a.seed);
     let setup = cfg.setup()?;
     if !(a.step.is_finite() && a.step > 0.0) {
         anyhow::bail!("--step {} must be a positive number", a.step);

@@ -3,7 +3,7 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::TrainConfig;
+use wgpu_mlp::config::{DataArgs, TrainConfig};
 use wgpu_mlp::model::{Activation, Loss};
 use wgpu_mlp::optim::OptimizerKind;
 use wgpu_mlp::report::cost::{human_bytes, human_flops};
@@ -35,15 +35,9 @@ pub struct InfoArgs {
     /// keep probabilities, as for train [default: none]
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     dropout: Option<Vec<f32>>,
-    /// directory of IDX files whose training split would be resident [default: bundled digits, or the model's data]
-    #[arg(long, value_name = "DIR", conflicts_with = "csv")]
-    data: Option<PathBuf>,
-    /// CSV file (with --target) whose training split would be resident
-    #[arg(long, value_name = "FILE", requires = "target")]
-    csv: Option<PathBuf>,
-    /// target column of --csv
-    #[arg(long, value_name = "COLUMN", requires = "csv")]
-    target: Option<String>,
+    /// the data whose training split would be resident [default: bundled digits, or the model's data]
+    #[command(flatten)]
+    data: DataArgs,
     /// print one JSON object
     #[arg(long)]
     json: bool,
@@ -67,32 +61,29 @@ pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
         None => TrainConfig::default(),
     };
     if let Some(l) = &a.layers {
-        cfg.layers = l.clone();
+        cfg.model.layers = l.clone();
     }
     if let Some(v) = &a.activation {
-        cfg.activation = v.clone();
+        cfg.model.activation = v.clone();
     }
     if let Some(v) = a.loss {
-        cfg.loss = v;
+        cfg.model.loss = v;
     }
     if let Some(v) = a.batch {
-        cfg.batch = v;
+        cfg.run.batch = v;
     }
     if let Some(v) = a.optimizer {
-        cfg.optimizer = v;
+        cfg.optim.optimizer = v;
     }
     if let Some(v) = &a.dropout {
-        cfg.dropout = v.clone();
+        cfg.reg.dropout = v.clone();
     }
-    if a.data.is_some() || a.csv.is_some() {
-        cfg.data = a.data.clone();
-        cfg.csv = a.csv.clone();
-        cfg.target = a.target.clone();
-    }
+    cfg.data = a.data.over(&cfg.data)?;
+    cfg.data.validate()?;
     cfg.setup()?;
     let (cost, data) = run_cost(&cfg)?;
     if a.json {
-        println!("{}", serde_json::json!({"cost": cost, "data": data, "optimizer": cfg.optimizer.to_string()}));
+        println!("{}", serde_json::json!({"cost": cost, "data": data, "optimizer": cfg.optim.optimizer.to_string()}));
         return Ok(ExitCode::SUCCESS);
     }
     println!("network: {}", cost.network);
@@ -117,7 +108,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
         human_flops(cost.train_flops_per_sample * b)
     );
     let m = &cost.memory;
-    println!("memory of a training run (batch {b}, optimizer {} with {} slot(s), f32):", cfg.optimizer, cost.optimizer_slots);
+    println!("memory of a training run (batch {b}, optimizer {} with {} slot(s), f32):", cfg.optim.optimizer, cost.optimizer_slots);
     println!("  parameters        {:>12}", human_bytes(m.parameters));
     println!("  gradients         {:>12}", human_bytes(m.gradients));
     println!("  optimizer slots   {:>12}", human_bytes(m.optimizer_slots));

@@ -7,9 +7,10 @@ mod eval;
 mod gradcheck;
 mod info;
 mod predict;
+mod progress;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -57,26 +58,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Config keys that are also flag names (`--{key}`).
-const FLAGS: &[&str] = &[
-    "layers", "activation", "loss", "init", "optimizer", "lr", "momentum", "rho", "beta1", "beta2", "eps",
-    "weight-decay", "l2", "l1", "dropout", "batch", "epochs", "lr-schedule", "seed", "device", "early-stop",
-    "min-delta", "data", "csv", "target", "val", "val-frac", "kfold", "out", "resume", "init-from", "model",
-    "input", "split", "step", "tolerance", "steps", "factor", "ulps", "perturbed",
-];
+/// Whether `--{name}` is a flag of some command, read from clap's definitions, so every option
+/// (defined once in the library's config sections) maps its errors back to its flag.
+fn is_flag(name: &str) -> bool {
+    fn walk(c: &clap::Command, name: &str) -> bool {
+        c.get_arguments().any(|a| a.get_long() == Some(name)) || c.get_subcommands().any(|s| walk(s, name))
+    }
+    walk(&Cli::command(), name)
+}
 
 /// One line for the user: the flag (or file) first, then what is wrong.
 pub fn error_line(e: &anyhow::Error) -> String {
     use wgpu_mlp::Error;
     let text = match e.downcast_ref::<Error>() {
         Some(Error::Config { what, msg }) => {
+            // config keys are snake_case, flags kebab-case; the data layer says "validation"/"folds"
             let flag = match what.as_str() {
-                "validation" => "val",
-                "folds" => "kfold",
-                "weight_decay" => "weight-decay",
-                w => w,
+                "validation" => "val".to_string(),
+                "folds" => "kfold".to_string(),
+                w => w.replace('_', "-"),
             };
-            if FLAGS.contains(&flag) { format!("--{flag}: {msg}") } else { format!("{what}: {msg}") }
+            if is_flag(&flag) { format!("--{flag}: {msg}") } else { format!("{what}: {msg}") }
         }
         Some(Error::Diverged { epoch, .. }) if *epoch > 1 => {
             format!("{e}; try a lower --lr (the run directory keeps epochs 1-{} and their checkpoint)", epoch - 1)

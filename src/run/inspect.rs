@@ -1,8 +1,9 @@
 //! `eval`, `predict` and `info` behind the CLI: open a model file, evaluate it on a split of its
 //! data, predict classes for images or CSV rows, and estimate what a run costs.
 
-use super::{inference_engine, load_data, LoadedData};
-use crate::config::{DeviceChoice, TrainConfig};
+use super::{load_data, LoadedData};
+use crate::config::{DataArgs, DeviceChoice, TrainConfig};
+use crate::device::inference_engine;
 use crate::data::{self, Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use crate::model::{load_model, NetworkSpec, Params};
@@ -33,11 +34,11 @@ impl ModelFile {
     /// The model's training config with its network filled in from the file's spec.
     pub fn config(&self) -> TrainConfig {
         let mut c = self.config.clone().unwrap_or_default();
-        c.layers = self.spec.sizes.clone();
-        c.activation = self.spec.activations.clone();
-        c.loss = self.spec.loss;
-        c.kfold = None;
-        c.init_from = None;
+        c.model.layers = self.spec.sizes.clone();
+        c.model.activation = self.spec.activations.clone();
+        c.model.loss = self.spec.loss;
+        c.run.kfold = None;
+        c.model.init_from = None;
         c
     }
 
@@ -50,25 +51,20 @@ impl ModelFile {
 /// Which data `eval` reads; unset fields keep what the model was trained on.
 #[derive(Clone, Debug, Default)]
 pub struct DataChoice {
-    pub data: Option<PathBuf>,
-    pub csv: Option<PathBuf>,
-    pub target: Option<String>,
+    pub source: DataArgs,
     pub seed: Option<u64>,
 }
 
 impl DataChoice {
-    /// `base` with this choice applied.
-    pub fn apply(&self, base: &TrainConfig) -> TrainConfig {
+    /// `base` with this choice applied; the data flags are checked as `train` checks them.
+    pub fn apply(&self, base: &TrainConfig) -> Result<TrainConfig> {
         let mut c = base.clone();
-        if self.data.is_some() || self.csv.is_some() {
-            c.data = self.data.clone();
-            c.csv = self.csv.clone();
-            c.target = self.target.clone();
-        }
+        c.data = self.source.over(&base.data)?;
+        c.data.validate()?;
         if let Some(s) = self.seed {
-            c.seed = s;
+            c.run.seed = s;
         }
-        c
+        Ok(c)
     }
 }
 
@@ -105,7 +101,7 @@ pub struct EvalOutcome {
 /// `choice` names, split exactly as training split it (same seed and validation size).
 pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
     let model = open_model(path)?;
-    let cfg = choice.apply(&model.config());
+    let cfg = choice.apply(&model.config())?;
     let LoadedData { splits, class_names, what } = load_data(&cfg)?;
     let mut parts: Vec<(&str, &Dataset)> = vec![("train", &splits.train)];
     parts.extend(splits.val.as_ref().map(|v| ("val", v)));
@@ -120,7 +116,7 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
             vec![d]
         }
     };
-    let source = cfg.csv.clone().or(cfg.data.clone()).unwrap_or_else(|| PathBuf::from("<bundled>"));
+    let source = cfg.data.csv.clone().or(cfg.data.data.clone()).unwrap_or_else(|| PathBuf::from("<bundled>"));
     let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
     let mut acc = EvalAccumulator::default();
     for d in chosen {
@@ -139,7 +135,7 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
     Ok(EvalOutcome {
         model: path.to_path_buf(),
         network: model.spec.describe(),
-        data: format!("{what} ({}; seed {})", splits.protocol, cfg.seed),
+        data: format!("{what} ({}; seed {})", splits.protocol, cfg.run.seed),
         split: split.to_string(),
         class_names: (0..k).map(|c| model.class_name(c)).collect(),
         report,
@@ -216,7 +212,7 @@ pub fn run_cost(cfg: &TrainConfig) -> Result<(RunCost, String)> {
         Targets::Values { dim, .. } => 4 * dim,
     };
     let bytes = dataset_bytes(t.len, t.dim, feature_bytes, target_bytes);
-    let cost = RunCost::estimate(&setup.spec, cfg.batch, setup.optimizer.state_slots(), &setup.keep, bytes);
+    let cost = RunCost::estimate(&setup.spec, cfg.run.batch, setup.optimizer.state_slots(), &setup.keep, bytes);
     let kind = if feature_bytes == 1 { "u8" } else { "f32" };
     let what = format!("{} training samples × {} features ({kind}) of {}", t.len, t.dim, d.what);
     Ok((cost, what))

@@ -1,10 +1,13 @@
 //! `--kfold K`: K-fold cross-validation on the training data. Each fold trains a fresh engine
 //! (same initialisation) on K−1 folds and scores the held-out fold with its best weights; the
-//! run directory gets config.toml and kfold.json (rewritten after every fold).
+//! run directory gets config.toml and kfold.json (rewritten after every fold). All folds' engines
+//! run on one device (one GPU context).
 
-use super::{check_fits, load_sources, make_engine, OutDir, Progress, RunOptions, RunSummary};
+use super::outdir::{choose_out_dir, OutDir};
+use super::{check_fits, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
-use crate::config::TrainConfig;
+use crate::config::Plan;
+use crate::device::Device;
 use crate::data::kfold;
 use crate::error::{Error, Result};
 use crate::train::{fit_from, FitState, Flow, History};
@@ -54,53 +57,56 @@ fn report(k: usize, classification: bool, folds: Vec<FoldScore>, interrupted: bo
     KfoldReport { k, metric: if classification { "accuracy" } else { "loss" }.into(), folds, mean, std, interrupted }
 }
 
-fn fmt_metric(v: f64, classification: bool) -> String {
-    if classification { format!("{:.2}%", 100.0 * v) } else { format!("{v:.4}") }
-}
-
-pub(super) fn kfold_run(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSummary> {
-    let k = cfg.kfold.unwrap_or(2);
-    let mut progress = Progress::new(opts.json, cfg.epochs);
-    let src = load_sources(cfg)?;
+pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
+    let cfg = &plan.config;
+    let setup = &plan.setup;
+    let src = read_sources(&plan.source, setup.spec.loss.is_classification())?;
     let data = src.train;
-    let setup = cfg.setup()?;
-    check_fits(&setup, &data)?;
-    let folds = kfold(data.len, k, cfg.seed).map_err(|e| match e {
+    check_fits(setup, &data)?;
+    let folds = kfold(data.len, k, setup.seed).map_err(|e| match e {
         Error::Config { msg, .. } => Error::config("kfold", msg),
         e => e,
     })?;
+    // every fold starts from the same weights, on the one device
+    let params = initial_params(cfg, setup)?;
     // the engine of fold 1 is made before the directory, so its errors leave nothing behind
-    let mut engine = make_engine(cfg)?;
-    let out = super::choose_out_dir(cfg);
+    let mut engine = device.engine(setup.clone(), params.clone())?;
+    let out = choose_out_dir(cfg.run.out.as_deref());
     let mut out_dir = OutDir::prepare(&out, false)?;
     let classification = setup.spec.loss.is_classification();
     let network = setup.spec.describe();
     let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds)", data.len, src.what);
-    progress.say(
-        &format!("data: {protocol}\nnetwork: {network}\ndevice: {}\nrun directory: {}", engine.describe(), out.display()),
-        serde_json::json!({"event": "start", "data": protocol, "network": network, "device": engine.describe(), "out_dir": out, "kfold": k}),
-    );
-    write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    reporter.report(Event::Start(&RunStart {
+        source: src.what.clone(),
+        protocol: protocol.clone(),
+        network: network.clone(),
+        device: engine.describe(),
+        out_dir: out.clone(),
+        resumed_at: 0,
+        epochs: plan.fit.epochs,
+        kfold: Some(k),
+    }));
+    write_atomic(&out.join("config.toml"), plan.toml.as_bytes())?;
 
     let mut scores: Vec<FoldScore> = Vec::with_capacity(k);
     let mut interrupted = false;
     for (f, (train_idx, val_idx)) in folds.iter().enumerate() {
         if f > 0 {
-            engine = make_engine(cfg)?;
+            engine = device.engine(setup.clone(), params.clone())?;
         }
         let (train, val) = (data.subset(train_idx), data.subset(val_idx));
         engine.load_train(&train)?;
         let label = format!("fold {}/{k}", f + 1);
-        progress.note(&format!("{label}: {} train / {} validation", train.len, val.len));
-        progress.start(0, &label);
-        let end = fit_from(engine.as_mut(), train.len, Some(&val), &cfg.fit_options(), FitState::starting_at(0), |s, _| {
+        reporter.report(Event::FoldStart { fold: f + 1, k, train: train.len, val: val.len });
+        reporter.report(Event::TrainingStart { done: 0, label: &label });
+        let end = fit_from(engine.as_mut(), train.len, Some(&val), &plan.fit, FitState::starting_at(0), |s, _| {
             if let Some(r) = s.last() {
-                progress.epoch(r);
+                reporter.report(Event::Epoch(r));
             }
             out_dir.keep = true;
-            Ok(if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) { Flow::Stop } else { Flow::Continue })
+            Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
         });
-        progress.finish();
+        reporter.report(Event::TrainingEnd);
         let end = end?;
         let eval = engine.evaluate(&val)?;
         let h = end.state.history;
@@ -114,12 +120,7 @@ pub(super) fn kfold_run(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSumma
             val_accuracy: classification.then(|| eval.accuracy()),
             history: h,
         };
-        let v = if classification { fs.val_accuracy.unwrap_or(f64::NAN) } else { fs.val_loss };
-        progress.say(
-            &format!("{label}: validation {} {} (loss {:.4}, best epoch {} of {})", if classification { "accuracy" } else { "loss" },
-                fmt_metric(v, classification), fs.val_loss, fs.best_epoch, fs.epochs_run),
-            serde_json::json!({"event": "fold", "fold": &fs}),
-        );
+        reporter.report(Event::FoldEnd { score: &fs, k, classification });
         scores.push(fs);
         interrupted = end.interrupted;
         let partial = report(k, classification, scores.clone(), interrupted);
@@ -139,21 +140,9 @@ pub(super) fn kfold_run(cfg: &TrainConfig, opts: &RunOptions) -> Result<RunSumma
         scores: vec![],
         interrupted,
         resumed_at: 0,
-        kfold: Some(rep.clone()),
+        kfold: Some(rep),
     };
-    if progress.json() {
-        println!("{}", serde_json::json!({"event": "done", "summary": &summary}));
-    } else {
-        let ran = rep.folds.len();
-        println!(
-            "\n{k}-fold cross-validation{}: validation {} {} ± {} (mean ± std over {ran} folds)",
-            if interrupted { " (interrupted; k-fold runs cannot be resumed)" } else { "" },
-            rep.metric,
-            fmt_metric(rep.mean, classification),
-            fmt_metric(rep.std, classification),
-        );
-        println!("run directory: {} (kfold.json)", out.display());
-    }
+    reporter.report(Event::Done(&summary));
     Ok(summary)
 }
 

@@ -34,7 +34,7 @@ pub fn write_checkpoint<E: Engine<Elem = f32> + ?Sized>(
         params,
         optimizer: engine.optimizer_state()?,
         epoch: fit.epoch as u64,
-        seed: cfg.seed,
+        seed: cfg.run.seed,
         extra: serde_json::json!({"fit": fit, "config": cfg}),
     };
     save_training_state(&dir, &state)?;
@@ -69,8 +69,8 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
         e => e,
     };
     check_architecture(spec, &state.spec).map_err(arch)?;
-    if state.seed != cfg.seed {
-        return Err(Error::config("seed", format!("{} differs from the checkpoint's seed {}; a resumed run keeps its seed", cfg.seed, state.seed)));
+    if state.seed != cfg.run.seed {
+        return Err(Error::config("seed", format!("{} differs from the checkpoint's seed {}; a resumed run keeps its seed", cfg.run.seed, state.seed)));
     }
     let fit: FitState = serde_json::from_value(state.extra.get("fit").cloned().unwrap_or_default())
         .map_err(|e| Error::bad_file(&path, format!("metadata 'extra' has no valid training-loop state: {e}")))?;
@@ -81,16 +81,16 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
     if state.optimizer.slots.len() != slots {
         return Err(Error::config(
             "optimizer",
-            format!("{} keeps {slots} state tensors but the checkpoint holds {}: resume with the run's own optimizer", cfg.optimizer, state.optimizer.slots.len()),
+            format!("{} keeps {slots} state tensors but the checkpoint holds {}: resume with the run's own optimizer", cfg.optim.optimizer, state.optimizer.slots.len()),
         ));
     }
     if fit.history.stopped_early {
         return Err(Error::bad_file(run_dir, format!("this run stopped early at epoch {}; there is nothing to resume", fit.epoch)));
     }
-    if fit.epoch >= cfg.epochs {
+    if fit.epoch >= cfg.run.epochs {
         return Err(Error::config(
             "epochs",
-            format!("the run in {} has already completed {} of {} epochs; give a larger --epochs to train further", run_dir.display(), fit.epoch, cfg.epochs),
+            format!("the run in {} has already completed {} of {} epochs; give a larger --epochs to train further", run_dir.display(), fit.epoch, cfg.run.epochs),
         ));
     }
     let best = if has_val && fit.history.best_epoch > 0 && fit.history.best_epoch < fit.epoch {

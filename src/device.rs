@@ -1,0 +1,107 @@
+//! The engine factory: the device a run asked for (`--device`), opened once, checked against a
+//! plan's shapes before any data is read, and the engines made on it. K-fold folds and the
+//! evaluation after training all share the one device (one wgpu context). It sits above both
+//! engines (they know nothing of each other or of it).
+
+use crate::cpu::CpuEngine;
+use crate::engine::{Engine, TrainSetup};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuEngine};
+use crate::model::Params;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Which engine runs the math.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// a hardware GPU if there is one, else the CPU engine
+    Auto,
+    /// any GPU adapter, software ones (lavapipe, llvmpipe, WARP) included; error if none
+    Gpu,
+    /// the CPU engine
+    Cpu,
+}
+
+/// Rows of the GPU engine's evaluation chunk, whose activation buffers hold max(batch, this)
+/// rows. Must equal `EVAL_ROWS` in gpu/engine.rs (private there); `GpuEngine::new` repeats the
+/// check with its own value, so a mismatch could only move where a too-large run is refused.
+const GPU_EVAL_ROWS: usize = 1024;
+
+static GPU_CONTEXTS_OPENED: AtomicUsize = AtomicUsize::new(0);
+
+/// GPU contexts this process has opened through [`Device::open`] (a k-fold run opens one).
+pub fn gpu_contexts_opened() -> usize {
+    GPU_CONTEXTS_OPENED.load(Ordering::SeqCst)
+}
+
+/// Where engines run: the CPU, or one GPU context shared by every engine made on it.
+#[derive(Clone)]
+pub enum Device {
+    Cpu,
+    Gpu(Arc<GpuContext>),
+}
+
+impl Device {
+    /// The device `choice` names: `auto` takes a hardware GPU if there is one, else the CPU.
+    pub fn open(choice: DeviceChoice) -> Result<Device> {
+        let ctx = match choice {
+            DeviceChoice::Cpu => None,
+            DeviceChoice::Auto => GpuContext::request(false)?,
+            DeviceChoice::Gpu => Some(GpuContext::request(true)?.ok_or_else(|| {
+                Error::config("device", "gpu: no GPU adapter found (on Linux without a GPU: apt-get install mesa-vulkan-drivers)")
+            })?),
+        };
+        Ok(match ctx {
+            Some(ctx) => {
+                GPU_CONTEXTS_OPENED.fetch_add(1, Ordering::SeqCst);
+                Device::Gpu(ctx)
+            }
+            None => Device::Cpu,
+        })
+    }
+
+    /// Opens the device `choice` names and checks `setup` against its limits.
+    pub fn open_for(choice: DeviceChoice, setup: &TrainSetup) -> Result<Device> {
+        let d = Device::open(choice)?;
+        d.check(setup)?;
+        Ok(d)
+    }
+
+    /// The engine's limits against the run's shapes (batch rows, layer widths, buffer sizes),
+    /// so a run too large for this adapter is refused before its data is read.
+    pub fn check(&self, setup: &TrainSetup) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            Device::Gpu(ctx) => crate::gpu::limits::check_shapes(ctx, setup, setup.batch.max(GPU_EVAL_ROWS), GPU_EVAL_ROWS),
+        }
+    }
+
+    /// An engine for `setup` holding `params` on this device.
+    pub fn engine(&self, setup: TrainSetup, params: Params<f32>) -> Result<Box<dyn Engine<Elem = f32>>> {
+        Ok(match self {
+            Device::Gpu(ctx) => Box::new(GpuEngine::new(ctx.clone(), setup, &params)?),
+            Device::Cpu => Box::new(CpuEngine::<f32>::new(setup, params)?),
+        })
+    }
+}
+
+/// An engine for `setup` holding `params`, on a device opened for it.
+pub fn engine_for(setup: TrainSetup, params: Params<f32>, device: DeviceChoice) -> Result<Box<dyn Engine<Elem = f32>>> {
+    Device::open(device)?.engine(setup, params)
+}
+
+/// An engine that only evaluates or predicts with a model's parameters.
+pub fn inference_engine(spec: crate::model::NetworkSpec, params: Params<f32>, device: DeviceChoice) -> Result<Box<dyn Engine<Elem = f32>>> {
+    let setup = TrainSetup {
+        spec,
+        optimizer: crate::optim::OptimizerConfig::sgd(),
+        regularization: crate::optim::Regularization::none(),
+        keep: vec![],
+        batch: 1,
+        seed: 0,
+        augment: None,
+    };
+    engine_for(setup, params, device)
+}

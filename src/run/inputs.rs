@@ -1,0 +1,128 @@
+//! What a run reads: the data a configuration names (before and after splitting), the fit of
+//! data and network, and the starting weights.
+
+use crate::config::{DataSource, TrainConfig};
+use crate::engine::check_dataset_fits;
+use crate::data::{self, CsvTask, Dataset, Splits, Targets, Val};
+use crate::engine::TrainSetup;
+use crate::error::{Error, Result};
+use crate::model::{check_architecture, load_model, ParamLayout, Params};
+
+/// The data a config names, before splitting: the training file (or table), the test file if
+/// there is one, and class names for CSV labels.
+pub struct Sources {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    /// `class_names[label]` for CSV classification; None for IDX digits (the label is the name).
+    pub class_names: Option<Vec<String>>,
+    /// "bundled MNIST digits", "CSV iris.csv", "IDX directory /usr/share/datasets/fashion-mnist"
+    pub what: String,
+}
+
+/// Reads `src`; CSV targets are class labels when `classification`, else values.
+pub fn read_sources(src: &DataSource, classification: bool) -> Result<Sources> {
+    if let Some(csv) = &src.csv {
+        let target = src.target.as_deref().unwrap_or_default();
+        let task = if classification { CsvTask::Classification } else { CsvTask::Regression };
+        let d = data::load_csv(csv, target, task)?;
+        return Ok(Sources { train: d.dataset, test: None, class_names: d.class_names, what: format!("CSV {}", csv.display()) });
+    }
+    if let Some(dir) = &src.data {
+        let d = data::load_idx_dir(dir)?;
+        let (train, test) = match (d.train, d.test) {
+            (Some(tr), te) => (tr, te),
+            // a directory with only the test pair trains on it like the bundled digits
+            (None, Some(te)) => (te, None),
+            (None, None) => return Err(Error::bad_file(dir, "holds no IDX data")),
+        };
+        return Ok(Sources { train, test, class_names: None, what: format!("IDX directory {}", dir.display()) });
+    }
+    Ok(Sources { train: data::bundled_mnist()?, test: None, class_names: None, what: "bundled MNIST digits".into() })
+}
+
+/// The data a config names, before splitting.
+pub fn load_sources(cfg: &TrainConfig) -> Result<Sources> {
+    read_sources(&cfg.data, cfg.model.loss.is_classification())
+}
+
+/// The validation setting of a config.
+pub fn val_of(cfg: &TrainConfig) -> Option<Val> {
+    match (cfg.run.val, cfg.run.val_frac) {
+        (Some(n), _) => Some(Val::Count(n)),
+        (None, Some(f)) => Some(Val::Fraction(f)),
+        _ => None,
+    }
+}
+
+/// Loaded and split data, with class names where the data has them.
+pub struct LoadedData {
+    pub splits: Splits,
+    pub class_names: Option<Vec<String>>,
+    pub what: String,
+}
+
+/// Reads `src` and splits it as a run seeded `seed` with validation `val` does.
+pub fn read_data(src: &DataSource, classification: bool, val: Option<Val>, seed: u64) -> Result<LoadedData> {
+    let s = read_sources(src, classification)?;
+    let splits = data::standard_splits(s.train, s.test, val, seed)?;
+    Ok(LoadedData { splits, class_names: s.class_names, what: s.what })
+}
+
+pub fn load_data(cfg: &TrainConfig) -> Result<LoadedData> {
+    read_data(&cfg.data, cfg.model.loss.is_classification(), val_of(cfg), cfg.run.seed)
+}
+
+/// The train / validation / test splits a config asks for.
+pub fn load_splits(cfg: &TrainConfig) -> Result<Splits> {
+    load_data(cfg).map(|d| d.splits)
+}
+
+/// Data and network must agree; messages name the flag to change.
+pub fn check_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
+    let spec = &setup.spec;
+    if data.is_empty() {
+        return Err(Error::config("data", "the dataset is empty"));
+    }
+    if data.dim != spec.inputs() {
+        let shape = data.image_shape.map(|(r, c)| format!(" ({r}x{c} images)")).unwrap_or_default();
+        return Err(Error::config(
+            "layers",
+            format!("the data has {} features per sample{shape} but the first layer takes {}", data.dim, spec.inputs()),
+        ));
+    }
+    if let Targets::Classes { num_classes, .. } = data.targets {
+        let fits = if spec.outputs() == 1 { num_classes <= 2 } else { num_classes <= spec.outputs() };
+        if !fits {
+            return Err(Error::config(
+                "layers",
+                format!("the data has {num_classes} classes but the last layer has {} outputs", spec.outputs()),
+            ));
+        }
+    }
+    check_dataset_fits(setup, data)
+}
+
+/// The starting weights of a run: drawn as --init says, or read from --init-from.
+pub fn initial_params(cfg: &TrainConfig, setup: &TrainSetup) -> Result<Params<f32>> {
+    Ok(match &cfg.model.init_from {
+        Some(path) => {
+            let (spec, params, _) = load_model(path)?;
+            check_architecture(&setup.spec, &spec).map_err(|e| match e {
+                Error::Config { msg, .. } => Error::config("init-from", format!("{}: {msg}", path.display())),
+                e => e,
+            })?;
+            params
+        }
+        None => cfg.model.init.init(&ParamLayout::new(&setup.spec), cfg.run.seed).cast(|x| x as f32),
+    })
+}
+
+/// The dataset a name refers to, for `eval --split`.
+pub fn split_by_name<'a>(splits: &'a Splits, name: &str) -> Option<&'a Dataset> {
+    match name {
+        "train" => Some(&splits.train),
+        "val" | "validation" => splits.val.as_ref(),
+        "test" => splits.test.as_ref(),
+        _ => None,
+    }
+}

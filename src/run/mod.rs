@@ -1,0 +1,197 @@
+//! One `train` invocation end to end: a validated plan, the device, data and splits, fit, final
+//! evaluation and the run directory (config.toml, metrics.csv, history.json, model.safetensors,
+//! checkpoint/, and kfold.json for cross-validation). Progress goes out as [`Event`]s; nothing
+//! here prints. The CLI calls this; tests call it too.
+
+mod events;
+mod inputs;
+mod inspect;
+mod kfold;
+mod outdir;
+mod resume;
+
+pub use events::{Event, Reporter, RunStart, Silent};
+pub use inputs::{
+    check_fits, initial_params, load_data, load_sources, load_splits, read_data, read_sources, split_by_name, val_of, LoadedData, Sources,
+};
+pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
+pub use kfold::{mean_std, FoldScore, KfoldReport};
+pub use resume::{apply_checkpoint, checkpoint_path, read_checkpoint, write_checkpoint, Resume, BEST_FILE, CHECKPOINT_DIR};
+
+use crate::atomic::write_atomic;
+use crate::config::{Plan, Protocol, TrainConfig};
+use crate::data;
+use crate::device::{engine_for, Device};
+use crate::engine::{Engine, EvalStats};
+use crate::error::{Error, Result};
+use crate::model::save_model;
+use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png};
+use crate::train::{fit_from, FitState, Flow, History};
+use outdir::{choose_out_dir, OutDir};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The engine the config asks for, initialised as --init says (or from --init-from).
+pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
+    let setup = cfg.setup()?;
+    let params = initial_params(cfg, &setup)?;
+    engine_for(setup, params, cfg.run.device)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitScore {
+    pub split: String,
+    pub samples: u64,
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub out_dir: PathBuf,
+    pub device: String,
+    pub network: String,
+    pub protocol: String,
+    #[serde(skip)]
+    pub history: History,
+    pub scores: Vec<SplitScore>,
+    /// Stopped by the stop flag (Ctrl-C) before the epochs ran out; `checkpoint/` resumes it.
+    pub interrupted: bool,
+    /// Epochs completed before this invocation (a resumed run), else 0.
+    pub resumed_at: usize,
+    /// Cross-validation results (--kfold); the other fields then describe no single model.
+    pub kfold: Option<KfoldReport>,
+}
+
+fn score(split: &str, e: &EvalStats, classification: bool) -> SplitScore {
+    SplitScore { split: split.into(), samples: e.samples, loss: e.mean_loss(), accuracy: classification.then(|| e.accuracy()) }
+}
+
+/// How `train_run_with` runs besides the config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Continue the run in `cfg.run.out` from its `checkpoint/` instead of starting a new one.
+    pub resume: bool,
+    /// Set (e.g. by a Ctrl-C handler) to stop after the current epoch, leaving a resumable run.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl RunOptions {
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
+/// Trains as `cfg` says and leaves the run directory; returns what the final table shows.
+/// Reports nothing (see `train_run_with` for progress events).
+pub fn train_run(cfg: &TrainConfig) -> Result<RunSummary> {
+    train_run_with(cfg, &RunOptions::default(), &mut Silent)
+}
+
+/// `train_run` with resume, a stop flag, and progress events to `reporter`.
+///
+/// Order: the config is validated into a plan and the device opened and checked against it
+/// before any data is read; everything that can fail is read before the run directory is made.
+pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
+    let plan = cfg.validate()?;
+    if let Protocol::Kfold { k } = plan.protocol {
+        if opts.resume {
+            return Err(Error::config("resume", "k-fold runs cannot be resumed; start the cross-validation again"));
+        }
+        let device = Device::open_for(plan.device, &plan.setup)?;
+        return kfold::kfold_run(&plan, k, &device, opts, reporter);
+    }
+    if opts.resume && plan.config.run.out.is_none() {
+        return Err(Error::config("resume", "needs the run directory (--resume DIR)"));
+    }
+    let device = Device::open_for(plan.device, &plan.setup)?;
+    single_run(&plan, &device, opts, reporter)
+}
+
+fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
+    let cfg = &plan.config;
+    let setup = &plan.setup;
+    let data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
+    let splits = &data.splits;
+    for d in [Some(&splits.train), splits.val.as_ref(), splits.test.as_ref()].into_iter().flatten() {
+        check_fits(setup, d)?;
+    }
+    let out = choose_out_dir(cfg.run.out.as_deref());
+    let has_val = splits.val.is_some();
+    // read everything that can fail before the run directory is made
+    let resume = if opts.resume { Some(read_checkpoint(&out, cfg, &setup.spec, has_val)?) } else { None };
+    let mut engine = device.engine(setup.clone(), initial_params(cfg, setup)?)?;
+    if let Some(r) = &resume {
+        apply_checkpoint(engine.as_mut(), r, has_val)?;
+    }
+    let mut out_dir = OutDir::prepare(&out, opts.resume)?;
+
+    let network = setup.spec.describe();
+    let resumed_at = resume.as_ref().map_or(0, |r| r.fit.epoch);
+    reporter.report(Event::Start(&RunStart {
+        source: data.what.clone(),
+        protocol: splits.protocol.clone(),
+        network: network.clone(),
+        device: engine.describe(),
+        out_dir: out.clone(),
+        resumed_at,
+        epochs: plan.fit.epochs,
+        kfold: None,
+    }));
+    write_atomic(&out.join("config.toml"), plan.toml.as_bytes())?;
+
+    engine.load_train(&splits.train)?;
+    let state = resume.map(|r| r.fit).unwrap_or_else(|| FitState::starting_at(0));
+    reporter.report(Event::TrainingStart { done: state.epoch, label: "" });
+    let end = fit_from(engine.as_mut(), splits.train.len, splits.val.as_ref(), &plan.fit, state, |s, e| {
+        if let Some(r) = s.last() {
+            reporter.report(Event::Epoch(r));
+        }
+        write_metrics_csv(&out.join("metrics.csv"), &s.history)?;
+        write_history_json(&out.join("history.json"), &s.history)?;
+        write_curves_png(&out.join("curves.png"), &s.history)?;
+        write_checkpoint(&out, cfg, e, s, has_val)?;
+        out_dir.keep = true;
+        Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
+    });
+    reporter.report(Event::TrainingEnd);
+    let end = end?;
+    let history = end.state.history;
+
+    let params = engine.params()?;
+    let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "device": engine.describe(),
+        "class_names": data.class_names});
+    save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
+    if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
+        write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape)?;
+    }
+
+    let classification = setup.spec.loss.is_classification();
+    let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];
+    if let Some(v) = &splits.val {
+        scores.push(score("validation", &engine.evaluate(v)?, classification));
+    }
+    if let Some(t) = &splits.test {
+        scores.push(score("test", &engine.evaluate(t)?, classification));
+    }
+    let summary = RunSummary {
+        out_dir: out,
+        device: engine.describe(),
+        network,
+        protocol: splits.protocol.clone(),
+        history,
+        scores,
+        interrupted: end.interrupted,
+        resumed_at,
+        kfold: None,
+    };
+    reporter.report(Event::Done(&summary));
+    Ok(summary)
+}
+
+/// The command that continues an interrupted run.
+pub fn resume_command(out: &Path) -> String {
+    format!("wgpu-mlp train --resume {}", out.display())
+}
