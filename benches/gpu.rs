@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
 use wgpu_mlp::bench::{bench_setup, train_flops_per_sample, NETS};
-use wgpu_mlp::cpu::optimizer::UpdateParams;
+use wgpu_mlp::optim::UpdateParams;
 use wgpu_mlp::data::bundled_mnist;
 use wgpu_mlp::engine::Engine;
 use wgpu_mlp::gpu::buffers::storage;

@@ -9,7 +9,7 @@ use wgpu_mlp::gpu::gather::{feature_bytes, target_words};
 use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::pipeline::{Dispatch, RECORD};
 use wgpu_mlp::gpu::plan::{stats_stride, Ctx, DataBuffers, Kernels};
-use wgpu_mlp::cpu::optimizer::UpdateParams;
+use wgpu_mlp::optim::UpdateParams;
 use wgpu_mlp::gpu::optimizer::update_record;
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{Activation, Loss, NetworkSpec, ParamLayout};

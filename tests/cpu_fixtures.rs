@@ -154,7 +154,8 @@ fn published_sigmoid_loss_is_1_182248() {
 /// features, which would round the fixture's full-precision X, so the step is assembled here from
 /// the same `objective` and `optimizer_update` the engine uses.)
 fn check_training(act: Activation, case: &str) {
-    use wgpu_mlp::cpu::optimizer::{optimizer_update, UpdateParams};
+    use wgpu_mlp::cpu::optimizer::optimizer_update;
+    use wgpu_mlp::optim::UpdateParams;
     let (toy, f) = toy(act);
     let t = &f["training"][case];
     let (lr, reg, iters) = (t["lr"].as_f64().unwrap(), t["reg"].as_f64().unwrap(), t["iterations"].as_u64().unwrap());

@@ -4,12 +4,15 @@ use super::augment::augment_batch;
 use super::gather::gather_batch;
 use super::loss::{loss_forward_backward, BatchTargets};
 use super::network::{forward, loss_and_grads, DropoutStep, Workspace};
-use super::optimizer::{optimizer_update_norm, UpdateParams};
+use super::optimizer::optimizer_update_norm;
 use super::reduce::penalty;
 use crate::data::{check_augmentable, Dataset, Targets};
+// re-exported for src/run.rs, which imports it from here until its restructuring
+pub use crate::engine::check_dataset_fits;
 use crate::engine::{Engine, EpochStats, EvalStats, OptimizerState, TrainSetup};
 use crate::error::{Error, Result};
-use crate::model::{Loss, ParamLayout, Params};
+use crate::model::{ParamLayout, Params};
+use crate::optim::UpdateParams;
 use crate::rng::seed_key;
 use crate::scalar::Scalar;
 
@@ -76,46 +79,6 @@ impl<T: Scalar> CpuEngine<T> {
 /// Fresh zero moments for the configured optimizer.
 fn fresh_state<T: Scalar>(setup: &TrainSetup, params: &Params<T>) -> OptimizerState<T> {
     OptimizerState { slots: vec![vec![T::zero(); params.data.len()]; setup.optimizer.state_slots()], step: 0 }
-}
-
-/// The dataset's inputs and targets must fit the network (shared by both engines).
-pub fn check_dataset_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
-    let spec = &setup.spec;
-    if data.is_empty() {
-        return Err(Error::config("data", "the dataset is empty"));
-    }
-    if data.dim != spec.inputs() {
-        return Err(Error::config(
-            "data",
-            format!("samples have {} features but the first layer takes {}", data.dim, spec.inputs()),
-        ));
-    }
-    match &data.targets {
-        Targets::Classes { num_classes, .. } => {
-            let fits = if spec.outputs() == 1 { *num_classes <= 2 } else { *num_classes <= spec.outputs() };
-            if !fits {
-                return Err(Error::config(
-                    "data",
-                    format!("{num_classes} classes do not fit the last layer's {} outputs", spec.outputs()),
-                ));
-            }
-        }
-        Targets::Values { dim, .. } => {
-            if spec.loss == Loss::SoftmaxCrossEntropy {
-                return Err(Error::config("loss", "softmax cross-entropy needs class labels, the data has real-valued targets"));
-            }
-            if *dim != spec.outputs() {
-                return Err(Error::config(
-                    "data",
-                    format!("targets have {dim} values but the last layer has {} outputs", spec.outputs()),
-                ));
-            }
-        }
-    }
-    if let Some(aug) = &setup.augment {
-        check_augmentable(aug, data)?;
-    }
-    Ok(())
 }
 
 impl<T: Scalar> Engine for CpuEngine<T> {

@@ -3,56 +3,8 @@
 //! Penalties, decoupled decay, the optimizer's moments and the proximal L1 step in one pass.
 
 use super::reduce::{add_squares, LANES};
-use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::optim::{OptimizerKind, UpdateParams};
 use crate::scalar::Scalar;
-
-/// Per-tensor, per-step constants (the GPU engine writes the same numbers into a uniform).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct UpdateParams {
-    pub kind: OptimizerKind,
-    pub lr: f64,
-    pub momentum: f64,
-    pub nesterov: bool,
-    pub rho: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    /// decoupled decay (weights only)
-    pub weight_decay: f64,
-    /// L2 strength λ (weights only)
-    pub l2: f64,
-    /// L1 strength β (weights only)
-    pub l1: f64,
-    pub l1_proximal: bool,
-    /// 1 − β1^t and 1 − β2^t for this step t (1-based)
-    pub bias_correction1: f64,
-    pub bias_correction2: f64,
-}
-
-impl UpdateParams {
-    /// Constants for step `t` (1-based) of a weight tensor with the given penalties, or of a bias
-    /// (`is_bias`: no penalties, no decay).
-    pub fn new(cfg: &OptimizerConfig, lr: f64, t: u64, l2: f64, l1: f64, l1_proximal: bool, is_bias: bool) -> Self {
-        let t = t.max(1) as i32;
-        let (l2, l1, weight_decay) = if is_bias { (0.0, 0.0, 0.0) } else { (l2, l1, cfg.weight_decay) };
-        UpdateParams {
-            kind: cfg.kind,
-            lr,
-            momentum: cfg.momentum,
-            nesterov: cfg.nesterov,
-            rho: cfg.rho,
-            beta1: cfg.beta1,
-            beta2: cfg.beta2,
-            eps: cfg.eps,
-            weight_decay,
-            l2,
-            l1,
-            l1_proximal,
-            bias_correction1: 1.0 - cfg.beta1.powi(t),
-            bias_correction2: 1.0 - cfg.beta2.powi(t),
-        }
-    }
-}
 
 /// sign(w) with sign(0) = 0, the L1 subgradient PyTorch's `torch.sign` gives.
 #[inline]

@@ -2,6 +2,9 @@
 //! An engine owns the parameters, optimizer state and the training set; per epoch it receives
 //! only the sample order and the learning rate, and reports what it measured at the epoch's end.
 
+mod fit;
+pub use fit::check_dataset_fits;
+
 use crate::data::{Augment, Dataset};
 use crate::error::Result;
 use crate::model::{NetworkSpec, Params};

@@ -5,8 +5,7 @@
 
 use super::pipeline::{bind_group, f, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
 use super::shaders::Module;
-use crate::cpu::optimizer::UpdateParams;
-use crate::optim::OptimizerKind;
+use crate::optim::{OptimizerKind, UpdateParams};
 
 /// Elements per invocation and invocations per workgroup of `update` (PER and WG in the shader).
 const UPDATE_PER: u32 = 32;

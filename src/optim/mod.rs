@@ -2,7 +2,9 @@
 //! (`cpu::optimizer_update` and `shaders/optimizer.wgsl`); this module only says what to do.
 
 mod schedule;
+mod update;
 pub use schedule::LrSchedule;
+pub use update::UpdateParams;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
