@@ -2,7 +2,7 @@
 //! `Params`), per-layer activations and gradients for a batch, and small scratch buffers.
 
 use super::context::GpuContext;
-use super::pipeline::RECORD;
+use super::records::RECORD;
 use super::optimizer::{tensor_grids, TensorGrid};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};

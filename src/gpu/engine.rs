@@ -7,7 +7,8 @@ use super::buffers::{storage, storage_init, Buffers, CHUNK_STEPS};
 use super::context::GpuContext;
 use super::gather::{feature_bytes, target_words};
 use super::optimizer::update_record;
-use super::pipeline::{Dispatch, RECORD};
+use super::pipeline::Dispatch;
+use super::records::{Slot, Step, RECORD};
 use super::plan::{stats_stride, Ctx, DataBuffers, Kernels};
 use crate::data::{check_augmentable, Dataset, Features, Targets};
 use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, KernelTime, OptimizerState, TrainSetup};
@@ -33,9 +34,6 @@ fn kernel_family(label: &str) -> &'static str {
         _ => "reduce",
     }
 }
-
-/// Words per uniform record.
-const RECORD_WORDS: usize = RECORD as usize / 4;
 
 struct TrainPlan {
     data: DataBuffers,
@@ -191,14 +189,14 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Records and submits `n` steps of `dispatches`, `fill(i, words)` writing step i's records;
+    /// Records and submits `n` steps of `dispatches`, `fill(i, slots)` writing step i's records;
     /// `rows(i)` its row count. `first_alone`: submit step 0 by itself and time it.
     fn run_steps(
         &mut self,
         dispatches: &[Dispatch],
         n: usize,
         rows: impl Fn(usize) -> u32,
-        mut fill: impl FnMut(usize, &mut [u32]),
+        mut fill: impl FnMut(usize, &mut [Slot]),
         before: impl FnOnce(&mut wgpu::CommandEncoder),
         first_alone: bool,
         timestamps: Option<&wgpu::QuerySet>,
@@ -208,9 +206,9 @@ impl GpuEngine {
         let mut s = 0;
         while s < n {
             let len = if first_alone && s == 0 { 1 } else { CHUNK_STEPS.min(n - s) };
-            let mut words = vec![0u32; len * recs * RECORD_WORDS];
+            let mut words = vec![bytemuck::Zeroable::zeroed(); len * recs];
             for i in 0..len {
-                fill(s + i, &mut words[i * recs * RECORD_WORDS..(i + 1) * recs * RECORD_WORDS]);
+                fill(s + i, &mut words[i * recs..(i + 1) * recs]);
             }
             let ctx = self.ctx.clone();
             ctx.scoped("recording steps", || {
@@ -372,7 +370,7 @@ impl GpuEngine {
             |c| cap.min(len - c * cap) as u32,
             |c, w| {
                 let rows = cap.min(len - c * cap);
-                w[..5].copy_from_slice(&[rows as u32, (c * cap) as u32, 0, c as u32, (1.0f32 / rows as f32).to_bits()]);
+                w[0] = Slot::of(&Step::new(rows as u32, (c * cap) as u32, 0, c as u32, 1.0 / rows as f32));
             },
             |_| {},
             false,
@@ -601,14 +599,13 @@ impl GpuEngine {
             |s, w| {
                 let rows = batch.min(n - s * batch);
                 let global = step0 + s as u64;
-                w[..5].copy_from_slice(&[rows as u32, (s * batch) as u32, global as u32, s as u32, (1.0f32 / rows as f32).to_bits()]);
+                w[0] = Slot::of(&Step::new(rows as u32, (s * batch) as u32, global as u32, s as u32, 1.0 / rows as f32));
                 let t = global + 1;
                 // tensors are per layer weights then bias (Buffers::new)
                 for (i, grid) in tensors.iter().enumerate() {
                     let (l, is_bias) = (i / 2, i % 2 == 1);
                     let u = UpdateParams::new(&cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
-                    let r = 1 + i;
-                    w[r * RECORD_WORDS..r * RECORD_WORDS + 20].copy_from_slice(&update_record(&u, grid));
+                    w[1 + i] = Slot::of(&update_record(&u, grid));
                 }
             },
             |enc| {

@@ -11,6 +11,7 @@ pub mod matmul;
 pub mod optimizer;
 pub mod pipeline;
 pub mod plan;
+pub mod records;
 pub mod reduce;
 pub mod shaders;
 
