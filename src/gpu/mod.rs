@@ -14,6 +14,7 @@ pub mod plan;
 pub mod records;
 pub mod reduce;
 pub mod shaders;
+pub mod stats;
 
 pub use context::{AdapterSummary, GpuContext};
 pub use engine::GpuEngine;

@@ -25,13 +25,13 @@ pub struct SumJob {
 impl SumJob {
     /// The step's (or chunk's) per-sample (loss, correct) pairs into fields 0 and 1.
     pub fn per_sample() -> Self {
-        SumJob { partials: false, off: 0, count: None, width: 2, out: 0 }
+        SumJob { partials: false, off: 0, count: None, width: 2, out: super::stats::LOSS_FIELD }
     }
 
     /// Layer `layer`'s Σ grad², Σ w², Σ |w| from the partial triples the fused update wrote for
-    /// its weight tensor `t`, into fields 2 + 3·layer ..
+    /// its weight tensor `t`, into its fields (stats::weight_field).
     pub fn weight_sums(t: &TensorGrid, layer: u32) -> Self {
-        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * layer }
+        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: super::stats::weight_field(layer) }
     }
 
     pub fn record(&self) -> records::SumJob {
