@@ -163,7 +163,7 @@ fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 
 // The common case, four u8 pixels per invocation (dim a multiple of 4, no augmentation): one
-// feature word and one set of uniform loads serve four outputs. The same values as `gather`.
+// feature word and one read of the GatherDims record serve four outputs. The same values as `gather`.
 // invocation (x, y): feature word j = x (and target word j), row b = y
 @compute @workgroup_size(GATHER_WG_X, GATHER_WG_Y)
 fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {

@@ -116,18 +116,6 @@ fn records_match_their_wgsl_structs() {
     assert_eq!(records::UpdateRecord::LAYOUT.size as u64, records::RECORD, "an update record fills one slot");
 }
 
-/// Every constant the shaders name comes from `consts`, none is defined again in a file.
-#[test]
-fn generated_constants_are_defined_once() {
-    let consts = Module::MatmulVec4.constants();
-    for line in consts.lines().filter_map(|l| l.strip_prefix("const ")) {
-        let name = line.split(':').next().unwrap();
-        for (file, text) in FILES {
-            assert!(!text.contains(&format!("const {name}:")), "{file} defines {name} again");
-        }
-    }
-}
-
 #[test]
 fn pixel_scale_bits_match_the_cpu_constant() {
     assert_eq!(wgpu_mlp::data::PIXEL_SCALE.to_bits(), 0x3b80_8081);
