@@ -147,21 +147,21 @@ fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     if r0 >= m || c0 >= k {
         return;
     }
-    var z: array<u32, 8>;
+    var z: array<u32, B>;
     for (var i = 0u; i < B; i++) {
         z[i] = min(r0 + i, m - 1u) * n;
     }
     // the second column quad is clamped inside the row (K % 4 == 0 for vec4 loads; past K it is
     // read again and never stored)
     let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
-    var acc: array<vec4<f32>, 16>;
+    var acc: array<vec4<f32>, 2u * B>; // two column quads per row
     var w0 = d.w_off + c0;
     var w1 = d.w_off + c1;
     if DZ4 {
         // four steps of q per pass: one vec4 of dz per row instead of four scalar loads; the
         // products are added in the same q order as below
         for (var q = 0u; q < n; q += 4u) {
-            var s: array<vec4<f32>, 8>;
+            var s: array<vec4<f32>, B>;
             for (var i = 0u; i < B; i++) {
                 s[i] = ld4z(z[i] + q);
             }
@@ -232,12 +232,12 @@ fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     if r0 >= n || c0 >= k {
         return;
     }
-    var nn: array<u32, 8>;
+    var nn: array<u32, B>;
     for (var i = 0u; i < B; i++) {
         nn[i] = min(r0 + i, n - 1u);
     }
     let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
-    var acc: array<vec4<f32>, 16>;
+    var acc: array<vec4<f32>, 2u * B>; // two column quads per row
     var x0 = c0;
     var x1 = c1;
     var zrow = 0u;
