@@ -29,15 +29,8 @@ struct GatherDims {
     _p0: u32,
 }
 
-// hash4 layer codes and constants of src/cpu/augment.rs
-const AUG_PARAMS: u32 = 0x41554701u;
-const AUG_NOISE_RADIUS: u32 = 0x41554702u;
-const AUG_NOISE_ANGLE: u32 = 0x41554703u;
-const DEG_TO_RAD: f32 = 0.017453292;
-const TWO_PI: f32 = 6.2831855;
-
-// PIXEL_SCALE = 1/255 in f32 (src/data/dataset.rs), pinned by its bits
-const PIXEL_SCALE_BITS: u32 = 0x3b808081u;
+// AUG_* (hash4 layer codes), DEG_TO_RAD and TWO_PI (src/data/augment.rs) and PIXEL_SCALE_BITS
+// (the bits of PIXEL_SCALE = 1/255 in f32, src/data/dataset.rs) come from `consts`.
 
 @group(0) @binding(0) var<storage, read> st: Step;
 @group(0) @binding(1) var<storage, read> d: GatherDims;

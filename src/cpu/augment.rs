@@ -34,20 +34,10 @@
 //! formula gives the same value there (0·P = 0). `b` is the row within the batch (0..rows of the
 //! last, shorter batch too), not the sample's index in the dataset.
 
-use crate::data::Augment;
+use crate::data::{Augment, AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, TWO_PI};
 use crate::rng::{hash4, hash4_finish, hash4_prefix, unit_f32};
 use crate::scalar::Scalar;
 
-/// `hash4` layer code for the per-sample parameters (index 4·row + k, k: 0 dx, 1 dy, 2 flip,
-/// 3 angle). Dropout uses the layer number (small integers) as its code, so these cannot meet it.
-pub const AUG_PARAMS: u32 = 0x4155_4701;
-/// `hash4` layer code for the noise's uniform u1 (radius), index row·H·W + pixel.
-pub const AUG_NOISE_RADIUS: u32 = 0x4155_4702;
-/// `hash4` layer code for the noise's uniform u2 (angle), index row·H·W + pixel.
-pub const AUG_NOISE_ANGLE: u32 = 0x4155_4703;
-
-pub const DEG_TO_RAD: f32 = 0.017_453_292; // π/180 rounded to f32
-pub const TWO_PI: f32 = 6.283_185_5; // 2π rounded to f32
 
 /// One sample's transform, drawn once per (key, step, row).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -24,6 +24,7 @@ use super::matmul::{ABT_COLS, ABT_COLS_WIDE, MATMUL_BLOCK, MATMUL_WG};
 use super::optimizer::{UPDATE_PER, UPDATE_WG};
 use super::records::{FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use super::reduce::{REDUCE_WG, UNIT_STATS_WG};
+use crate::data::{AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, PIXEL_SCALE, TWO_PI};
 use crate::model::{Activation, Loss};
 use crate::optim::OptimizerKind;
 use std::borrow::Cow;
@@ -206,6 +207,17 @@ impl Module {
         ] {
             u(name, v);
         }
+        for (name, v) in [("AUG_PARAMS", AUG_PARAMS), ("AUG_NOISE_RADIUS", AUG_NOISE_RADIUS), ("AUG_NOISE_ANGLE", AUG_NOISE_ANGLE)] {
+            u(name, v);
+        }
+        let _ = writeln!(s, "const PIXEL_SCALE_BITS: u32 = {:#x}u;", PIXEL_SCALE.to_bits());
+        // Debug prints the shortest decimal that parses back to the same f32
+        for (name, v) in [("DEG_TO_RAD", DEG_TO_RAD), ("TWO_PI", TWO_PI)] {
+            let _ = writeln!(s, "const {name}: f32 = {v:?};");
+        }
+        let mut u = |name: &str, v: u32| {
+            let _ = writeln!(s, "const {name}: u32 = {v}u;");
+        };
         u("BC", if self == Module::MatmulVec4Wide { ABT_COLS_WIDE } else { ABT_COLS });
         let _ = writeln!(s, "const DZ4: bool = {};", self == Module::MatmulVec4Dz4);
         s

@@ -4,6 +4,7 @@
 
 use super::plans::TrainPlan;
 use super::GpuEngine;
+use bytemuck::Zeroable;
 use crate::data::Dataset;
 use crate::engine::EpochStats;
 use crate::error::{Error, Result};
@@ -32,13 +33,13 @@ impl GpuEngine {
         let mut s = 0;
         while s < n {
             let len = if first_alone && s == 0 { 1 } else { CHUNK_STEPS.min(n - s) };
-            let mut words = vec![bytemuck::Zeroable::zeroed(); len * recs];
+            let mut slots = vec![Slot::zeroed(); len * recs];
             for i in 0..len {
-                fill(s + i, &mut words[i * recs..(i + 1) * recs]);
+                fill(s + i, &mut slots[i * recs..(i + 1) * recs]);
             }
             let ctx = self.ctx.clone();
             ctx.scoped("recording steps", || {
-                ctx.queue.write_buffer(&self.bufs.steps, 0, bytemuck::cast_slice(&words));
+                ctx.queue.write_buffer(&self.bufs.steps, 0, bytemuck::cast_slice(&slots));
                 let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("steps") });
                 if let Some(f) = before.take() {
                     f(&mut enc);
