@@ -23,7 +23,7 @@ use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDims, GatherKernel};
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
-use wgpu_mlp::gpu::records::{Slot, Step};
+use wgpu_mlp::gpu::records::{RecordSlot, Step};
 use wgpu_mlp::gpu::optimizer::{tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::reduce::{ReduceBuffers, ReduceKernels, SumJob};
 use wgpu_mlp::gpu::GpuContext;
@@ -315,10 +315,10 @@ fn optimizer_update_matches_cpu() {
         let partials = buf(&ctx, &vec![0.0; partial_floats as usize]);
         let t = 7;
         // record 0: the step (one row); record 1 + i: tensor i
-        let mut recs = vec![Slot::of(&Step::new(1, 0, 0, 0, 0.0)); 1 + cases.len()];
+        let mut recs = vec![RecordSlot::of(&Step::new(1, 0, 0, 0, 0.0)); 1 + cases.len()];
         let params: Vec<UpdateParams> = cases.iter().map(|&(_, l2, l1, prox, is_bias)| UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias)).collect();
         for (i, (u, grid)) in params.iter().zip(&grids).enumerate() {
-            recs[1 + i] = Slot::of(&update_record(u, grid));
+            recs[1 + i] = RecordSlot::of(&update_record(u, grid));
         }
         let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
         let stats = buf(&ctx, &[0.0; 2 + 3 * 3]);

@@ -227,14 +227,14 @@ pub const ALL: [(RecordLayout, &str); 9] = [
 /// A step's record block as slots of RECORD bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-pub struct Slot(pub [u32; RECORD as usize / 4]);
+pub struct RecordSlot(pub [u32; RECORD as usize / 4]);
 
-impl Slot {
+impl RecordSlot {
     /// The slot holding `r` (zeros after it).
-    pub fn of<R: Pod>(r: &R) -> Slot {
+    pub fn of<R: Pod>(r: &R) -> RecordSlot {
         let bytes = bytemuck::bytes_of(r);
         assert!(bytes.len() <= RECORD as usize, "a record larger than a slot");
-        let mut s = Slot::zeroed();
+        let mut s = RecordSlot::zeroed();
         bytemuck::bytes_of_mut(&mut s)[..bytes.len()].copy_from_slice(bytes);
         s
     }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 use wgpu_mlp::gpu::pipeline::Dispatch;
-use wgpu_mlp::gpu::records::{Slot, Step};
+use wgpu_mlp::gpu::records::{RecordSlot, Step};
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{NetworkSpec, ParamLayout, Params};
 
@@ -56,7 +56,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
 
 /// A step buffer with one record (offset 0, stat 0).
 pub fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
-    let slot = Slot::of(&Step::new(rows as u32, 0, step, 0, grad_scale));
+    let slot = RecordSlot::of(&Step::new(rows as u32, 0, step, 0, grad_scale));
     ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::bytes_of(&slot), usage: wgpu::BufferUsages::STORAGE })
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::gpu::buffers::CHUNK_STEPS;
 use crate::gpu::optimizer::update_record;
 use crate::gpu::pipeline::Dispatch;
-use crate::gpu::records::{Slot, Step, RECORD};
+use crate::gpu::records::{RecordSlot, Step, RECORD};
 use crate::gpu::stats;
 use crate::optim::UpdateParams;
 
@@ -23,7 +23,7 @@ impl GpuEngine {
         dispatches: &[Dispatch],
         n: usize,
         rows: impl Fn(usize) -> u32,
-        mut fill: impl FnMut(usize, &mut [Slot]),
+        mut fill: impl FnMut(usize, &mut [RecordSlot]),
         before: impl FnOnce(&mut wgpu::CommandEncoder),
         first_alone: bool,
         timestamps: Option<&wgpu::QuerySet>,
@@ -33,7 +33,7 @@ impl GpuEngine {
         let mut s = 0;
         while s < n {
             let len = if first_alone && s == 0 { 1 } else { CHUNK_STEPS.min(n - s) };
-            let mut slots = vec![Slot::zeroed(); len * recs];
+            let mut slots = vec![RecordSlot::zeroed(); len * recs];
             for i in 0..len {
                 fill(s + i, &mut slots[i * recs..(i + 1) * recs]);
             }
@@ -100,13 +100,13 @@ impl GpuEngine {
             |s, w| {
                 let rows = batch.min(n - s * batch);
                 let global = step0 + s as u64;
-                w[0] = Slot::of(&Step::new(rows as u32, (s * batch) as u32, global as u32, s as u32, 1.0 / rows as f32));
+                w[0] = RecordSlot::of(&Step::new(rows as u32, (s * batch) as u32, global as u32, s as u32, 1.0 / rows as f32));
                 let t = global + 1;
                 // tensors are per layer weights then bias (Buffers::new)
                 for (i, grid) in tensors.iter().enumerate() {
                     let (l, is_bias) = (i / 2, i % 2 == 1);
                     let u = UpdateParams::new(&cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
-                    w[1 + i] = Slot::of(&update_record(&u, grid));
+                    w[1 + i] = RecordSlot::of(&update_record(&u, grid));
                 }
             },
             |enc| {
@@ -136,7 +136,7 @@ impl GpuEngine {
             |c| cap.min(len - c * cap) as u32,
             |c, w| {
                 let rows = cap.min(len - c * cap);
-                w[0] = Slot::of(&Step::new(rows as u32, (c * cap) as u32, 0, c as u32, 1.0 / rows as f32));
+                w[0] = RecordSlot::of(&Step::new(rows as u32, (c * cap) as u32, 0, c as u32, 1.0 / rows as f32));
             },
             |_| {},
             false,
