@@ -80,7 +80,7 @@ pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &st
         .iter()
         .map(|r| match r {
             Res::Dims(words) => {
-                // pad to 16 bytes (the records are sized in multiples of 16; a job table may not be)
+                // pad to 16 bytes (every record already is a multiple of 16; any word list then binds)
                 let mut w = words.to_vec();
                 w.resize(words.len().div_ceil(4).max(1) * 4, 0);
                 Some(dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
