@@ -8,7 +8,7 @@ use std::hint::black_box;
 use wgpu_mlp::bench::{bench_setup, train_flops_per_sample, NETS};
 use wgpu_mlp::cpu::matmul::{matmul_ab, matmul_abt, matmul_atb};
 use wgpu_mlp::cpu::optimizer::optimizer_update;
-    use wgpu_mlp::optim::UpdateParams;
+use wgpu_mlp::optim::UpdateParams;
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::bundled_mnist;
 use wgpu_mlp::engine::Engine;

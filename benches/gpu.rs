@@ -18,6 +18,7 @@ use wgpu_mlp::data::bundled_mnist;
 use wgpu_mlp::engine::Engine;
 use wgpu_mlp::gpu::buffers::storage;
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
+use wgpu_mlp::gpu::records::{RecordSlot, Step};
 use wgpu_mlp::gpu::optimizer::{tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::pipeline::Dispatch;
 use wgpu_mlp::gpu::{GpuContext, GpuEngine};
@@ -133,9 +134,7 @@ fn optimizer(c: &mut Criterion) {
         let u = UpdateParams::new(&cfg, 1e-3, 10, 1e-4, 0.0, false, false);
         // record 0: the step; record 1: the one tensor (with its norm partials, as weights have)
         let (grids, partial_floats) = tensor_grids(&[(0, n, true)]);
-        let mut recs = [0u32; 128];
-        recs[0] = 1;
-        recs[64..84].copy_from_slice(&update_record(&u, &grids[0]));
+        let recs = [RecordSlot::of(&Step::new(1, 0, 0, 0, 0.0)), RecordSlot::of(&update_record(&u, &grids[0]))];
         let st = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
         let partials = storage(&ctx, "partials", 4 * partial_floats as u64).expect("buffer");
         let d = kernel.dispatch(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers {

@@ -7,8 +7,11 @@ use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::{storage, Buffers};
 use wgpu_mlp::gpu::gather::{feature_bytes, target_words};
 use wgpu_mlp::gpu::buffers::storage_init;
-use wgpu_mlp::gpu::pipeline::{Dispatch, RECORD};
-use wgpu_mlp::gpu::plan::{stats_stride, Ctx, DataBuffers, Kernels};
+use bytemuck::Zeroable;
+use wgpu_mlp::gpu::pipeline::Dispatch;
+use wgpu_mlp::gpu::records::{RecordSlot, Step};
+use wgpu_mlp::gpu::plan::{Ctx, DataBuffers, Kernels};
+use wgpu_mlp::gpu::stats::stats_stride;
 use wgpu_mlp::optim::UpdateParams;
 use wgpu_mlp::gpu::optimizer::update_record;
 use wgpu_mlp::gpu::GpuContext;
@@ -59,12 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = storage(&ctx, "stats", 4 * stats_stride(spec.num_layers()) as u64 * 64)?;
     let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1 };
     let step = c.train_step(&db, &perm, &stats);
-    let mut words = vec![0u32; b.records_per_step * RECORD as usize / 4];
-    words[..5].copy_from_slice(&[batch as u32, 0, 0, 0, (1.0f32 / batch as f32).to_bits()]);
+    let mut words = vec![RecordSlot::zeroed(); b.records_per_step];
+    words[0] = RecordSlot::of(&Step::new(batch as u32, 0, 0, 0, 1.0 / batch as f32));
     for (i, grid) in b.tensors.iter().enumerate() {
         let u = UpdateParams::new(&setup.optimizer, 1e-3, 1, 0.0, 0.0, false, i % 2 == 1);
-        let r = (1 + i) * RECORD as usize / 4;
-        words[r..r + 20].copy_from_slice(&update_record(&u, grid));
+        words[1 + i] = RecordSlot::of(&update_record(&u, grid));
     }
     ctx.queue.write_buffer(&b.steps, 0, bytemuck::cast_slice(&words));
     let rows = batch as u32;

@@ -1,14 +1,10 @@
-// Prepended to every kernel family at module creation (src/gpu/shaders.rs): the per-step record,
+// Imported by every kernel family (`#import common`, src/gpu/shaders.rs): the per-step record,
 // the counter hash behind dropout (bit-identical to src/rng.rs) and the activations
-// (twins of src/cpu/activation.rs). Codes match Activation::code() and Loss::code().
+// (twins of src/cpu/activation.rs). ACT_* come from Activation::code() through `consts`.
+#import consts
 
-const ACT_IDENTITY: u32 = 0u;
-const ACT_RELU: u32 = 1u;
-const ACT_LEAKY_RELU: u32 = 2u;
-const ACT_TANH: u32 = 3u;
-const ACT_SIGMOID: u32 = 4u;
-
-// One training step (or one evaluation chunk), read through a dynamic uniform offset.
+// One training step (or one evaluation chunk), read from the step buffer at a dynamic offset;
+// the host writes it as gpu::records::Step.
 struct Step {
     rows: u32,       // rows in this batch (the last one may be short)
     offset: u32,     // first position in the permutation (or first row of an evaluation chunk)
@@ -60,22 +56,22 @@ fn sigmoid(z: f32) -> f32 {
 
 fn activate(act: u32, slope: f32, z: f32) -> f32 {
     switch act {
-        case 1u: { return max(z, 0.0); }
-        case 2u: { return select(z * slope, z, z > 0.0); }
+        case ACT_RELU: { return max(z, 0.0); }
+        case ACT_LEAKY_RELU: { return select(z * slope, z, z > 0.0); }
         // tanh(±10) already rounds to ±1 in f32; clamping keeps naive exp-based tanh finite
-        case 3u: { return tanh(clamp(z, -10.0, 10.0)); }
-        case 4u: { return sigmoid(z); }
-        default: { return z; }
+        case ACT_TANH: { return tanh(clamp(z, -10.0, 10.0)); }
+        case ACT_SIGMOID: { return sigmoid(z); }
+        case ACT_IDENTITY, default: { return z; }
     }
 }
 
 // f'(z) through h = f(z)
 fn activate_grad(act: u32, slope: f32, h: f32) -> f32 {
     switch act {
-        case 1u: { return select(0.0, 1.0, h > 0.0); }
-        case 2u: { return select(slope, 1.0, h > 0.0); }
-        case 3u: { return 1.0 - h * h; }
-        case 4u: { return h * (1.0 - h); }
-        default: { return 1.0; }
+        case ACT_RELU: { return select(0.0, 1.0, h > 0.0); }
+        case ACT_LEAKY_RELU: { return select(slope, 1.0, h > 0.0); }
+        case ACT_TANH: { return 1.0 - h * h; }
+        case ACT_SIGMOID: { return h * (1.0 - h); }
+        case ACT_IDENTITY, default: { return 1.0; }
     }
 }

@@ -1,3 +1,6 @@
+#import consts
+#import common
+
 // Batch gather from the resident dataset: the CPU twin is src/cpu/gather.rs.
 //   x (B, dim) = features of rows perm[offset + b] (or offset + b for evaluation chunks);
 //   u8 pixels arrive packed 4 per u32 (little-endian) and are scaled by 1/255 on the way.
@@ -7,7 +10,7 @@
 // per-element function `augment_pixel` of src/cpu/augment.rs (its doc comment is the spec),
 // driven by (key, st.step, row b); dropout then applies to the augmented value, as on the CPU.
 
-struct Dims {
+struct GatherDims {
     dim: u32,
     is_u8: u32,
     tw: u32,        // target words per row
@@ -23,20 +26,14 @@ struct Dims {
     rotate: f32,    // degrees
     img_h: u32,
     img_w: u32,
+    _p0: u32,
 }
 
-// hash4 layer codes and constants of src/cpu/augment.rs
-const AUG_PARAMS: u32 = 0x41554701u;
-const AUG_NOISE_RADIUS: u32 = 0x41554702u;
-const AUG_NOISE_ANGLE: u32 = 0x41554703u;
-const DEG_TO_RAD: f32 = 0.017453292;
-const TWO_PI: f32 = 6.2831855;
-
-// PIXEL_SCALE = 1/255 in f32 (src/data/dataset.rs), pinned by its bits
-const PIXEL_SCALE_BITS: u32 = 0x3b808081u;
+// AUG_* (hash4 layer codes), DEG_TO_RAD and TWO_PI (src/data/augment.rs) and PIXEL_SCALE_BITS
+// (the bits of PIXEL_SCALE = 1/255 in f32, src/data/dataset.rs) come from `consts`.
 
 @group(0) @binding(0) var<storage, read> st: Step;
-@group(0) @binding(1) var<storage, read> d: Dims;
+@group(0) @binding(1) var<storage, read> d: GatherDims;
 @group(0) @binding(2) var<storage, read> perm: array<u32>;
 @group(0) @binding(3) var<storage, read> feat: array<u32>;
 @group(0) @binding(4) var<storage, read> tsrc: array<u32>;
@@ -128,7 +125,7 @@ fn source_row(b: u32) -> u32 {
 }
 
 // invocation (x, y): column j = x (feature and/or target word), row b = y
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(GATHER_WG_X, GATHER_WG_Y)
 fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
     let b = g.y;
     let j = g.x;
@@ -159,9 +156,9 @@ fn gather(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 
 // The common case, four u8 pixels per invocation (dim a multiple of 4, no augmentation): one
-// feature word and one set of uniform loads serve four outputs. The same values as `gather`.
+// feature word and one read of the GatherDims record serve four outputs. The same values as `gather`.
 // invocation (x, y): feature word j = x (and target word j), row b = y
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(GATHER_WG_X, GATHER_WG_Y)
 fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {
     let b = g.y;
     let j = g.x;
@@ -174,7 +171,8 @@ fn gather_u8x4(@builtin(global_invocation_id) g: vec3<u32>) {
         let word = feat[i * words + j];
         let base = b * d.dim + 4u * j;
         let scale = bitcast<f32>(PIXEL_SCALE_BITS);
-        // one quad store instead of four scalar ones (each a per-lane loop on lavapipe)
+        // one quad store instead of four scalar ones (each a per-lane loop where storage access
+        // is per lane, as on lavapipe)
         var v: vec4<f32>;
         for (var k = 0u; k < 4u; k++) {
             v[k] = f32((word >> (k * 8u)) & 0xffu) * scale;

@@ -1,15 +1,14 @@
+#import consts
+#import common
+
 // Output-layer losses from logits, one invocation per sample: the CPU twin is src/cpu/loss.rs.
 //   z (B, K) logits, targets -> per-sample (loss, correct) pairs in `sample` (B, 2), and
-//   mode 0 (train): dz (B, K) = ∂(mean loss)/∂z;  mode 1 (evaluate): nothing more;
-//   mode 2 (predict): probabilities (softmax / sigmoid) or values into probs[(offset + b)·K + k].
+//   MODE_TRAIN: dz (B, K) = ∂(mean loss)/∂z;  MODE_EVALUATE: nothing more;
+//   MODE_PREDICT: probabilities (softmax / sigmoid) or values into probs[(offset + b)·K + k].
 
-const LOSS_SOFTMAX_XENT: u32 = 0u;
-const LOSS_BCE: u32 = 1u;
-const LOSS_MSE: u32 = 2u;
-const LOSS_COSINE: u32 = 3u;
 const COSINE_EPS: f32 = 1e-8;
 
-struct Dims {
+struct LossDims {
     k: u32,
     loss: u32,
     labels: u32, // 1: targets are class labels (one u32 per row), 0: K f32 values per row
@@ -17,7 +16,7 @@ struct Dims {
 }
 
 @group(0) @binding(0) var<storage, read> st: Step;
-@group(0) @binding(1) var<storage, read> d: Dims;
+@group(0) @binding(1) var<storage, read> d: LossDims;
 @group(0) @binding(2) var<storage, read> z: array<f32>;
 @group(0) @binding(3) var<storage, read> tgt: array<u32>;
 @group(0) @binding(4) var<storage, read_write> dz: array<f32>;
@@ -57,16 +56,16 @@ fn predicted_class(base: u32) -> u32 {
     return best;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(LOSS_WG)
 fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
-    // dispatched as (1, ceil(rows / 64)) workgroups
-    let b = g.x + g.y * 64u;
+    // dispatched as (1, ceil(rows / LOSS_WG)) workgroups
+    let b = g.x + g.y * LOSS_WG;
     if b >= st.rows {
         return;
     }
     let kk = d.k;
     let base = b * kk;
-    let train = d.mode == 0u;
+    let train = d.mode == MODE_TRAIN;
     let scale = st.grad_scale;
     let k_t = f32(kk);
     var correct = 0.0;
@@ -75,7 +74,7 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     var l = 0.0;
     switch d.loss {
-        case 0u: {
+        case LOSS_SOFTMAX_XENT: {
             var m = z[base];
             for (var k = 1u; k < kk; k++) {
                 m = max(m, z[base + k]);
@@ -85,7 +84,7 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                 sum_exp += exp(z[base + k] - m);
             }
             let lse = m + log(sum_exp);
-            if d.mode == 2u {
+            if d.mode == MODE_PREDICT {
                 for (var k = 0u; k < kk; k++) {
                     probs[(st.offset + b) * kk + k] = exp(z[base + k] - m) / sum_exp;
                 }
@@ -105,7 +104,7 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
             }
             l = lse - z[base + y];
         }
-        case 1u: {
+        case LOSS_BCE: {
             var s = 0.0;
             for (var k = 0u; k < kk; k++) {
                 let zk = z[base + k];
@@ -116,13 +115,13 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                     // σ(z) − t as (1 − t)·σ(z) − t·σ(−z), as src/cpu/loss.rs
                     dz[base + k] = ((1.0 - tk) * sigmoid(zk) - tk * sigmoid(-zk)) * scale / k_t;
                 }
-                if d.mode == 2u {
+                if d.mode == MODE_PREDICT {
                     probs[(st.offset + b) * kk + k] = sigmoid(zk);
                 }
             }
             l = s / k_t;
         }
-        case 2u: {
+        case LOSS_MSE: {
             var s = 0.0;
             for (var k = 0u; k < kk; k++) {
                 let e = z[base + k] - target_of(b, k);
@@ -130,13 +129,13 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                 if train {
                     dz[base + k] = (e + e) * scale / k_t;
                 }
-                if d.mode == 2u {
+                if d.mode == MODE_PREDICT {
                     probs[(st.offset + b) * kk + k] = z[base + k];
                 }
             }
             l = s / k_t;
         }
-        default: {
+        case LOSS_COSINE, default: {
             var zz = 0.0;
             var tt = 0.0;
             var zt = 0.0;
@@ -146,7 +145,7 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
                 zz += zk * zk;
                 tt += tk * tk;
                 zt += zk * tk;
-                if d.mode == 2u {
+                if d.mode == MODE_PREDICT {
                     probs[(st.offset + b) * kk + k] = zk;
                 }
             }

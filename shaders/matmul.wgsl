@@ -1,3 +1,8 @@
+#import consts
+#import common
+#import matmul_operands
+#import matmul_dz
+
 // Matrix products of one dense layer, row-major throughout; the CPU twins are in
 // src/cpu/matmul.rs (products) and src/cpu/activation.rs (epilogues).
 //   abt: a (M, K), w (N, K), b (N)     -> h (M, N) = act(a·wᵀ + b)  [+ dropped copy of h]
@@ -5,15 +10,15 @@
 //   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a, and db (N) = Σ_rows dz
 // Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators; abt on wide
 // layers 8×16, see BC below). Along K (the contiguous dimension of w and a) operands are read as
-// vec4. On lavapipe every storage load costs a per-lane loop, so the block size (loads per FMA)
-// sets the speed; 8×8 halves the loads per FMA of a 4×4 block. Preludes (src/gpu/shaders.rs)
-// declare `p4` (the flat parameter buffer) and `x4` (the layer input) either as array<vec4<f32>>
-// when K % 4 == 0 or as array<f32> otherwise, with ld4p/ld4x/ld1p/ld1x loaders, and dz with
-// ld1z/ld4z, as vec4 when N % 4 == 0 (the constant DZ4 picks the vec4 loops of ab and atb); the
-// body is the same for all. Rows and columns past the edge are clamped on load and skipped on
+// vec4. Where every storage load costs a per-lane loop (lavapipe), the block size (loads per FMA)
+// sets the speed; 8×8 halves the loads per FMA of a 4×4 block. The imported `matmul_operands`
+// (matmul_vec4.wgsl when K % 4 == 0, else matmul_scalar.wgsl) declares `p4` (the flat parameter
+// buffer) and `x4` (the layer input) with ld4p/ld4x/ld1p/ld1x loaders, and `matmul_dz`
+// (matmul_dz_vec4.wgsl when N % 4 == 0) declares dz with ld1z/ld4z; the constant DZ4 (from
+// `consts`) picks the vec4 loops of ab and atb. The body is the same for all. Rows and columns past the edge are clamped on load and skipped on
 // store, so every shape works.
 
-struct Dims {
+struct MatmulDims {
     n: u32,        // outputs of the layer (rows of w)
     k: u32,        // inputs of the layer (columns of w)
     w_off: u32,    // weight offset in the flat parameter (or gradient) buffer, a multiple of 4
@@ -29,13 +34,13 @@ struct Dims {
 }
 
 @group(0) @binding(0) var<storage, read> st: Step;
-@group(0) @binding(1) var<storage, read> d: Dims;
-// binding 2: p4, binding 3: x4 (declared by the prelude)
-// binding 4: dz, read through ld1z/ld4z (declared by the prelude; vec4 when DZ4, i.e. N % 4 == 0)
+@group(0) @binding(1) var<storage, read> d: MatmulDims;
+// binding 2: p4, binding 3: x4 (declared by matmul_operands)
+// binding 4: dz, read through ld1z/ld4z (declared by matmul_dz; vec4 when DZ4, i.e. N % 4 == 0)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
 
-const B: u32 = 8u; // rows and columns of the block each invocation owns
+// B: rows and columns of the block each invocation owns (MATMUL_BLOCK in src/gpu/matmul.rs)
 
 fn store_abt(r: u32, c0: u32, v: vec4<f32>) {
     if r >= st.rows {
@@ -55,9 +60,9 @@ fn store_abt(r: u32, c0: u32, v: vec4<f32>) {
 }
 
 // h (M, N) = act(x·wᵀ + b); invocation (x, y) owns rows 8y.. and columns BC·x.. (BC, 8 or 16,
-// from the prelude: 16 for wide layers reads 24 instead of 32 operand vec4s per 512 products)
+// from `consts`: 16 for wide layers reads 24 instead of 32 operand vec4s per 512 products)
 const QC: u32 = BC / 4u; // column quads per invocation
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(MATMUL_WG, MATMUL_WG)
 fn abt(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
@@ -99,8 +104,8 @@ fn abt(@builtin(global_invocation_id) g: vec3<u32>) {
         }
     }
     // The epilogue (bias, activation, dropout) in a loop with a run-time bound, so it is compiled
-    // once rather than unrolled per output quad: unrolled, LLVM took 1.8 s over this pipeline on
-    // lavapipe and the kernel ran at 11.2 GFLOP/s instead of 17.2 (1024³, BC = 8)
+    // once rather than unrolled per output quad: unrolled, LLVM compiles the pipeline far slower
+    // on lavapipe and the kernel runs slower too (benches/NOTES.md)
     var res = acc;
     let rows_here = min(B, m - r0);
     for (var i = 0u; i < rows_here; i++) {
@@ -132,7 +137,7 @@ fn store_ab(r: u32, c0: u32, v: vec4<f32>) {
 }
 
 // da (M, K) = dz (M, N; in s1) · w (N, K); invocation (x, y) owns rows 8y.. and columns 8x..
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(MATMUL_WG, MATMUL_WG)
 fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
@@ -142,21 +147,21 @@ fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     if r0 >= m || c0 >= k {
         return;
     }
-    var z: array<u32, 8>;
+    var z: array<u32, B>;
     for (var i = 0u; i < B; i++) {
         z[i] = min(r0 + i, m - 1u) * n;
     }
     // the second column quad is clamped inside the row (K % 4 == 0 for vec4 loads; past K it is
     // read again and never stored)
     let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
-    var acc: array<vec4<f32>, 16>;
+    var acc: array<vec4<f32>, 2u * B>; // two column quads per row
     var w0 = d.w_off + c0;
     var w1 = d.w_off + c1;
     if DZ4 {
         // four steps of q per pass: one vec4 of dz per row instead of four scalar loads; the
         // products are added in the same q order as below
         for (var q = 0u; q < n; q += 4u) {
-            var s: array<vec4<f32>, 8>;
+            var s: array<vec4<f32>, B>;
             for (var i = 0u; i < B; i++) {
                 s[i] = ld4z(z[i] + q);
             }
@@ -194,7 +199,7 @@ fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
             w1 += k;
         }
     }
-    // the epilogue in a run-time-bounded loop, compiled once (see abt): 11.8 -> 18.2 GFLOP/s
+    // the epilogue in a run-time-bounded loop, compiled once (see abt)
     var res = acc;
     let rows_here = min(B, m - r0);
     for (var i = 0u; i < rows_here; i++) {
@@ -217,7 +222,7 @@ fn store_atb(r: u32, c0: u32, v: vec4<f32>) {
 
 // dw (N, K) = dz (M, N; in s1)ᵀ · x (M, K); invocation (x, y) owns rows 8y.. of dw, columns 8x..
 // db (N) = column sums of dz (the CPU twin: bias_grad in src/cpu/reduce.rs)
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(MATMUL_WG, MATMUL_WG)
 fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     let m = st.rows;
     let n = d.n;
@@ -227,12 +232,12 @@ fn atb(@builtin(global_invocation_id) g: vec3<u32>) {
     if r0 >= n || c0 >= k {
         return;
     }
-    var nn: array<u32, 8>;
+    var nn: array<u32, B>;
     for (var i = 0u; i < B; i++) {
         nn[i] = min(r0 + i, n - 1u);
     }
     let c1 = select(c0 + 4u, c0, c0 + 4u >= k);
-    var acc: array<vec4<f32>, 16>;
+    var acc: array<vec4<f32>, 2u * B>; // two column quads per row
     var x0 = c0;
     var x1 = c1;
     var zrow = 0u;

@@ -1,3 +1,5 @@
+#import consts
+
 // The fused optimizer update of every parameter tensor in one dispatch: the CPU twin is
 // src/cpu/optimizer.rs. Penalties (λw + β·sign w), decoupled decay, the optimizer's moments and
 // the proximal L1 step in one pass; every constant arrives precomputed on the host exactly as
@@ -6,17 +8,10 @@
 // over its elements, before the update, for the step's gradient norm and penalty (sum_final).
 //   w, g, s0, s1: the flat parameter, gradient and slot buffers; a tensor is [off, off + len).
 
-const OPT_SGD: u32 = 0u;
-const OPT_MOMENTUM: u32 = 1u;
-const OPT_NESTEROV: u32 = 2u;
-const OPT_RMSPROP: u32 = 3u;
-const OPT_ADAM: u32 = 4u;
-const OPT_ADAMW: u32 = 5u;
-
-const FLAG_NESTEROV: u32 = 1u;
-const FLAG_PROXIMAL: u32 = 2u;     // proximal L1 with β > 0
-const FLAG_DECAY: u32 = 4u;        // weight_decay != 0
-const FLAG_RMS_MOMENTUM: u32 = 8u; // RMSprop with momentum > 0
+// OPT_* (OptimizerKind::code) and FLAG_* (flags: FLAG_NESTEROV; FLAG_PROXIMAL: proximal L1 with
+// β > 0; FLAG_DECAY: weight_decay != 0; FLAG_RMS_MOMENTUM: RMSprop with momentum > 0) come from
+// src/gpu/records.rs through `consts`; the host writes these records as gpu::records::Update,
+// UpdateRecord and UpdateDims.
 
 struct Update {
     off: u32,
@@ -38,7 +33,7 @@ struct Update {
 }
 
 // One 256-byte record of the step's record block: record 0 is the Step, 1 + t tensor t.
-struct Record {
+struct UpdateRecord {
     u: Update,
     wg_first: u32,  // this tensor's workgroups are [wg_first, wg_end), in tensor order
     wg_end: u32,
@@ -54,9 +49,7 @@ struct UpdateDims {
     _p2: u32,
 }
 
-const NO_NORM: u32 = 0xffffffffu;
-
-@group(0) @binding(0) var<storage, read> recs: array<Record>;
+@group(0) @binding(0) var<storage, read> recs: array<UpdateRecord>;
 @group(0) @binding(1) var<storage, read> dims: UpdateDims;
 // read and written as vec4: tensors start at multiples of 4 (ParamLayout) and every buffer is a
 // multiple of 16 bytes; a tensor's last quad may reach into the padding before the next tensor,
@@ -71,13 +64,10 @@ fn sign0(x: vec4<f32>) -> vec4<f32> {
     return select(select(vec4<f32>(0.0), vec4<f32>(-1.0), x < vec4<f32>(0.0)), vec4<f32>(1.0), x > vec4<f32>(0.0));
 }
 
-const WG: u32 = 256u;
-// Elements per invocation (src/gpu/optimizer.rs UPDATE_PER), as quads strided by WG so
-// neighbouring invocations touch neighbouring quads; the record is read once per invocation. On
-// lavapipe every storage access is a per-lane loop: a quad per access is a quarter of the loops.
-const PER: u32 = 32u;
-
-@compute @workgroup_size(256)
+// UPDATE_PER elements per invocation, as quads strided by UPDATE_WG so neighbouring invocations
+// touch neighbouring quads; the record is read once per invocation. Where every storage access is
+// a per-lane loop (lavapipe), a quad per access is a quarter of the loops.
+@compute @workgroup_size(UPDATE_WG)
 fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let group = wid.x + wid.y * nwg.x;
     // the tensor whose workgroup range holds this group (ranges ascend with t)
@@ -95,10 +85,10 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     let u = recs[t].u;
     let first = recs[t].wg_first;
     let norm_out = recs[t].norm_out;
-    let base = (group - first) * WG * PER;
+    let base = (group - first) * UPDATE_WG * UPDATE_PER;
     var sums = vec3<f32>(0.0);
-    for (var i = 0u; i < PER / 4u; i++) {
-        let e = base + 4u * (i * WG + lid.x);
+    for (var i = 0u; i < UPDATE_PER / 4u; i++) {
+        let e = base + 4u * (i * UPDATE_WG + lid.x);
         // e grows with i: past the end, stop (a short tensor's idle lanes then cost no loop
         // trips on lavapipe, which runs every lane of a batch through the loop)
         if e >= u.len {
@@ -112,7 +102,7 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         sums += vec3<f32>(dot(gr, gr), dot(w0, w0), dot(abs(w0), vec4<f32>(1.0)));
     }
     if norm_out != NO_NORM {
-        let j = norm_out + 3u * ((group - first) * WG + lid.x);
+        let j = norm_out + 3u * ((group - first) * UPDATE_WG + lid.x);
         partials[j] = sums.x;
         partials[j + 1u] = sums.y;
         partials[j + 2u] = sums.z;
@@ -129,7 +119,7 @@ fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
         wi *= u.decay;
     }
     switch u.kind {
-        case 1u, 2u: {
+        case OPT_MOMENTUM, OPT_NESTEROV: {
             let s0q = s0[q];
             let v = u.mu * s0q + grad;
             s0[q] = select(s0q, v, live);
@@ -139,7 +129,7 @@ fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
                 wi -= u.lr * v;
             }
         }
-        case 3u: {
+        case OPT_RMSPROP: {
             let s0q = s0[q];
             let s = u.rho * s0q + (1.0 - u.rho) * grad * grad;
             s0[q] = select(s0q, s, live);
@@ -157,7 +147,7 @@ fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
                 wi -= u.lr * step;
             }
         }
-        case 4u, 5u: {
+        case OPT_ADAM, OPT_ADAMW: {
             let s0q = s0[q];
             let s1q = s1[q];
             let m = u.b1 * s0q + (1.0 - u.b1) * grad;
@@ -168,7 +158,7 @@ fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
             let denom = sqrt(v) / u.sqrt_bc2 + u.eps;
             wi -= u.lr_bc1 * m / denom;
         }
-        default: {
+        case OPT_SGD, default: {
             wi -= u.lr * grad;
         }
     }

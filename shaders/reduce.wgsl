@@ -1,3 +1,6 @@
+#import consts
+#import common
+
 // Fixed-order reductions, the CPU twins are in src/cpu/reduce.rs. No atomics: every sum has one
 // owner or a fixed tree, so results repeat bit-for-bit.
 //   sum_final:    one workgroup per job of the job table: sums `count` records of `width` floats
@@ -5,7 +8,7 @@
 //                 fields of this step's record in the epoch stats buffer
 //   unit_stats:   h (B, N) of a hidden layer -> per unit: fired (any h > 0), saturated count
 
-struct Dims {
+struct ReduceDims {
     n: u32,         // columns (unit_stats)
     off: u32,       // unit_stats: fired-flag offset
     off2: u32,      // unit_stats: saturated-counter offset
@@ -17,10 +20,10 @@ struct Dims {
 }
 
 // One sum of sum_final.
-struct Job {
-    source: u32, // 0: src (per-sample pairs, width <= 2), 1: src2 (partial triples)
+struct SumJob {
+    source: u32, // SUM_SOURCE_PAIRS: src (per-sample pairs, width <= 2), SUM_SOURCE_PARTIALS: src2 (partial triples)
     off: u32,    // first float
-    count: u32,  // records to sum; ROWS: this step's rows
+    count: u32,  // records to sum; SUM_ROWS: this step's rows
     width: u32,  // floats per record (<= 3)
     out: u32,    // field within the stats record
     _p0: u32,
@@ -28,25 +31,21 @@ struct Job {
     _p2: u32,
 }
 
-const ROWS: u32 = 0xffffffffu;
-
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> st: Step;
-@group(0) @binding(1) var<storage, read> d: Dims;
+@group(0) @binding(1) var<storage, read> d: ReduceDims;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read> src2: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(5) var<storage, read_write> counters: array<u32>;
-@group(0) @binding(6) var<storage, read> jobs: array<Job>;
+@group(0) @binding(6) var<storage, read> jobs: array<SumJob>;
 
-var<workgroup> red0: array<f32, 256>;
-var<workgroup> red1: array<f32, 256>;
-var<workgroup> red2: array<f32, 256>;
+var<workgroup> red0: array<f32, REDUCE_WG>;
+var<workgroup> red1: array<f32, REDUCE_WG>;
+var<workgroup> red2: array<f32, REDUCE_WG>;
 
 // the three workgroup arrays summed by a fixed binary tree into element 0
 fn tree_reduce(t: u32) {
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    for (var s = REDUCE_WG / 2u; s > 0u; s >>= 1u) {
         workgroupBarrier();
         if t < s {
             red0[t] += red0[t + s];
@@ -58,17 +57,17 @@ fn tree_reduce(t: u32) {
 }
 
 // one workgroup per job
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE_WG)
 fn sum_final(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let t = lid.x;
     let job = jobs[wid.x];
-    let count = select(job.count, st.rows, job.count == ROWS);
+    let count = select(job.count, st.rows, job.count == SUM_ROWS);
     let w = job.width;
     var acc = vec3<f32>(0.0);
-    for (var i = t; i < count; i += WG) {
+    for (var i = t; i < count; i += REDUCE_WG) {
         let base = job.off + i * w;
         var v = vec3<f32>(0.0);
-        if job.source == 0u {
+        if job.source == SUM_SOURCE_PAIRS {
             v.x = src[base];
             if w > 1u {
                 v.y = src[base + 1u];
@@ -107,7 +106,7 @@ fn is_saturated(act: u32, h: f32) -> bool {
 }
 
 // counters[off + j]: unit j fired this epoch; counters[off2 + j]: saturated values this epoch
-@compute @workgroup_size(64)
+@compute @workgroup_size(UNIT_STATS_WG)
 fn unit_stats(@builtin(global_invocation_id) g: vec3<u32>) {
     let j = g.x;
     if j >= d.n {

@@ -6,7 +6,7 @@
 use crate::cpu::CpuEngine;
 use crate::engine::{Engine, TrainSetup};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuEngine};
+use crate::gpu::{GpuContext, GpuEngine, EVAL_ROWS};
 use crate::model::Params;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,11 +23,6 @@ pub enum DeviceChoice {
     /// the CPU engine
     Cpu,
 }
-
-/// Rows of the GPU engine's evaluation chunk, whose activation buffers hold max(batch, this)
-/// rows. Must equal `EVAL_ROWS` in gpu/engine.rs (private there); `GpuEngine::new` repeats the
-/// check with its own value, so a mismatch could only move where a too-large run is refused.
-const GPU_EVAL_ROWS: usize = 1024;
 
 static GPU_CONTEXTS_OPENED: AtomicUsize = AtomicUsize::new(0);
 
@@ -74,7 +69,7 @@ impl Device {
     pub fn check(&self, setup: &TrainSetup) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Gpu(ctx) => crate::gpu::limits::check_shapes(ctx, setup, setup.batch.max(GPU_EVAL_ROWS), GPU_EVAL_ROWS),
+            Device::Gpu(ctx) => crate::gpu::limits::check_shapes(ctx, setup, setup.batch.max(EVAL_ROWS), EVAL_ROWS),
         }
     }
 

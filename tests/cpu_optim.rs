@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 use wgpu_mlp::cpu::optimizer::optimizer_update;
-    use wgpu_mlp::optim::UpdateParams;
+use wgpu_mlp::optim::UpdateParams;
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::engine::{Engine, TrainSetup};

@@ -34,40 +34,22 @@
 //! formula gives the same value there (0·P = 0). `b` is the row within the batch (0..rows of the
 //! last, shorter batch too), not the sample's index in the dataset.
 
-use crate::data::Augment;
+use crate::data::{Augment, AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, TWO_PI};
 use crate::rng::{hash4, hash4_finish, hash4_prefix, unit_f32};
 use crate::scalar::Scalar;
 
-/// `hash4` layer code for the per-sample parameters (index 4·row + k, k: 0 dx, 1 dy, 2 flip,
-/// 3 angle). Dropout uses the layer number (small integers) as its code, so these cannot meet it.
-pub const AUG_PARAMS: u32 = 0x4155_4701;
-/// `hash4` layer code for the noise's uniform u1 (radius), index row·H·W + pixel.
-pub const AUG_NOISE_RADIUS: u32 = 0x4155_4702;
-/// `hash4` layer code for the noise's uniform u2 (angle), index row·H·W + pixel.
-pub const AUG_NOISE_ANGLE: u32 = 0x4155_4703;
-
-/// π/180 rounded to f32 (the same literal as in shaders/gather.wgsl).
-pub const DEG_TO_RAD: f32 = 0.017_453_292;
-/// 2π rounded to f32 (the same literal as in shaders/gather.wgsl).
-pub const TWO_PI: f32 = 6.283_185_5;
 
 /// One sample's transform, drawn once per (key, step, row).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SampleTransform {
-    /// Horizontal shift in pixels, in [−shift, shift] (content moves right for dx > 0).
     pub dx: i32,
-    /// Vertical shift in pixels, in [−shift, shift] (content moves down for dy > 0).
     pub dy: i32,
-    /// Mirror left-right, after the shift.
     pub flip: bool,
-    /// cos θ of the rotation angle.
     pub cos: f32,
-    /// sin θ of the rotation angle.
     pub sin: f32,
 }
 
 impl SampleTransform {
-    /// No shift, no flip, no rotation: output pixel (x, y) reads input pixel (x, y).
     pub const IDENTITY: SampleTransform = SampleTransform { dx: 0, dy: 0, flip: false, cos: 1.0, sin: 0.0 };
 }
 

@@ -8,9 +8,9 @@ use super::optimizer::optimizer_update_norm;
 use super::reduce::penalty;
 use crate::data::{check_augmentable, Dataset, Targets};
 use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, TrainSetup};
-use crate::optim::{OptimizerState, UpdateParams};
 use crate::error::{Error, Result};
 use crate::model::{ParamLayout, Params};
+use crate::optim::{OptimizerState, UpdateParams};
 use crate::rng::seed_key;
 use crate::scalar::Scalar;
 

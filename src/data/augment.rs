@@ -7,6 +7,22 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+// Constants of the augmentation both engines draw (src/cpu/augment.rs; shaders/gather.wgsl gets
+// them through the generated `consts`).
+
+/// `hash4` layer code for the per-sample parameters (index 4·row + k, k: 0 dx, 1 dy, 2 flip,
+/// 3 angle). Dropout uses the layer number (small integers) as its code, so these cannot meet it.
+pub const AUG_PARAMS: u32 = 0x4155_4701;
+/// `hash4` layer code for the noise's uniform u1 (radius), index row·H·W + pixel.
+pub const AUG_NOISE_RADIUS: u32 = 0x4155_4702;
+/// `hash4` layer code for the noise's uniform u2 (angle), index row·H·W + pixel.
+pub const AUG_NOISE_ANGLE: u32 = 0x4155_4703;
+
+/// π/180 rounded to f32 (the shaders get the same bits through the generated constants).
+pub const DEG_TO_RAD: f32 = 0.017_453_292;
+/// 2π rounded to f32 (likewise).
+pub const TWO_PI: f32 = 6.283_185_5;
+
 /// Random per-sample image transforms applied to each training batch (never to evaluation).
 /// All off (the default) is the identity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ mod idx;
 mod image;
 mod split;
 
-pub use augment::{check_augmentable, image_shape, Augment};
+pub use augment::{check_augmentable, image_shape, Augment, AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, TWO_PI};
 pub use self::csv::{load_csv, CsvData, CsvTask, AUTO_MAX_CLASSES};
 pub use dataset::{Dataset, Features, Targets, PIXEL_SCALE};
 pub use idx::{

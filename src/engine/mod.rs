@@ -2,9 +2,12 @@
 //! An engine owns the parameters, optimizer state and the training set; per epoch it receives
 //! only the sample order and the learning rate, and reports what it measured at the epoch's end.
 
-use crate::data::{check_augmentable, Augment, Dataset, Targets};
-use crate::error::{Error, Result};
-use crate::model::{Loss, NetworkSpec, Params};
+mod fit;
+pub use fit::check_dataset_fits;
+
+use crate::data::{Augment, Dataset};
+use crate::error::Result;
+use crate::model::{NetworkSpec, Params};
 use crate::optim::{OptimizerConfig, OptimizerState, Regularization};
 use crate::scalar::Scalar;
 use serde::{Deserialize, Serialize};
@@ -98,48 +101,6 @@ impl EvalStats {
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.samples.max(1) as f64
     }
-}
-
-/// Checks that `data` fits the network: non-empty, `dim` equal to the input width, classes or
-/// target values that fit the last layer, and image-shaped when augmentation is on; otherwise
-/// [`Error::Config`]. Shared by both engines.
-pub fn check_dataset_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
-    let spec = &setup.spec;
-    if data.is_empty() {
-        return Err(Error::config("data", "the dataset is empty"));
-    }
-    if data.dim != spec.inputs() {
-        return Err(Error::config(
-            "data",
-            format!("samples have {} features but the first layer takes {}", data.dim, spec.inputs()),
-        ));
-    }
-    match &data.targets {
-        Targets::Classes { num_classes, .. } => {
-            let fits = if spec.outputs() == 1 { *num_classes <= 2 } else { *num_classes <= spec.outputs() };
-            if !fits {
-                return Err(Error::config(
-                    "data",
-                    format!("{num_classes} classes do not fit the last layer's {} outputs", spec.outputs()),
-                ));
-            }
-        }
-        Targets::Values { dim, .. } => {
-            if spec.loss == Loss::SoftmaxCrossEntropy {
-                return Err(Error::config("loss", "softmax cross-entropy needs class labels, the data has real-valued targets"));
-            }
-            if *dim != spec.outputs() {
-                return Err(Error::config(
-                    "data",
-                    format!("targets have {dim} values but the last layer has {} outputs", spec.outputs()),
-                ));
-            }
-        }
-    }
-    if let Some(aug) = &setup.augment {
-        check_augmentable(aug, data)?;
-    }
-    Ok(())
 }
 
 /// A training engine: [`crate::cpu::CpuEngine`] (the reference, f32 or f64) or

@@ -2,7 +2,7 @@
 //! `Params`), per-layer activations and gradients for a batch, and small scratch buffers.
 
 use super::context::GpuContext;
-use super::pipeline::RECORD;
+use super::records::RECORD;
 use super::optimizer::{tensor_grids, TensorGrid};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
@@ -74,7 +74,7 @@ pub struct Buffers {
     pub alive_off: Vec<u32>,
     pub sat_off: Vec<u32>,
     pub counter_words: u32,
-    /// step records (uniform, dynamic offsets): CHUNK_STEPS × records_per_step × 256 bytes
+    /// step records (read-only storage, bound at dynamic offsets): CHUNK_STEPS × records_per_step × 256 bytes
     pub steps: wgpu::Buffer,
     pub records_per_step: usize,
     pub dummy_r: wgpu::Buffer,
@@ -114,7 +114,7 @@ impl Buffers {
         let steps = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("steps"),
             size: step_bytes,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         Ok(Buffers {

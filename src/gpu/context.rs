@@ -139,6 +139,50 @@ impl GpuContext {
         Ok(())
     }
 
+    /// Copies `parts` (buffer, byte offset, bytes; multiples of 4) into one staging buffer and maps
+    /// it: one readback. Each part comes back as 32-bit words, so casting it to f32 or u32 can
+    /// never meet a misaligned (or empty, dangling) byte vector.
+    pub fn read_back(&self, parts: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u32>>> {
+        let total: u64 = parts.iter().map(|p| p.2).sum();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: total.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.scoped("reading back", || {
+            let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+            let mut at = 0;
+            for &(buf, off, size) in parts {
+                if size > 0 {
+                    enc.copy_buffer_to_buffer(buf, off, &staging, at, size);
+                }
+                at += size;
+            }
+            self.queue.submit([enc.finish()]);
+        })?;
+        let (sink, mapped) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = sink.send(r);
+        });
+        if let Err(e) = self.wait_for_callback(&mapped)? {
+            return Err(Error::Gpu(format!("mapping the readback buffer: {e}")));
+        }
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Gpu(format!("reading the readback buffer: {e}")))?
+            .to_vec();
+        staging.unmap();
+        self.check("reading back")?;
+        let mut out = Vec::with_capacity(parts.len());
+        let mut at = 0usize;
+        for p in parts {
+            out.push(bytemuck::pod_collect_to_vec(&bytes[at..at + p.2 as usize]));
+            at += p.2 as usize;
+        }
+        Ok(out)
+    }
+
     /// Waits for a map callback that reports into `rx`. When several threads share the device,
     /// another thread's poll can retire our submission and run our callback a moment after our own
     /// poll has returned, so one poll is not enough: poll again until the callback has run.

@@ -1,11 +1,16 @@
 //! Host side of shaders/gather.wgsl (CPU twin: src/cpu/gather.rs): batch rows by index from
 //! the resident dataset, and the dataset's upload format.
 
-use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::records::{self, words};
 use super::shaders::Module;
 use crate::data::{Augment, Dataset, Features, Targets};
 
-/// The `Dims` uniform of gather.wgsl.
+/// Invocations per workgroup of the gathers: columns (feature or target words) × batch rows.
+pub const GATHER_WG_X: u32 = 64;
+pub const GATHER_WG_Y: u32 = 4;
+
+/// What a gather dispatch does; `dispatch` makes gather.wgsl's GatherDims of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GatherDims {
     pub dim: u32,
@@ -56,22 +61,36 @@ impl GatherKernel {
             }
             _ => (Augment::default(), (0, 0)),
         };
-        let words = [
-            d.dim, d.is_u8 as u32, d.tw, d.use_perm as u32, drop as u32, f(d.keep), f(inv), d.key,
-            !aug.is_identity() as u32, aug.shift, aug.hflip as u32, f(aug.noise), f(aug.rotate), ih, iw,
-        ];
+        let rec = records::GatherDims {
+            dim: d.dim,
+            is_u8: d.is_u8 as u32,
+            tw: d.tw,
+            use_perm: d.use_perm as u32,
+            drop: drop as u32,
+            keep: d.keep,
+            inv_keep: inv,
+            key: d.key,
+            aug: !aug.is_identity() as u32,
+            shift: aug.shift,
+            hflip: aug.hflip as u32,
+            noise: aug.noise,
+            rotate: aug.rotate,
+            img_h: ih,
+            img_w: iw,
+            _p0: 0,
+        };
         let bg = bind_group(
             dev,
             &self.layout,
             "gather",
-            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.perm), Res::Buf(b.features), Res::Buf(b.targets_src),
+            &[Res::Step(b.step), Res::Dims(words(&rec)), Res::Buf(b.perm), Res::Buf(b.features), Res::Buf(b.targets_src),
               Res::Buf(b.x), Res::Buf(b.dropped), Res::Buf(b.targets)],
         );
-        // on lavapipe every storage load costs a per-lane loop: a word of four pixels per
-        // invocation cut A's gather from 1.8 to 0.4 ms per step on lavapipe
+        // where every storage load costs a per-lane loop (lavapipe), a word of four pixels per
+        // invocation saves three loads in four
         let packed = d.is_u8 && d.dim % 4 == 0 && aug.is_identity();
         let (pipeline, cols) = if packed { (&self.packed, (d.dim / 4).max(d.tw)) } else { (&self.pipeline, d.dim.max(d.tw)) };
-        Dispatch { label: "gather", pipeline: pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(64), rows_per_group: 4 } }
+        Dispatch { label: "gather", pipeline: pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: cols.div_ceil(GATHER_WG_X), rows_per_group: GATHER_WG_Y } }
     }
 }
 

@@ -2,7 +2,7 @@
 //! batch too large for this GPU ends with one line naming the flag and the limit.
 
 use super::context::GpuContext;
-use super::pipeline::MATMUL_TILE;
+use super::matmul::MATMUL_TILE;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 

@@ -1,8 +1,12 @@
 //! Host side of shaders/loss.wgsl (CPU twin: src/cpu/loss.rs).
 
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::records::{words, LossDims};
 use super::shaders::Module;
 use crate::model::Loss;
+
+/// Invocations (samples) per workgroup of `loss`.
+pub const LOSS_WG: u32 = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LossMode {
@@ -39,14 +43,14 @@ impl LossKernel {
 
     /// `labels`: targets are class labels; `k`: outputs.
     pub fn dispatch(&self, dev: &wgpu::Device, loss: Loss, k: u32, labels: bool, mode: LossMode, b: &LossBuffers) -> Dispatch {
-        let words = [k, loss.code(), labels as u32, mode as u32];
+        let rec = LossDims { k, loss: loss.code(), labels: labels as u32, mode: mode as u32 };
         let bg = bind_group(
             dev,
             &self.layout,
             "loss",
-            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.logits), Res::Buf(b.targets), Res::Buf(b.dz),
+            &[Res::Step(b.step), Res::Dims(words(&rec)), Res::Buf(b.logits), Res::Buf(b.targets), Res::Buf(b.dz),
               Res::Buf(b.sample), Res::Buf(b.probs)],
         );
-        Dispatch { label: "loss", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: 1, rows_per_group: 64 } }
+        Dispatch { label: "loss", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: Grid::Rows { x: 1, rows_per_group: LOSS_WG } }
     }
 }

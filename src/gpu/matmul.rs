@@ -2,9 +2,22 @@
 //! Builds the three forms' dispatches; the vec4 module is used whenever K % 4 == 0, and the one
 //! that also reads dz as vec4 for ab and atb when N % 4 == 0 too.
 
-use super::pipeline::{bind_group, f, layout, module, pipeline, Dispatch, Grid, Res, Slot, MATMUL_TILE};
+use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::records::{self, words};
 use super::shaders::Module;
 use std::sync::OnceLock;
+
+/// Rows and columns of the output block each invocation keeps in registers (B in the shader).
+pub const MATMUL_BLOCK: u32 = 8;
+/// Invocations per workgroup side (the workgroup is MATMUL_WG × MATMUL_WG).
+pub const MATMUL_WG: u32 = 8;
+/// Output rows (and columns) one workgroup covers.
+pub const MATMUL_TILE: u32 = MATMUL_WG * MATMUL_BLOCK;
+/// abt's columns per invocation (BC in the shader): 8 on every layer, or 16 on layers of at
+/// least WIDE_MIN_N outputs (fewer loads per product, but a 64-wide layer would leave half the
+/// invocations idle).
+pub const ABT_COLS: u32 = 8;
+pub const ABT_COLS_WIDE: u32 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
@@ -16,7 +29,7 @@ pub enum Form {
     Atb,
 }
 
-/// The `Dims` uniform of matmul.wgsl.
+/// What a matmul dispatch computes; `record()` makes matmul.wgsl's MatmulDims of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MatmulDims {
     pub n: u32,
@@ -32,11 +45,23 @@ pub struct MatmulDims {
 }
 
 impl MatmulDims {
-    fn words(&self) -> [u32; 12] {
+    fn record(&self) -> records::MatmulDims {
         let drop = self.keep < 1.0;
-        let inv = if drop { 1.0 / self.keep } else { 1.0 };
-        [self.n, self.k, self.w_off, self.b_off, self.act, f(self.slope), self.layer, self.key,
-         drop as u32, f(self.keep), f(inv), 0]
+        let inv_keep = if drop { 1.0 / self.keep } else { 1.0 };
+        records::MatmulDims {
+            n: self.n,
+            k: self.k,
+            w_off: self.w_off,
+            b_off: self.b_off,
+            act: self.act,
+            slope: self.slope,
+            layer: self.layer,
+            key: self.key,
+            drop: drop as u32,
+            keep: self.keep,
+            inv_keep,
+            _p0: 0,
+        }
     }
 }
 
@@ -67,9 +92,8 @@ pub struct MatmulKernels {
 const VARIANTS: [Module; 4] = [Module::MatmulScalar, Module::MatmulVec4, Module::MatmulVec4Dz4, Module::MatmulVec4Wide];
 const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 
-/// Layers with at least this many outputs take the 16-column abt (vec4 operands only). At 1024³
-/// on lavapipe it runs at 19.7 GFLOP/s against 17.2 for 8 columns; on 784-64-10's 64-wide layer
-/// it was slower (0.88–1.37 ms against 0.78–0.81), half its invocations idle.
+/// Layers with at least this many outputs take the 16-column abt (vec4 operands only): on
+/// narrower layers half its invocations would idle (benches/NOTES.md has the measurements).
 const WIDE_MIN_N: u32 = 128;
 
 impl MatmulKernels {
@@ -95,18 +119,18 @@ impl MatmulKernels {
         let variant = if wide { 3 } else if !vec4 { 0 } else if !dz4 { 1 } else { 2 };
         let (i, grid) = match form {
             Form::Abt => {
-                let cols = if wide { 2 * MATMUL_TILE } else { MATMUL_TILE };
+                let cols = MATMUL_WG * if wide { ABT_COLS_WIDE } else { ABT_COLS };
                 (0, Grid::Rows { x: dims.n.div_ceil(cols), rows_per_group: MATMUL_TILE })
             }
             Form::Ab => (1, Grid::Rows { x: dims.k.div_ceil(MATMUL_TILE), rows_per_group: MATMUL_TILE }),
             Form::Atb => (2, Grid::Fixed(dims.k.div_ceil(MATMUL_TILE), dims.n.div_ceil(MATMUL_TILE), 1)),
         };
-        let words = dims.words();
+        let rec = dims.record();
         let bg = bind_group(
             dev,
             &self.layout,
             "matmul",
-            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
+            &[Res::Step(b.step), Res::Dims(words(&rec)), Res::Buf(b.params), Res::Buf(b.x), Res::Buf(b.dz), Res::Buf(b.out), Res::Buf(b.aux)],
         );
         Dispatch { label: ENTRIES[i], pipeline: self.pipeline(dev, variant, i), bind_group: bg, record: 0, grid }
     }

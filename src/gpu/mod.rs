@@ -11,8 +11,10 @@ pub mod matmul;
 pub mod optimizer;
 pub mod pipeline;
 pub mod plan;
+pub mod records;
 pub mod reduce;
 pub mod shaders;
+pub mod stats;
 
 pub use context::{AdapterSummary, GpuContext};
-pub use engine::GpuEngine;
+pub use engine::{GpuEngine, EVAL_ROWS};

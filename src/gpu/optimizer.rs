@@ -3,16 +3,16 @@
 //! gradient-norm partials come out of the same pass), each tensor's constants in a per-(step,
 //! tensor) record of the step's record block.
 
-use super::pipeline::{bind_group, f, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
+use super::pipeline::{bind_group, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
+use super::records::{words, Update, UpdateDims, UpdateRecord, FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM};
 use super::shaders::Module;
-use crate::optim::UpdateParams;
-use crate::optim::OptimizerKind;
+use crate::optim::{OptimizerKind, UpdateParams};
 
-/// Elements per invocation and invocations per workgroup of `update` (PER and WG in the shader).
-const UPDATE_PER: u32 = 32;
-const UPDATE_WG: u32 = 256;
-/// `norm_out` of a tensor without norm partials.
-const NO_NORM: u32 = u32::MAX;
+/// Elements per invocation of `update`, as quads strided by the workgroup so neighbouring
+/// invocations touch neighbouring quads; the record is read once per invocation.
+pub const UPDATE_PER: u32 = 32;
+/// Invocations per workgroup of `update`.
+pub const UPDATE_WG: u32 = 256;
 
 /// Where one tensor sits in the fused update: its workgroups and, for weight tensors, where its
 /// partial triples (one per invocation) go in the partials buffer.
@@ -52,31 +52,48 @@ pub fn tensor_grids(tensors: &[(u32, u32, bool)]) -> (Vec<TensorGrid>, u32) {
 
 /// The record for one tensor at one step: UpdateParams's constants rounded to f32 exactly where
 /// the CPU engine rounds them (`T::from_f64_lossy` of the same f64 expressions), then its grid.
-pub fn update_record(u: &UpdateParams, t: &TensorGrid) -> [u32; 20] {
-    let c = |x: f64| f(x as f32);
+pub fn update_record(u: &UpdateParams, t: &TensorGrid) -> UpdateRecord {
+    let c = |x: f64| x as f32;
     let mut flags = 0;
     if u.nesterov {
-        flags |= 1;
+        flags |= FLAG_NESTEROV;
     }
     if u.l1_proximal && u.l1 > 0.0 {
-        flags |= 2;
+        flags |= FLAG_PROXIMAL;
     }
     if u.weight_decay != 0.0 {
-        flags |= 4;
+        flags |= FLAG_DECAY;
     }
     if u.kind == OptimizerKind::Rmsprop && u.momentum > 0.0 {
-        flags |= 8;
+        flags |= FLAG_RMS_MOMENTUM;
     }
     let l1_sub = if u.l1_proximal { 0.0 } else { u.l1 };
     // the CPU computes decay as T::one() − c(lr·wd): the subtraction happens in f32
     let decay = 1.0f32 - (u.lr * u.weight_decay) as f32;
-    [
-        t.off, t.len, u.kind.code(), flags,
-        c(u.lr), c(u.momentum), c(u.eps), c(u.l2),
-        c(l1_sub), c(u.lr * u.l1), f(decay), c(u.rho),
-        c(u.beta1), c(u.beta2), c(u.lr / u.bias_correction1), c(u.bias_correction2.sqrt()),
-        t.wg_first, t.wg_end, t.norm_out.unwrap_or(NO_NORM), 0,
-    ]
+    UpdateRecord {
+        u: Update {
+            off: t.off,
+            len: t.len,
+            kind: u.kind.code(),
+            flags,
+            lr: c(u.lr),
+            mu: c(u.momentum),
+            eps: c(u.eps),
+            l2: c(u.l2),
+            l1_sub: c(l1_sub),
+            shrink: c(u.lr * u.l1),
+            decay,
+            rho: c(u.rho),
+            b1: c(u.beta1),
+            b2: c(u.beta2),
+            lr_bc1: c(u.lr / u.bias_correction1),
+            sqrt_bc2: c(u.bias_correction2.sqrt()),
+        },
+        wg_first: t.wg_first,
+        wg_end: t.wg_end,
+        norm_out: t.norm_out.unwrap_or(NO_NORM),
+        ..Default::default()
+    }
 }
 
 pub struct OptimizerBuffers<'a> {
@@ -112,7 +129,7 @@ impl OptimizerKernel {
             dev,
             &self.layout,
             "optimizer",
-            &[Res::Records(b.step, 1 + tensors), Res::Dims(&[tensors, 0, 0, 0]), Res::Buf(b.params), Res::Buf(b.grads),
+            &[Res::Records(b.step, 1 + tensors), Res::Dims(words(&UpdateDims { tensors, ..Default::default() })), Res::Buf(b.params), Res::Buf(b.grads),
               Res::Buf(b.slot0), Res::Buf(b.slot1), Res::Buf(b.partials)],
         );
         Dispatch { label: "update", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: grid_1d(groups, 1, max_dim) }

@@ -4,12 +4,7 @@
 use super::shaders::Module;
 use wgpu::util::DeviceExt;
 
-/// Bytes per uniform record (step records and optimizer records), the dynamic-offset stride.
-/// 256 is the largest `min_uniform_buffer_offset_alignment` WebGPU allows, so it always works.
-pub const RECORD: u64 = 256;
-
-/// Invocations per workgroup side of a matmul (8×8), times the 8×8 block each keeps.
-pub const MATMUL_TILE: u32 = 64;
+use super::records::RECORD;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
@@ -47,7 +42,7 @@ pub fn module(dev: &wgpu::Device, m: Module) -> wgpu::ShaderModule {
     if m.proven_in_bounds() {
         // SAFETY: the module's every index is in bounds for the buffers its launcher binds
         // (Module::proven_in_bounds says why) and its loops are bounded by the shape, so wgpu's
-        // runtime bounds checks and loop bounding only cost time (a third of it on lavapipe).
+        // runtime bounds checks and loop bounding only cost time (benches/NOTES.md).
         unsafe { dev.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
     } else {
         dev.create_shader_module(desc)
@@ -70,8 +65,8 @@ pub fn pipeline(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, module: &wgp
     })
 }
 
-/// A resource for one binding: the step buffer (one record, dynamic offset), a small uniform of
-/// dims, or a whole storage buffer.
+/// A resource for one binding: the step buffer (one record, dynamic offset), a small read-only
+/// storage buffer of dims (a record's words), or a whole storage buffer.
 pub enum Res<'a> {
     Step(&'a wgpu::Buffer),
     /// `n` consecutive records from the dynamic offset on (a Step slot seeing a step's block)
@@ -85,7 +80,7 @@ pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &st
         .iter()
         .map(|r| match r {
             Res::Dims(words) => {
-                // pad to 16 bytes: uniform structs are sized in multiples of 16
+                // pad to 16 bytes (every record already is a multiple of 16; any word list then binds)
                 let mut w = words.to_vec();
                 w.resize(words.len().div_ceil(4).max(1) * 4, 0);
                 Some(dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -172,6 +167,3 @@ pub fn grid_1d(n: u32, per: u32, max_dim: u32) -> Grid {
     }
 }
 
-pub fn f(x: f32) -> u32 {
-    x.to_bits()
-}

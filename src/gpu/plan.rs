@@ -9,7 +9,8 @@ use super::loss::{LossBuffers, LossKernel, LossMode};
 use super::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use super::optimizer::{OptimizerBuffers, OptimizerKernel};
 use super::pipeline::Dispatch;
-use super::reduce::{ReduceBuffers, ReduceKernels, SumJob};
+use super::reduce::{ReduceBuffers, ReduceKernels};
+use super::stats::{self, stats_stride};
 use crate::engine::TrainSetup;
 use crate::model::ParamLayout;
 
@@ -44,12 +45,6 @@ pub struct DataBuffers {
     pub len: usize,
     /// training sets only: the batch augmentation and the image shape (H, W) it works on
     pub augment: Option<(crate::data::Augment, (u32, u32))>,
-}
-
-/// Floats per step record in the epoch stats buffer: loss, correct, then per layer
-/// (Σ regularised grad², Σ w², Σ |w|).
-pub fn stats_stride(layers: usize) -> u32 {
-    2 + 3 * layers as u32
 }
 
 pub struct Ctx<'a> {
@@ -140,10 +135,7 @@ impl Ctx<'_> {
         let max_dim = self.gpu.limits.max_compute_workgroups_per_dimension;
         out.push(self.k.optimizer.dispatch(dev, &b.tensors, max_dim, &ob));
         // the step's loss and correct count, then per layer Σ grad², Σ w², Σ |w|: one dispatch
-        let mut jobs = vec![SumJob::per_sample()];
-        for (l, t) in b.tensors.iter().filter(|t| t.norm_out.is_some()).enumerate() {
-            jobs.push(SumJob::weight_sums(t, l as u32));
-        }
+        let jobs = stats::train_jobs(&b.tensors);
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.partials, dst: stats, counters: &b.dummy_rw };
         out.push(self.k.reduce.sum_final(dev, &jobs, stats_stride(layers), &rb));
         out
@@ -159,7 +151,7 @@ impl Ctx<'_> {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs: &b.dummy_rw,
         }));
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
-        out.push(self.k.reduce.sum_final(self.dev(), &[SumJob::per_sample()], 2, &rb));
+        out.push(self.k.reduce.sum_final(self.dev(), &stats::eval_jobs(), stats::EVAL_STRIDE, &rb));
         out
     }
 

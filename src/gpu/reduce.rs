@@ -2,10 +2,16 @@
 
 use super::optimizer::TensorGrid;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
+use super::records::{self, words, ReduceDims, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use super::shaders::Module;
 
-/// One sum of `sum_final` (the `Job` of reduce.wgsl): `count` records of `width` floats from
-/// src[off..] (`partials`: from src2) into field `out` of this step's stats record.
+/// Invocations per workgroup of `sum_final` (one workgroup per job, a fixed tree over them).
+pub const REDUCE_WG: u32 = 256;
+/// Invocations (units) per workgroup of `unit_stats`.
+pub const UNIT_STATS_WG: u32 = 64;
+
+/// One sum of `sum_final`: `count` records of `width` floats from src[off..] (`partials`: from
+/// src2) into field `out` of this step's stats record; `record()` makes reduce.wgsl's SumJob.
 #[derive(Clone, Copy, Debug)]
 pub struct SumJob {
     pub partials: bool,
@@ -19,17 +25,24 @@ pub struct SumJob {
 impl SumJob {
     /// The step's (or chunk's) per-sample (loss, correct) pairs into fields 0 and 1.
     pub fn per_sample() -> Self {
-        SumJob { partials: false, off: 0, count: None, width: 2, out: 0 }
+        SumJob { partials: false, off: 0, count: None, width: 2, out: super::stats::LOSS_FIELD }
     }
 
     /// Layer `layer`'s Σ grad², Σ w², Σ |w| from the partial triples the fused update wrote for
-    /// its weight tensor `t`, into fields 2 + 3·layer ..
+    /// its weight tensor `t`, into its fields (stats::weight_field).
     pub fn weight_sums(t: &TensorGrid, layer: u32) -> Self {
-        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: 2 + 3 * layer }
+        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: super::stats::weight_field(layer) }
     }
 
-    fn words(&self) -> [u32; 8] {
-        [self.partials as u32, self.off, self.count.unwrap_or(u32::MAX), self.width, self.out, 0, 0, 0]
+    pub fn record(&self) -> records::SumJob {
+        records::SumJob {
+            source: if self.partials { SUM_SOURCE_PARTIALS } else { SUM_SOURCE_PAIRS },
+            off: self.off,
+            count: self.count.unwrap_or(SUM_ROWS),
+            width: self.width,
+            out: self.out,
+            ..Default::default()
+        }
     }
 }
 
@@ -47,21 +60,6 @@ pub struct ReduceKernels {
     unit_stats: wgpu::ComputePipeline,
 }
 
-#[derive(Default)]
-struct Dims {
-    n: u32,
-    off: u32,
-    off2: u32,
-    act: u32,
-    stride: u32,
-}
-
-impl Dims {
-    fn words(&self) -> [u32; 8] {
-        [self.n, self.off, self.off2, self.act, self.stride, 0, 0, 0]
-    }
-}
-
 impl ReduceKernels {
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
@@ -76,16 +74,18 @@ impl ReduceKernels {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn make(&self, dev: &wgpu::Device, label: &'static str, p: &wgpu::ComputePipeline, d: Dims, jobs: &[SumJob], b: &ReduceBuffers, grid: Grid) -> Dispatch {
-        let words = d.words();
-        // never empty: a binding holds at least one Job
-        let mut job_words: Vec<u32> = jobs.iter().flat_map(|j| j.words()).collect();
-        job_words.resize(job_words.len().max(8), 0);
+    fn make(&self, dev: &wgpu::Device, label: &'static str, p: &wgpu::ComputePipeline, d: ReduceDims, jobs: &[SumJob], b: &ReduceBuffers, grid: Grid) -> Dispatch {
+        // never empty: a binding holds at least one SumJob
+        let mut table: Vec<records::SumJob> = jobs.iter().map(SumJob::record).collect();
+        if table.is_empty() {
+            table.push(records::SumJob::default());
+        }
         let bg = bind_group(
             dev,
             &self.layout,
             "reduce",
-            &[Res::Step(b.step), Res::Dims(&words), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters), Res::Dims(&job_words)],
+            &[Res::Step(b.step), Res::Dims(words(&d)), Res::Buf(b.src), Res::Buf(b.src2), Res::Buf(b.dst), Res::Buf(b.counters),
+              Res::Dims(bytemuck::cast_slice(&table))],
         );
         Dispatch { label, pipeline: p.clone(), bind_group: bg, record: 0, grid }
     }
@@ -93,13 +93,13 @@ impl ReduceKernels {
     /// One workgroup per job: src = per-sample pairs, src2 = partial triples -> dst, the epoch
     /// stats buffer (records of `stride` floats, this step's at st.stat).
     pub fn sum_final(&self, dev: &wgpu::Device, jobs: &[SumJob], stride: u32, b: &ReduceBuffers) -> Dispatch {
-        let d = Dims { stride, ..Default::default() };
+        let d = ReduceDims { stride, ..Default::default() };
         self.make(dev, "sum_final", &self.sum_final, d, jobs, b, Grid::Fixed(jobs.len() as u32, 1, 1))
     }
 
     /// src = h (B, n) -> counters[alive..] fired flags, counters[sat..] saturated counts.
     pub fn unit_stats(&self, dev: &wgpu::Device, n: u32, act: u32, alive: u32, sat: u32, b: &ReduceBuffers) -> Dispatch {
-        let d = Dims { n, act, off: alive, off2: sat, ..Default::default() };
-        self.make(dev, "unit_stats", &self.unit_stats, d, &[], b, Grid::Fixed(n.div_ceil(64), 1, 1))
+        let d = ReduceDims { n, act, off: alive, off2: sat, ..Default::default() };
+        self.make(dev, "unit_stats", &self.unit_stats, d, &[], b, Grid::Fixed(n.div_ceil(UNIT_STATS_WG), 1, 1))
     }
 }

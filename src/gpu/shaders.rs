@@ -1,56 +1,56 @@
-//! Every WGSL source, in one place. A module is `common.wgsl` + (for matmul, preludes that
-//! declare the K-contiguous operands and dz as vec4 or scalar arrays, and abt's block width) +
-//! the family's file.
+//! Every WGSL source, and the one loader that builds a module from them.
+//!
+//! Each file under shaders/ is WGSL as it stands except for its `#import NAME` lines, which the
+//! loader resolves (as vello's preprocessor resolves `#import`):
+//! - `#import consts` is generated here from Rust: every code (activation, loss, loss mode,
+//!   optimizer), flag bit, sentinel, block size and workgroup size, named as in Rust, so the
+//!   shaders use names and no number is written in two languages. It also carries the variant's
+//!   own constants (abt's column count BC, DZ4).
+//! - `#import common` is shaders/common.wgsl (the Step record, the dropout hash, activations).
+//! - `#import matmul_operands` and `#import matmul_dz` name the small prelude files that
+//!   declare matmul's K-contiguous operands and dz either as vec4 or as scalar arrays, with their
+//!   loaders; the module variant picks the file (shaders/matmul_{vec4,scalar}.wgsl,
+//!   shaders/matmul_dz_{vec4,scalar}.wgsl). They are files, not `override` constants, because
+//!   they change binding types, and BC sizes function-local arrays, which an `override` cannot.
+//!
+//! The importing file comes first with each `#import` line kept as a comment of the same length,
+//! and the imports follow it (WGSL declarations may come in any order), so the file's own line
+//! numbers are the module's; `Source::locate` maps any offset, in an import too, back to its
+//! file and line.
 
-pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
-pub const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
-pub const GATHER: &str = include_str!("../../shaders/gather.wgsl");
-pub const LOSS: &str = include_str!("../../shaders/loss.wgsl");
-pub const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
-pub const OPTIMIZER: &str = include_str!("../../shaders/optimizer.wgsl");
+use super::gather::{GATHER_WG_X, GATHER_WG_Y};
+use super::loss::{LossMode, LOSS_WG};
+use super::matmul::{ABT_COLS, ABT_COLS_WIDE, MATMUL_BLOCK, MATMUL_WG};
+use super::optimizer::{UPDATE_PER, UPDATE_WG};
+use super::records::{FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
+use super::reduce::{REDUCE_WG, UNIT_STATS_WG};
+use crate::data::{AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, PIXEL_SCALE, TWO_PI};
+use crate::model::{Activation, Loss};
+use crate::optim::OptimizerKind;
+use std::borrow::Cow;
+use std::fmt::Write;
 
-/// Operands read along K as real vec4 loads: valid when K % 4 == 0 (tensor offsets are multiples
-/// of 4 by ParamLayout, activation buffers start at 0).
-const MATMUL_VEC4: &str = "
-@group(0) @binding(2) var<storage, read> p4: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
-fn ld4p(i: u32) -> vec4<f32> { return p4[i >> 2u]; }
-fn ld4x(i: u32) -> vec4<f32> { return x4[i >> 2u]; }
-fn ld1p(i: u32) -> f32 { return p4[i >> 2u][i & 3u]; }
-fn ld1x(i: u32) -> f32 { return x4[i >> 2u][i & 3u]; }
-";
+/// The shader files, by the name `#import` and error messages use.
+pub const FILES: [(&str, &str); 10] = [
+    ("common.wgsl", include_str!("../../shaders/common.wgsl")),
+    ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    ("matmul_vec4.wgsl", include_str!("../../shaders/matmul_vec4.wgsl")),
+    ("matmul_scalar.wgsl", include_str!("../../shaders/matmul_scalar.wgsl")),
+    ("matmul_dz_vec4.wgsl", include_str!("../../shaders/matmul_dz_vec4.wgsl")),
+    ("matmul_dz_scalar.wgsl", include_str!("../../shaders/matmul_dz_scalar.wgsl")),
+    ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),
+    ("loss.wgsl", include_str!("../../shaders/loss.wgsl")),
+    ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
+    ("optimizer.wgsl", include_str!("../../shaders/optimizer.wgsl")),
+];
 
-/// Any K: four scalar loads make the vec4 (reads past a row's end are discarded by the stores).
-const MATMUL_SCALAR: &str = "
-@group(0) @binding(2) var<storage, read> p4: array<f32>;
-@group(0) @binding(3) var<storage, read> x4: array<f32>;
-fn ld4p(i: u32) -> vec4<f32> { return vec4<f32>(p4[i], p4[i + 1u], p4[i + 2u], p4[i + 3u]); }
-fn ld4x(i: u32) -> vec4<f32> { return vec4<f32>(x4[i], x4[i + 1u], x4[i + 2u], x4[i + 3u]); }
-fn ld1p(i: u32) -> f32 { return p4[i]; }
-fn ld1x(i: u32) -> f32 { return x4[i]; }
-";
+/// The name the generated constants are imported and reported by.
+pub const CONSTS: &str = "consts";
 
-/// dz (M, N) read a float at a time (any N).
-const DZ_SCALAR: &str = "
-const DZ4: bool = false;
-@group(0) @binding(4) var<storage, read> s1: array<f32>;
-fn ld1z(i: u32) -> f32 { return s1[i]; }
-fn ld4z(i: u32) -> vec4<f32> { return vec4<f32>(s1[i], s1[i + 1u], s1[i + 2u], s1[i + 3u]); }
-";
-
-/// dz (M, N) as vec4 when N % 4 == 0: ab reads four steps of its N loop at once, atb the eight dz
-/// values of a row as two loads (on lavapipe 2.5× fewer loads per multiply-add).
-const DZ_VEC4: &str = "
-const DZ4: bool = true;
-@group(0) @binding(4) var<storage, read> s14: array<vec4<f32>>;
-fn ld1z(i: u32) -> f32 { return s14[i >> 2u][i & 3u]; }
-fn ld4z(i: u32) -> vec4<f32> { return s14[i >> 2u]; }
-";
-
-/// abt's columns per invocation: 8 (every layer) or 16 (layers of at least WIDE_MIN_N outputs:
-/// fewer loads per product, but a 64-wide layer would leave half the invocations idle).
-const ABT_NARROW: &str = "const BC: u32 = 8u;";
-const ABT_WIDE: &str = "const BC: u32 = 16u;";
+/// A shader file's text by name.
+pub fn file(name: &str) -> Option<&'static str> {
+    FILES.iter().find(|f| f.0 == name).map(|f| f.1)
+}
 
 /// The kernel families, as modules are built from them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +66,41 @@ pub enum Module {
     Loss,
     Reduce,
     Optimizer,
+}
+
+/// A composed module: its text and where each file's text lies in it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub text: String,
+    /// (file name, byte range in `text`), in order
+    pub parts: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// A place in a shader file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    /// 1-based
+    pub line: usize,
+    /// 1-based, in bytes
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+impl Source {
+    /// The file, line and column of byte `offset` of the composed text.
+    pub fn locate(&self, offset: usize) -> Option<Location> {
+        let (file, range) = self.parts.iter().find(|p| p.1.contains(&offset) || (p.1.end == offset && offset == self.text.len()))?;
+        let before = &self.text[range.start..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = offset - range.start - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        Some(Location { file: file.clone(), line, column })
+    }
 }
 
 impl Module {
@@ -93,19 +128,145 @@ impl Module {
         }
     }
 
-    /// The full WGSL text of the module.
-    pub fn source(self) -> String {
-        let parts: [&str; 4] = match self {
-            Module::MatmulVec4Wide => [MATMUL_VEC4, DZ_SCALAR, ABT_WIDE, MATMUL],
-            Module::MatmulVec4Dz4 => [MATMUL_VEC4, DZ_VEC4, ABT_NARROW, MATMUL],
-            Module::MatmulVec4 => [MATMUL_VEC4, DZ_SCALAR, ABT_NARROW, MATMUL],
-            Module::MatmulScalar => [MATMUL_SCALAR, DZ_SCALAR, ABT_NARROW, MATMUL],
-            Module::Gather => ["", "", "", GATHER],
-            Module::Loss => ["", "", "", LOSS],
-            Module::Reduce => ["", "", "", REDUCE],
-            Module::Optimizer => ["", "", "", OPTIMIZER],
+    /// The family's file, the one the module is built from.
+    pub fn file(self) -> &'static str {
+        match self {
+            Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => "matmul.wgsl",
+            Module::Gather => "gather.wgsl",
+            Module::Loss => "loss.wgsl",
+            Module::Reduce => "reduce.wgsl",
+            Module::Optimizer => "optimizer.wgsl",
+        }
+    }
+
+    /// The file an `#import name` line brings in for this variant (None: unknown name).
+    fn import_file(self, name: &str) -> Option<&'static str> {
+        let vec4 = matches!(self, Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4);
+        match name {
+            "common" => Some("common.wgsl"),
+            "matmul_operands" => Some(if vec4 { "matmul_vec4.wgsl" } else { "matmul_scalar.wgsl" }),
+            "matmul_dz" => Some(if self == Module::MatmulVec4Dz4 { "matmul_dz_vec4.wgsl" } else { "matmul_dz_scalar.wgsl" }),
+            _ => None,
+        }
+    }
+
+    /// The generated constants: shared codes, flags and sizes, then this variant's own.
+    pub fn constants(self) -> String {
+        let mut s = String::from("// generated by src/gpu/shaders.rs from the Rust definitions\n");
+        let mut u = |name: &str, v: u32| {
+            let _ = writeln!(s, "const {name}: u32 = {v}u;");
         };
-        format!("{COMMON}\n{}\n{}\n{}\n{}", parts[0], parts[1], parts[2], parts[3])
+        for (name, a) in [
+            ("ACT_IDENTITY", Activation::Identity),
+            ("ACT_RELU", Activation::Relu),
+            ("ACT_LEAKY_RELU", Activation::LeakyRelu(0.0)),
+            ("ACT_TANH", Activation::Tanh),
+            ("ACT_SIGMOID", Activation::Sigmoid),
+        ] {
+            u(name, a.code());
+        }
+        for (name, l) in [
+            ("LOSS_SOFTMAX_XENT", Loss::SoftmaxCrossEntropy),
+            ("LOSS_BCE", Loss::BinaryCrossEntropy),
+            ("LOSS_MSE", Loss::MeanSquaredError),
+            ("LOSS_COSINE", Loss::Cosine),
+        ] {
+            u(name, l.code());
+        }
+        for (name, m) in [("MODE_TRAIN", LossMode::Train), ("MODE_EVALUATE", LossMode::Evaluate), ("MODE_PREDICT", LossMode::Predict)] {
+            u(name, m as u32);
+        }
+        for (name, k) in [
+            ("OPT_SGD", OptimizerKind::Sgd),
+            ("OPT_MOMENTUM", OptimizerKind::Momentum),
+            ("OPT_NESTEROV", OptimizerKind::Nesterov),
+            ("OPT_RMSPROP", OptimizerKind::Rmsprop),
+            ("OPT_ADAM", OptimizerKind::Adam),
+            ("OPT_ADAMW", OptimizerKind::Adamw),
+        ] {
+            u(name, k.code());
+        }
+        for (name, v) in [
+            ("FLAG_NESTEROV", FLAG_NESTEROV),
+            ("FLAG_PROXIMAL", FLAG_PROXIMAL),
+            ("FLAG_DECAY", FLAG_DECAY),
+            ("FLAG_RMS_MOMENTUM", FLAG_RMS_MOMENTUM),
+            ("NO_NORM", NO_NORM),
+            ("SUM_ROWS", SUM_ROWS),
+            ("SUM_SOURCE_PAIRS", SUM_SOURCE_PAIRS),
+            ("SUM_SOURCE_PARTIALS", SUM_SOURCE_PARTIALS),
+            ("B", MATMUL_BLOCK),
+            ("MATMUL_WG", MATMUL_WG),
+            ("UPDATE_WG", UPDATE_WG),
+            ("UPDATE_PER", UPDATE_PER),
+            ("REDUCE_WG", REDUCE_WG),
+            ("UNIT_STATS_WG", UNIT_STATS_WG),
+            ("LOSS_WG", LOSS_WG),
+            ("GATHER_WG_X", GATHER_WG_X),
+            ("GATHER_WG_Y", GATHER_WG_Y),
+        ] {
+            u(name, v);
+        }
+        for (name, v) in [("AUG_PARAMS", AUG_PARAMS), ("AUG_NOISE_RADIUS", AUG_NOISE_RADIUS), ("AUG_NOISE_ANGLE", AUG_NOISE_ANGLE)] {
+            u(name, v);
+        }
+        let _ = writeln!(s, "const PIXEL_SCALE_BITS: u32 = {:#x}u;", PIXEL_SCALE.to_bits());
+        // Debug prints the shortest decimal that parses back to the same f32
+        for (name, v) in [("DEG_TO_RAD", DEG_TO_RAD), ("TWO_PI", TWO_PI)] {
+            let _ = writeln!(s, "const {name}: f32 = {v:?};");
+        }
+        let mut u = |name: &str, v: u32| {
+            let _ = writeln!(s, "const {name}: u32 = {v}u;");
+        };
+        u("BC", if self == Module::MatmulVec4Wide { ABT_COLS_WIDE } else { ABT_COLS });
+        let _ = writeln!(s, "const DZ4: bool = {};", self == Module::MatmulVec4Dz4);
+        s
+    }
+
+    /// The full WGSL text of the module, from the built-in files.
+    pub fn source(self) -> String {
+        self.compose(&|name| file(name).map(Cow::Borrowed)).map(|s| s.text).unwrap_or_else(|e| panic!("{}: {e}", self.name()))
+    }
+
+    /// Builds the module from the family's file, reading files through `read`: the file first
+    /// (its `#import` lines commented out in place), then each import once, depth first.
+    pub fn compose<'a>(self, read: &dyn Fn(&str) -> Option<Cow<'a, str>>) -> Result<Source, String> {
+        let mut src = Source { text: String::new(), parts: Vec::new() };
+        let mut pending = vec![self.file().to_string()];
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(name) = pending.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let text: Cow<str> = if name == CONSTS {
+                Cow::Owned(self.constants())
+            } else {
+                read(&name).ok_or_else(|| format!("no shader file {name}"))?
+            };
+            let start = src.text.len();
+            let mut imports = Vec::new();
+            for (i, line) in text.split_inclusive('\n').enumerate() {
+                match line.trim_end().strip_prefix("#import ") {
+                    Some(what) => {
+                        let what = what.trim();
+                        let f = if what == CONSTS { CONSTS } else {
+                            self.import_file(what).ok_or_else(|| format!("{name}:{}: unknown import {what}", i + 1))?
+                        };
+                        imports.push(f.to_string());
+                        src.text.push_str("// ");
+                        src.text.push_str(line);
+                    }
+                    None => src.text.push_str(line),
+                }
+            }
+            if !src.text.ends_with('\n') {
+                src.text.push('\n');
+            }
+            src.parts.push((name, start..src.text.len()));
+            pending.extend(imports.into_iter().rev());
+        }
+        Ok(src)
     }
 
     /// Whether every index the module computes is in bounds by construction, so the module may be

@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 use wgpu_mlp::gpu::pipeline::Dispatch;
+use wgpu_mlp::gpu::records::{RecordSlot, Step};
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{NetworkSpec, ParamLayout, Params};
 
@@ -53,11 +54,10 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
     }
 }
 
-/// A step buffer with one record: rows, offset, step, stat, grad_scale.
+/// A step buffer with one record (offset 0, stat 0).
 pub fn step(ctx: &GpuContext, rows: usize, step: u32, grad_scale: f32) -> wgpu::Buffer {
-    let mut w = [0u32; 64];
-    w[..5].copy_from_slice(&[rows as u32, 0, step, 0, grad_scale.to_bits()]);
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&w), usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE })
+    let slot = RecordSlot::of(&Step::new(rows as u32, 0, step, 0, grad_scale));
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::bytes_of(&slot), usage: wgpu::BufferUsages::STORAGE })
 }
 
 /// Records `ds` in one pass and submits; device errors fail the test.
@@ -75,21 +75,10 @@ pub fn run(ctx: &GpuContext, ds: &[Dispatch], rows: usize) {
     .expect("dispatch");
 }
 
-/// Copies the first `n` floats of `b` back to the host.
+/// Copies the first `n` floats of `b` back to the host (the engine's readback).
 pub fn read(ctx: &GpuContext, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
-    let bytes = 4 * n.max(1) as u64;
-    let st = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: None, size: bytes, usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(b, 0, &st, 0, bytes);
-    ctx.queue.submit([enc.finish()]);
-    let (tx, rx) = std::sync::mpsc::channel();
-    st.map_async(wgpu::MapMode::Read, .., move |r| {
-        let _ = tx.send(r);
-    });
-    // tests share one device across threads: wait for our own callback, not just one poll
-    ctx.wait_for_callback(&rx).expect("wait").expect("map");
-    let v: Vec<f32> = bytemuck::cast_slice(&st.get_mapped_range(..).expect("range")).to_vec();
-    v[..n].to_vec()
+    let out = ctx.read_back(&[(b, 0, 4 * n as u64)]).expect("readback");
+    bytemuck::cast_slice(&out[0]).to_vec()
 }
 
 /// Weights and biases drawn from U(±1/√fan_in), seeded.
