@@ -6,9 +6,7 @@ use super::records::{self, words};
 use super::shaders::Module;
 use crate::data::{Augment, Dataset, Features, Targets};
 
-/// Invocations per workgroup of the gathers: columns (feature or target words) × batch rows.
-pub const GATHER_WG_X: u32 = 64;
-pub const GATHER_WG_Y: u32 = 4;
+pub use super::consts::{GATHER_WG_X, GATHER_WG_Y};
 
 /// What a gather dispatch does; `dispatch` makes gather.wgsl's GatherDims of it.
 #[derive(Clone, Copy, Debug, Default)]

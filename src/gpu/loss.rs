@@ -5,18 +5,7 @@ use super::records::{words, LossDims};
 use super::shaders::Module;
 use crate::model::Loss;
 
-/// Invocations (samples) per workgroup of `loss`.
-pub const LOSS_WG: u32 = 64;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LossMode {
-    /// loss, correct and the logits gradient
-    Train = 0,
-    /// loss and correct only
-    Evaluate = 1,
-    /// probabilities (or values) into the output buffer
-    Predict = 2,
-}
+pub use super::consts::{LossMode, LOSS_WG};
 
 pub struct LossBuffers<'a> {
     pub step: &'a wgpu::Buffer,

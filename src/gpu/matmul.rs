@@ -7,17 +7,7 @@ use super::records::{self, words};
 use super::shaders::Module;
 use std::sync::OnceLock;
 
-/// Rows and columns of the output block each invocation keeps in registers (B in the shader).
-pub const MATMUL_BLOCK: u32 = 8;
-/// Invocations per workgroup side (the workgroup is MATMUL_WG × MATMUL_WG).
-pub const MATMUL_WG: u32 = 8;
-/// Output rows (and columns) one workgroup covers.
-pub const MATMUL_TILE: u32 = MATMUL_WG * MATMUL_BLOCK;
-/// abt's columns per invocation (BC in the shader): 8 on every layer, or 16 on layers of at
-/// least WIDE_MIN_N outputs (fewer loads per product, but a 64-wide layer would leave half the
-/// invocations idle).
-pub const ABT_COLS: u32 = 8;
-pub const ABT_COLS_WIDE: u32 = 16;
+pub use super::consts::{ABT_COLS, ABT_COLS_WIDE, MATMUL_BLOCK, MATMUL_TILE, MATMUL_WG};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {

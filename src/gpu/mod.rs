@@ -2,6 +2,7 @@
 //! src/cpu/), and the engine that records every step of an epoch into few command buffers.
 
 pub mod buffers;
+pub mod consts;
 pub mod context;
 pub mod engine;
 pub mod gather;

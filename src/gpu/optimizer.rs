@@ -8,11 +8,7 @@ use super::records::{words, Update, UpdateDims, UpdateRecord, FLAG_DECAY, FLAG_N
 use super::shaders::Module;
 use crate::optim::{OptimizerKind, UpdateParams};
 
-/// Elements per invocation of `update`, as quads strided by the workgroup so neighbouring
-/// invocations touch neighbouring quads; the record is read once per invocation.
-pub const UPDATE_PER: u32 = 32;
-/// Invocations per workgroup of `update`.
-pub const UPDATE_WG: u32 = 256;
+pub use super::consts::{UPDATE_PER, UPDATE_WG};
 
 /// Where one tensor sits in the fused update: its workgroups and, for weight tensors, where its
 /// partial triples (one per invocation) go in the partials buffer.

@@ -1,14 +1,10 @@
 //! Host side of shaders/reduce.wgsl (CPU twins: src/cpu/reduce.rs).
 
-use super::optimizer::TensorGrid;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::records::{self, words, ReduceDims, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use super::shaders::Module;
 
-/// Invocations per workgroup of `sum_final` (one workgroup per job, a fixed tree over them).
-pub const REDUCE_WG: u32 = 256;
-/// Invocations (units) per workgroup of `unit_stats`.
-pub const UNIT_STATS_WG: u32 = 64;
+pub use super::consts::{REDUCE_WG, UNIT_STATS_WG};
 
 /// One sum of `sum_final`: `count` records of `width` floats from src[off..] (`partials`: from
 /// src2) into field `out` of this step's stats record; `record()` makes reduce.wgsl's SumJob.
@@ -23,17 +19,6 @@ pub struct SumJob {
 }
 
 impl SumJob {
-    /// The step's (or chunk's) per-sample (loss, correct) pairs into fields 0 and 1.
-    pub fn per_sample() -> Self {
-        SumJob { partials: false, off: 0, count: None, width: 2, out: super::stats::LOSS_FIELD }
-    }
-
-    /// Layer `layer`'s Σ grad², Σ w², Σ |w| from the partial triples the fused update wrote for
-    /// its weight tensor `t`, into its fields (stats::weight_field).
-    pub fn weight_sums(t: &TensorGrid, layer: u32) -> Self {
-        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: super::stats::weight_field(layer) }
-    }
-
     pub fn record(&self) -> records::SumJob {
         records::SumJob {
             source: if self.partials { SUM_SOURCE_PARTIALS } else { SUM_SOURCE_PAIRS },

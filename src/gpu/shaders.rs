@@ -18,12 +18,8 @@
 //! numbers are the module's; `Source::locate` maps any offset, in an import too, back to its
 //! file and line.
 
-use super::gather::{GATHER_WG_X, GATHER_WG_Y};
-use super::loss::{LossMode, LOSS_WG};
-use super::matmul::{ABT_COLS, ABT_COLS_WIDE, MATMUL_BLOCK, MATMUL_WG};
-use super::optimizer::{UPDATE_PER, UPDATE_WG};
+use super::consts::{LossMode, ABT_COLS, ABT_COLS_WIDE, GATHER_WG_X, GATHER_WG_Y, LOSS_WG, MATMUL_BLOCK, MATMUL_WG, REDUCE_WG, UNIT_STATS_WG, UPDATE_PER, UPDATE_WG};
 use super::records::{FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
-use super::reduce::{REDUCE_WG, UNIT_STATS_WG};
 use crate::data::{AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, PIXEL_SCALE, TWO_PI};
 use crate::model::{Activation, Loss};
 use crate::optim::OptimizerKind;

@@ -105,3 +105,17 @@ pub fn eval_stats(stats: &[u32], samples: usize) -> EvalStats {
     }
     st
 }
+
+/// The sums that fill the stats layout (`sum_final`'s jobs name their fields here).
+impl SumJob {
+    /// The step's (or chunk's) per-sample (loss, correct) pairs into fields 0 and 1.
+    pub fn per_sample() -> Self {
+        SumJob { partials: false, off: 0, count: None, width: 2, out: LOSS_FIELD }
+    }
+
+    /// Layer `layer`'s Σ grad², Σ w², Σ |w| from the partial triples the fused update wrote for
+    /// its weight tensor `t`, into its fields (`weight_field`).
+    pub fn weight_sums(t: &TensorGrid, layer: u32) -> Self {
+        SumJob { partials: true, off: t.norm_out.unwrap_or(0), count: Some(t.partials()), width: 3, out: weight_field(layer) }
+    }
+}
