@@ -50,7 +50,7 @@
 //! # }
 //! ```
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod bench;
 pub mod config;
 pub mod cpu;

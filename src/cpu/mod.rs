@@ -4,7 +4,7 @@
 pub mod activation;
 pub mod augment;
 pub mod dropout;
-pub mod engine;
+mod engine;
 pub mod gather;
 pub mod gradcheck;
 pub mod loss;
