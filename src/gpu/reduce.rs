@@ -95,7 +95,7 @@ impl ReduceKernels {
         self.make(dev, "sum_final", &self.sum_final, d, jobs, b, Grid::Fixed(jobs.len() as u32, 1, 1))
     }
 
-    /// src = h (B, n) -> counters[alive..] fired flags, counters[sat..] saturated counts.
+    /// src = h (B, n) -> `counters[alive..]` fired flags, `counters[sat..]` saturated counts.
     pub fn unit_stats(&self, dev: &wgpu::Device, n: u32, act: u32, alive: u32, sat: u32, b: &ReduceBuffers) -> Dispatch {
         let d = ReduceDims { n, act, off: alive, off2: sat, ..Default::default() };
         self.make(dev, "unit_stats", &self.unit_stats, d, &[], b, Grid::Fixed(n.div_ceil(UNIT_STATS_WG), 1, 1))
