@@ -50,12 +50,17 @@ fn check_size(ctx: &GpuContext, label: &str, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// Every device buffer one training run uses, sized once for batches of up to `cap` rows.
 pub struct Buffers {
+    /// all parameters as one flat f32 buffer, laid out by `ParamLayout`
     pub params: wgpu::Buffer,
+    /// gradients, the same layout as `params`
     pub grads: wgpu::Buffer,
+    /// optimizer state slot 0 (e.g. momentum / Adam's m), the same layout as `params`
     pub slot0: wgpu::Buffer,
+    /// optimizer state slot 1 (e.g. Adam's v), the same layout as `params`
     pub slot1: wgpu::Buffer,
-    /// h[0] = input batch, h[l] = output of layer l-1 (cap rows each)
+    /// `h[0]` = input batch, `h[l]` = output of layer l-1 (cap rows each)
     pub h: Vec<wgpu::Buffer>,
     /// input of layer l after dropout (None: no dropout there)
     pub dropped: Vec<Option<wgpu::Buffer>>,
@@ -69,19 +74,27 @@ pub struct Buffers {
     pub partials: wgpu::Buffer,
     /// the fused update's tensors, in record order: per layer weights (with norm) then bias
     pub tensors: Vec<TensorGrid>,
-    /// per hidden unit: fired flag at alive_off[l], saturated count at sat_off[l] (u32)
+    /// per hidden unit: fired flag at `alive_off[l]`, saturated count at `sat_off[l]` (u32)
     pub counters: wgpu::Buffer,
+    /// word offset in `counters` of hidden layer l's fired flags (one u32 per unit)
     pub alive_off: Vec<u32>,
+    /// word offset in `counters` of hidden layer l's saturation counts (one u32 per unit)
     pub sat_off: Vec<u32>,
+    /// u32 words in `counters`
     pub counter_words: u32,
     /// step records (read-only storage, bound at dynamic offsets): CHUNK_STEPS × records_per_step × 256 bytes
     pub steps: wgpu::Buffer,
+    /// RECORD-byte slots per step: the Step, then one UpdateRecord per tensor
     pub records_per_step: usize,
+    /// a small read-only buffer bound to a slot a dispatch does not use
     pub dummy_r: wgpu::Buffer,
+    /// a small read-write buffer bound to a slot a dispatch does not use
     pub dummy_rw: wgpu::Buffer,
 }
 
 impl Buffers {
+    /// Allocates every buffer for `setup`'s network and `cap` rows per batch; errors
+    /// (`Error::Gpu`) when one exceeds the adapter's buffer size limits.
     pub fn new(ctx: &GpuContext, setup: &TrainSetup, layout: &ParamLayout, cap: usize) -> Result<Self> {
         let spec = &setup.spec;
         let layers = spec.num_layers();

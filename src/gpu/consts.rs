@@ -5,11 +5,14 @@
 
 /// Invocations per workgroup of the gathers: columns (feature or target words) × batch rows.
 pub const GATHER_WG_X: u32 = 64;
+/// Batch rows per workgroup of the gathers (the y side; see `GATHER_WG_X`).
 pub const GATHER_WG_Y: u32 = 4;
 
 /// Invocations (samples) per workgroup of `loss`.
 pub const LOSS_WG: u32 = 64;
 
+/// What loss.wgsl writes besides the per-sample (loss, correct) pairs; `LossDims::mode` is its
+/// discriminant, the shader's `MODE_*` constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LossMode {
     /// loss, correct and the logits gradient
@@ -26,10 +29,12 @@ pub const MATMUL_BLOCK: u32 = 8;
 pub const MATMUL_WG: u32 = 8;
 /// Output rows (and columns) one workgroup covers.
 pub const MATMUL_TILE: u32 = MATMUL_WG * MATMUL_BLOCK;
-/// abt's columns per invocation (BC in the shader): 8 on every layer, or 16 on layers of at
-/// least WIDE_MIN_N outputs (fewer loads per product, but a 64-wide layer would leave half the
-/// invocations idle).
+/// abt's columns per invocation (BC in the shader) on layers narrower than `WIDE_MIN_N`
+/// outputs (src/gpu/matmul.rs) and in the scalar module.
 pub const ABT_COLS: u32 = 8;
+/// abt's columns per invocation in the wide vec4 module, used on layers of at least
+/// `WIDE_MIN_N` outputs (fewer loads per product, but a 64-wide layer would leave half the
+/// invocations idle).
 pub const ABT_COLS_WIDE: u32 = 16;
 
 /// Elements per invocation of `update`, as quads strided by the workgroup so neighbouring

@@ -7,16 +7,25 @@ use std::sync::{Arc, Mutex};
 /// One adapter as the user sees it in `--device` listings.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AdapterSummary {
+    /// the adapter's name as the driver reports it
     pub name: String,
+    /// the backend (Vulkan, Metal, Dx12, Gl, ...) as its Debug text
     pub backend: String,
+    /// the device type (DiscreteGpu, IntegratedGpu, Cpu, ...) as its Debug text
     pub device_type: String,
 }
 
+/// The wgpu instance, adapter, device and queue of one GPU, created once per run and shared.
 pub struct GpuContext {
+    /// the wgpu instance the adapter came from
     pub instance: wgpu::Instance,
+    /// the chosen adapter
     pub adapter: wgpu::Adapter,
+    /// the device every buffer and pipeline is created on
     pub device: wgpu::Device,
+    /// the device's queue, for writes and submissions
     pub queue: wgpu::Queue,
+    /// the adapter's name, backend and type
     pub info: wgpu::AdapterInfo,
     /// The device's limits (the adapter's own, requested in full).
     pub limits: wgpu::Limits,
@@ -101,6 +110,7 @@ impl GpuContext {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
     }
 
+    /// This adapter as an `AdapterSummary` (name, backend, device type).
     pub fn summary(&self) -> AdapterSummary {
         summary(&self.info)
     }

@@ -11,28 +11,42 @@ pub use super::consts::{GATHER_WG_X, GATHER_WG_Y};
 /// What a gather dispatch does; `dispatch` makes gather.wgsl's GatherDims of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GatherDims {
+    /// features per row (IN); x: (B, dim)
     pub dim: u32,
+    /// features are u8 pixels (packed 4 per word), else f32
     pub is_u8: bool,
     /// target words per row: 1 for labels, K for value rows, 0 to skip targets
     pub tw: u32,
+    /// row b reads dataset row `perm[offset + b]` (training), else row `offset + b` (evaluation)
     pub use_perm: bool,
+    /// input dropout keep probability; below 1 the dispatch also writes `dropped`
     pub keep: f32,
+    /// the run's RNG key (dropout mask, augmentation draws)
     pub key: u32,
     /// training-batch augmentation of u8 images of shape (H, W) (H·W = dim), as
     /// src/cpu/augment.rs computes it; None or the identity: plain gather
     pub augment: Option<(Augment, (u32, u32))>,
 }
 
+/// The buffers gather.wgsl binds, in binding order after the dims.
 pub struct GatherBuffers<'a> {
+    /// the step records (binding 0, dynamic offset)
     pub step: &'a wgpu::Buffer,
+    /// the epoch's row permutation (u32 per row)
     pub perm: &'a wgpu::Buffer,
+    /// the resident dataset's features, as `feature_bytes` lays them out
     pub features: &'a wgpu::Buffer,
+    /// the resident dataset's targets, as `target_words` lays them out
     pub targets_src: &'a wgpu::Buffer,
+    /// out: the batch x: (B, dim) f32
     pub x: &'a wgpu::Buffer,
+    /// out: x after input dropout, (B, dim) (written only when keep < 1)
     pub dropped: &'a wgpu::Buffer,
+    /// out: the batch's targets, (B, tw) words
     pub targets: &'a wgpu::Buffer,
 }
 
+/// The gather pipelines (`gather`, and `gather_u8x4` for packed u8 rows) and their layout.
 pub struct GatherKernel {
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
@@ -41,6 +55,7 @@ pub struct GatherKernel {
 }
 
 impl GatherKernel {
+    /// Builds both gather pipelines on `dev`.
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
         let layout = layout(dev, "gather", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
@@ -49,6 +64,9 @@ impl GatherKernel {
         GatherKernel { layout, pipeline: general, packed }
     }
 
+    /// x: (B, dim), targets: (B, tw) from dataset rows chosen by the step's offset (and perm);
+    /// picks `gather_u8x4` for u8 rows with dim % 4 == 0 and no augmentation. Panics if
+    /// augmentation is asked of non-u8 data or an image shape whose H·W is not dim.
     pub fn dispatch(&self, dev: &wgpu::Device, d: &GatherDims, b: &GatherBuffers) -> Dispatch {
         let drop = d.keep < 1.0;
         let inv = if drop { 1.0 / d.keep } else { 1.0 };

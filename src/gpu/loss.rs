@@ -7,22 +7,30 @@ use crate::model::Loss;
 
 pub use super::consts::{LossMode, LOSS_WG};
 
+/// The buffers loss.wgsl binds, in binding order after the dims.
 pub struct LossBuffers<'a> {
+    /// the step records (binding 0, dynamic offset)
     pub step: &'a wgpu::Buffer,
+    /// z: (B, K) output-layer logits
     pub logits: &'a wgpu::Buffer,
+    /// the batch's targets: (B) u32 labels or (B, K) f32 values
     pub targets: &'a wgpu::Buffer,
+    /// out (MODE_TRAIN): dz: (B, K) = ∂(mean loss)/∂z
     pub dz: &'a wgpu::Buffer,
     /// (B, 2): per-sample loss and correct flag
     pub sample: &'a wgpu::Buffer,
+    /// out (MODE_PREDICT): probabilities or values at `probs[(offset + b)·K + k]`
     pub probs: &'a wgpu::Buffer,
 }
 
+/// The loss pipeline (loss.wgsl; CPU twin src/cpu/loss.rs) and its layout.
 pub struct LossKernel {
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
 }
 
 impl LossKernel {
+    /// Builds the loss pipeline on `dev`.
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
         let layout = layout(dev, "loss", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
@@ -30,7 +38,8 @@ impl LossKernel {
         LossKernel { layout, pipeline }
     }
 
-    /// `labels`: targets are class labels; `k`: outputs.
+    /// z: (B, K) logits, targets -> sample: (B, 2) (loss, correct), and by `mode` dz: (B, K) or
+    /// probs; `labels`: targets are class labels; `k`: outputs K.
     pub fn dispatch(&self, dev: &wgpu::Device, loss: Loss, k: u32, labels: bool, mode: LossMode, b: &LossBuffers) -> Dispatch {
         let rec = LossDims { k, loss: loss.code(), labels: labels as u32, mode: mode as u32 };
         let bg = bind_group(

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 pub use super::consts::{ABT_COLS, ABT_COLS_WIDE, MATMUL_BLOCK, MATMUL_TILE, MATMUL_WG};
 
+/// Which of matmul.wgsl's three entry points a dispatch runs (`abt`, `ab`, `atb`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
     /// h (M, N) = act(x (M, K) · w (N, K)ᵀ + b)
@@ -22,13 +23,21 @@ pub enum Form {
 /// What a matmul dispatch computes; `record()` makes matmul.wgsl's MatmulDims of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MatmulDims {
+    /// N: the layer's outputs (rows of w: (N, K))
     pub n: u32,
+    /// K: the layer's inputs (columns of w and x)
     pub k: u32,
+    /// float offset of w: (N, K) in the flat parameter buffer (abt, ab)
     pub w_off: u32,
+    /// float offset of b: (N) in params (abt), or of db in the gradient buffer (atb)
     pub b_off: u32,
+    /// activation code (`Activation::code`); abt applies it, ab its derivative
     pub act: u32,
+    /// leaky ReLU's negative slope
     pub slope: f32,
+    /// layer index, a dropout-mask counter input
     pub layer: u32,
+    /// the run's RNG key for the dropout mask
     pub key: u32,
     /// keep probability < 1: apply dropout (abt: also write the dropped copy into `aux`)
     pub keep: f32,
@@ -57,6 +66,7 @@ impl MatmulDims {
 
 /// Buffers of one matmul dispatch, in binding order (unused ones get the engine's dummies).
 pub struct MatmulBuffers<'a> {
+    /// the step records (binding 0, dynamic offset; `rows` is M)
     pub step: &'a wgpu::Buffer,
     /// the flat parameter buffer (w, b)
     pub params: &'a wgpu::Buffer,
@@ -70,6 +80,7 @@ pub struct MatmulBuffers<'a> {
     pub aux: &'a wgpu::Buffer,
 }
 
+/// matmul.wgsl's pipelines (scalar, vec4, vec4-dz, wide-abt variants × three forms), built lazily.
 pub struct MatmulKernels {
     layout: wgpu::BindGroupLayout,
     /// [scalar, vec4, vec4 with vec4 dz, vec4 with 16-column abt] × [abt, ab, atb], each built
@@ -87,6 +98,7 @@ const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 const WIDE_MIN_N: u32 = 128;
 
 impl MatmulKernels {
+    /// The shared bind-group layout; modules and pipelines are compiled on first use.
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
         let layout = layout(dev, "matmul", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite]);
@@ -102,6 +114,8 @@ impl MatmulKernels {
             .clone()
     }
 
+    /// One `form` dispatch with shapes M = the step's rows, N = `dims.n`, K = `dims.k` (see
+    /// `Form`); picks the vec4 module when K % 4 == 0 (and vec4 dz when N % 4 == 0 too).
     pub fn dispatch(&self, dev: &wgpu::Device, form: Form, dims: &MatmulDims, b: &MatmulBuffers) -> Dispatch {
         // dz as vec4 only matters to ab and atb (abt reads none), the block width only to abt
         let (vec4, dz4) = (dims.k % 4 == 0, dims.n % 4 == 0 && form != Form::Abt);

@@ -14,9 +14,13 @@ pub use super::consts::{UPDATE_PER, UPDATE_WG};
 /// partial triples (one per invocation) go in the partials buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorGrid {
+    /// float offset of the tensor in params / grads / slots (a multiple of 4)
     pub off: u32,
+    /// floats in the tensor
     pub len: u32,
+    /// first workgroup of the fused dispatch that updates it
     pub wg_first: u32,
+    /// one past its last workgroup
     pub wg_end: u32,
     /// float offset of the partial triples (None: no norm, e.g. biases)
     pub norm_out: Option<u32>,
@@ -92,23 +96,30 @@ pub fn update_record(u: &UpdateParams, t: &TensorGrid) -> UpdateRecord {
     }
 }
 
+/// The buffers optimizer.wgsl binds, in binding order after the dims.
 pub struct OptimizerBuffers<'a> {
     /// the step records: record 0 the Step, 1 + t tensor t's record
     pub step: &'a wgpu::Buffer,
+    /// the flat parameters w, updated in place
     pub params: &'a wgpu::Buffer,
+    /// the gradients g, the same layout (read only)
     pub grads: &'a wgpu::Buffer,
+    /// optimizer state slot 0 (momentum / first moment / accumulator), updated in place
     pub slot0: &'a wgpu::Buffer,
+    /// optimizer state slot 1 (Adam's second moment), updated in place
     pub slot1: &'a wgpu::Buffer,
     /// the norm partial triples of weight tensors
     pub partials: &'a wgpu::Buffer,
 }
 
+/// The fused update pipeline (optimizer.wgsl `update`; CPU twin src/cpu/optimizer.rs).
 pub struct OptimizerKernel {
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
 }
 
 impl OptimizerKernel {
+    /// Builds the update pipeline on `dev`.
     pub fn new(dev: &wgpu::Device) -> Self {
         use Slot::*;
         let layout = layout(dev, "optimizer", &[Step, Dims, ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite]);

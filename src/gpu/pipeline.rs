@@ -6,16 +6,20 @@ use wgpu::util::DeviceExt;
 
 use super::records::RECORD;
 
+/// What binding i of a kernel's bind-group layout holds (all storage buffers, compute stage).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
     /// the per-step record, bound with a dynamic offset
     Step,
     /// static per-dispatch constants
     Dims,
+    /// a read-only storage buffer
     Read,
+    /// a read-write storage buffer
     ReadWrite,
 }
 
+/// The bind-group layout whose binding i is `slots[i]`; only `Slot::Step` has a dynamic offset.
 pub fn layout(dev: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGroupLayout {
     let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
         .iter()
@@ -37,6 +41,8 @@ pub fn layout(dev: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGrou
     dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries })
 }
 
+/// Compiles shader module `m` from its resolved source (shaders.rs), without wgpu's runtime
+/// bounds checks when `m.proven_in_bounds()`.
 pub fn module(dev: &wgpu::Device, m: Module) -> wgpu::ShaderModule {
     let desc = wgpu::ShaderModuleDescriptor { label: Some(m.name()), source: wgpu::ShaderSource::Wgsl(m.source().into()) };
     if m.proven_in_bounds() {
@@ -49,6 +55,7 @@ pub fn module(dev: &wgpu::Device, m: Module) -> wgpu::ShaderModule {
     }
 }
 
+/// The compute pipeline for entry point `entry` of `module`, with `layout` as its only bind group (group 0).
 pub fn pipeline(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, module: &wgpu::ShaderModule, entry: &str) -> wgpu::ComputePipeline {
     let pl = dev.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some(entry),
@@ -68,13 +75,18 @@ pub fn pipeline(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, module: &wgp
 /// A resource for one binding: the step buffer (one record, dynamic offset), a small read-only
 /// storage buffer of dims (a record's words), or a whole storage buffer.
 pub enum Res<'a> {
+    /// the step buffer, one RECORD-byte slot seen from the dynamic offset
     Step(&'a wgpu::Buffer),
     /// `n` consecutive records from the dynamic offset on (a Step slot seeing a step's block)
     Records(&'a wgpu::Buffer, u32),
+    /// a record's words, uploaded now into a new read-only buffer (padded to 16 bytes)
     Dims(&'a [u32]),
+    /// a whole storage buffer
     Buf(&'a wgpu::Buffer),
 }
 
+/// The bind group whose binding i is `res[i]` (in the order of `layout`'s slots); creates one
+/// small buffer per `Res::Dims`.
 pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &str, res: &[Res]) -> wgpu::BindGroup {
     let dims: Vec<Option<wgpu::Buffer>> = res
         .iter()
@@ -121,9 +133,15 @@ pub fn bind_group(dev: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &st
 /// How many workgroups a dispatch needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grid {
+    /// (x, y, z) workgroups whatever the step
     Fixed(u32, u32, u32),
     /// x fixed, y = ceil(rows / rows_per_group) for this step's row count
-    Rows { x: u32, rows_per_group: u32 },
+    Rows {
+        /// workgroups along x
+        x: u32,
+        /// batch rows one workgroup covers along y
+        rows_per_group: u32,
+    },
 }
 
 /// One recorded kernel launch of a plan.
@@ -131,10 +149,13 @@ pub enum Grid {
 pub struct Dispatch {
     /// the kernel's entry point, for profiles
     pub label: &'static str,
+    /// the kernel's compute pipeline
     pub pipeline: wgpu::ComputePipeline,
+    /// its bind group (group 0)
     pub bind_group: wgpu::BindGroup,
     /// which record of the step the dynamic offset points at (0: the Step; 1 + i: tensor i's update)
     pub record: u32,
+    /// how many workgroups to dispatch
     pub grid: Grid,
 }
 

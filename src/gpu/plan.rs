@@ -14,15 +14,22 @@ use super::stats::{self, stats_stride};
 use crate::engine::TrainSetup;
 use crate::model::ParamLayout;
 
+/// Every kernel's pipelines, built once per device and shared by all plans.
 pub struct Kernels {
+    /// matmul.wgsl (abt, ab, atb)
     pub matmul: MatmulKernels,
+    /// gather.wgsl
     pub gather: GatherKernel,
+    /// loss.wgsl
     pub loss: LossKernel,
+    /// reduce.wgsl (sum_final, unit_stats)
     pub reduce: ReduceKernels,
+    /// optimizer.wgsl (the fused update)
     pub optimizer: OptimizerKernel,
 }
 
 impl Kernels {
+    /// Builds every kernel on `dev` (matmul pipelines lazily, on first dispatch).
     pub fn new(dev: &wgpu::Device) -> Self {
         Kernels {
             matmul: MatmulKernels::new(dev),
@@ -36,23 +43,35 @@ impl Kernels {
 
 /// A dataset resident on the device.
 pub struct DataBuffers {
+    /// the features, as `gather::feature_bytes` lays them out
     pub features: wgpu::Buffer,
+    /// the targets, as `gather::target_words` lays them out
     pub targets: wgpu::Buffer,
+    /// features are u8 pixels (else f32)
     pub is_u8: bool,
     /// target words per row (1 for labels)
     pub tw: u32,
+    /// targets are class labels (else value rows)
     pub labels: bool,
+    /// rows in the dataset
     pub len: usize,
     /// training sets only: the batch augmentation and the image shape (H, W) it works on
     pub augment: Option<(crate::data::Augment, (u32, u32))>,
 }
 
+/// What building a plan reads: the device, the kernels, the run's buffers and its setup.
 pub struct Ctx<'a> {
+    /// the device and queue
     pub gpu: &'a GpuContext,
+    /// the kernels' pipelines
     pub k: &'a Kernels,
+    /// the run's device buffers
     pub b: &'a Buffers,
+    /// the network, loss, optimizer and dropout of the run
     pub setup: &'a TrainSetup,
+    /// where each layer's w and b sit in the flat parameter buffers
     pub layout: &'a ParamLayout,
+    /// the run's RNG key (dropout, augmentation)
     pub key: u32,
 }
 

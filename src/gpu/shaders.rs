@@ -57,16 +57,22 @@ pub enum Module {
     MatmulVec4Dz4,
     /// K % 4 == 0
     MatmulVec4,
+    /// any K: scalar loads (matmul_scalar.wgsl)
     MatmulScalar,
+    /// gather.wgsl (CPU twin src/cpu/gather.rs)
     Gather,
+    /// loss.wgsl (CPU twin src/cpu/loss.rs)
     Loss,
+    /// reduce.wgsl (CPU twin src/cpu/reduce.rs)
     Reduce,
+    /// optimizer.wgsl (CPU twin src/cpu/optimizer.rs)
     Optimizer,
 }
 
 /// A composed module: its text and where each file's text lies in it.
 #[derive(Clone, Debug)]
 pub struct Source {
+    /// the WGSL text with every `#import` resolved
     pub text: String,
     /// (file name, byte range in `text`), in order
     pub parts: Vec<(String, std::ops::Range<usize>)>,
@@ -75,6 +81,7 @@ pub struct Source {
 /// A place in a shader file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
+    /// the shader file's name (e.g. `matmul.wgsl`, or `consts` for the generated import)
     pub file: String,
     /// 1-based
     pub line: usize,
@@ -100,6 +107,7 @@ impl Source {
 }
 
 impl Module {
+    /// Every module, in the order tests and listings walk them.
     pub const ALL: [Module; 8] = [
         Module::MatmulVec4Wide,
         Module::MatmulVec4Dz4,
@@ -111,6 +119,7 @@ impl Module {
         Module::Optimizer,
     ];
 
+    /// A short human name, also the shader module's wgpu label.
     pub fn name(self) -> &'static str {
         match self {
             Module::MatmulVec4Wide => "matmul (vec4, 16-column abt)",

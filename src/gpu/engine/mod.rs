@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 /// Rows per evaluation/prediction chunk (activation buffers hold max(batch, this) rows).
 pub const EVAL_ROWS: usize = 1024;
 
+/// The wgpu engine: the Engine trait over resident data, recorded step plans and the fused
+/// update (the CPU engine in src/cpu/ is its reference).
 pub struct GpuEngine {
     ctx: Arc<GpuContext>,
     setup: TrainSetup,
@@ -90,6 +92,7 @@ impl GpuEngine {
         self.first_step
     }
 
+    /// The shared GPU context this engine runs on.
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.ctx
     }
