@@ -17,7 +17,7 @@ use crate::scalar::Scalar;
 /// Rows per chunk when evaluating or predicting.
 const EVAL_CHUNK: usize = 1024;
 
-/// The reference [`Engine`]: the same steps as [`crate::gpu::GpuEngine`], computed by the CPU
+/// The reference [`Engine`]: the same steps as the GPU engine (`gpu::GpuEngine`), computed by the CPU
 /// kernel twins in f32 (to compare with the GPU) or f64 (for golden numbers and gradient checks).
 pub struct CpuEngine<T: Scalar> {
     setup: TrainSetup,
