@@ -1,4 +1,3 @@
-#![warn(missing_docs)]
 //! wgpu-mlp: multilayer perceptrons trained by WGSL compute shaders (wgpu), with a CPU engine
 //! that computes the same math as fallback and reference.
 //!
