@@ -34,7 +34,9 @@ pub fn gpu_contexts_opened() -> usize {
 /// Where engines run: the CPU, or one GPU context shared by every engine made on it.
 #[derive(Clone)]
 pub enum Device {
+    /// Engines run on the CPU.
     Cpu,
+    /// Engines run on this GPU context; cloning shares it.
     Gpu(Arc<GpuContext>),
 }
 

@@ -25,14 +25,19 @@ use std::path::Path;
 /// flattened: `config.toml` is one flat table, `lr = 0.05`, `batch = 100`, as it always was.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Network: layer sizes, activations, loss, initialisation.
     #[serde(flatten)]
     pub model: ModelConfig,
+    /// Optimizer, learning rate and its schedule.
     #[serde(flatten)]
     pub optim: OptimConfig,
+    /// Penalties, dropout and augmentation.
     #[serde(flatten)]
     pub reg: RegularizationConfig,
+    /// Where the data comes from.
     #[serde(flatten)]
     pub data: DataSource,
+    /// Epochs, batch, seed, validation, device, output directory and the other run settings.
     #[serde(flatten)]
     pub run: RunConfig,
 }
@@ -40,14 +45,19 @@ pub struct TrainConfig {
 /// The flags of every section (what `train` and `check` take), each `None` unless given.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ConfigArgs {
+    /// Network flags.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Optimizer flags.
     #[command(flatten)]
     pub optim: OptimArgs,
+    /// Regularisation flags.
     #[command(flatten)]
     pub reg: RegularizationArgs,
+    /// Data source flags.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Run flags.
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -107,6 +117,7 @@ impl TrainConfig {
         [ModelConfig::KEYS, OptimConfig::KEYS, RegularizationConfig::KEYS, DataSource::KEYS, RunConfig::KEYS].into_iter().flatten().copied()
     }
 
+    /// Reads and parses the TOML config at `path`; errors on an unreadable file, bad TOML or an unknown key.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml_str(&text).map_err(|msg| Error::bad_file(path, format!("not a valid config: {msg}")))
@@ -135,6 +146,8 @@ impl TrainConfig {
         .concat())
     }
 
+    /// The network `model` describes; errors with fewer than two layer sizes or an activation list
+    /// that is neither one value nor one per hidden layer (an empty list means ReLU everywhere).
     pub fn spec(&self) -> Result<NetworkSpec> {
         let m = &self.model;
         if m.layers.len() < 2 {
@@ -145,6 +158,7 @@ impl TrainConfig {
         NetworkSpec::with_activations(&m.layers, acts, m.loss)
     }
 
+    /// The optimizer settings, unchecked; weight decay applies only to AdamW or when set above 0.
     pub fn optimizer_config(&self) -> OptimizerConfig {
         let c = &self.optim;
         let mut o = OptimizerConfig::new(c.optimizer);
@@ -202,6 +216,7 @@ impl TrainConfig {
         Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.run.batch, seed: self.run.seed, augment: self.reg.augment })
     }
 
+    /// The loop's settings: epochs, lr and schedule, shuffling, seed, early stopping.
     pub fn fit_options(&self) -> FitOptions {
         let r = &self.run;
         FitOptions {

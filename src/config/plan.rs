@@ -13,8 +13,15 @@ use crate::train::FitOptions;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Protocol {
     /// `val`: the validation size asked for (None: the default share).
-    Split { val: Option<Val> },
-    Kfold { k: usize },
+    Split {
+        /// the validation size asked for (None: the default share)
+        val: Option<Val>,
+    },
+    /// `--kfold K` cross-validation on the training data.
+    Kfold {
+        /// number of folds
+        k: usize,
+    },
 }
 
 /// A validated configuration: what a run does, in the shapes the run consumes, built once.
@@ -24,10 +31,15 @@ pub struct Plan {
     pub config: TrainConfig,
     /// `config.toml`'s text, encoded before anything is written.
     pub toml: String,
+    /// What the engine is built with (network, optimizer, penalties, dropout, batch, seed).
     pub setup: TrainSetup,
+    /// The training loop's settings.
     pub fit: FitOptions,
+    /// Where the data comes from, checked.
     pub source: DataSource,
+    /// One split or k-fold cross-validation.
     pub protocol: Protocol,
+    /// The engine asked for (`--device`).
     pub device: DeviceChoice,
 }
 

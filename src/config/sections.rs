@@ -34,6 +34,8 @@ macro_rules! section {
         }
     ) => {
         $(#[doc = $sdoc])*
+        // The option docs are clap help text, where `[:slope]` means "optional", not a link.
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(default)]
         pub struct $cfg {
@@ -52,6 +54,7 @@ macro_rules! section {
         }
 
         $(#[doc = $sdoc])*
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[derive(clap::Args, Clone, Debug, Default)]
         pub struct $args {
             $( $(#[doc = $doc])* #[arg($($arg)*)] pub $f: Option<$t>, )*

@@ -42,14 +42,20 @@ use crate::scalar::Scalar;
 /// One sample's transform, drawn once per (key, step, row).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SampleTransform {
+    /// Horizontal shift in pixels, in −shift..=shift; content moves right for dx > 0.
     pub dx: i32,
+    /// Vertical shift in pixels, in −shift..=shift; content moves down for dy > 0.
     pub dy: i32,
+    /// Mirror left–right after the shift.
     pub flip: bool,
+    /// cos θ of the rotation angle θ.
     pub cos: f32,
+    /// sin θ of the rotation angle θ (positive θ turns the image clockwise on screen).
     pub sin: f32,
 }
 
 impl SampleTransform {
+    /// No shift, flip or rotation: the output is the input.
     pub const IDENTITY: SampleTransform = SampleTransform { dx: 0, dy: 0, flip: false, cos: 1.0, sin: 0.0 };
 }
 

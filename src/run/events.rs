@@ -13,8 +13,11 @@ pub struct RunStart {
     pub source: String,
     /// how the data is split ("9000 train / 1000 validation / …", or the k-fold protocol)
     pub protocol: String,
+    /// the network's description (layer sizes, activation, loss)
     pub network: String,
+    /// the engine's description (CPU, or the GPU adapter)
     pub device: String,
+    /// the run directory being written
     pub out_dir: PathBuf,
     /// epochs completed before this invocation (a resumed run), else 0
     pub resumed_at: usize,
@@ -27,23 +30,46 @@ pub struct RunStart {
 /// One step of a run's progress.
 #[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
+    /// The run begins: data, engine and directory are ready. Sent first, once per run.
     Start(&'a RunStart),
     /// Fold `fold` (1-based) of `k` begins, with these sample counts.
-    FoldStart { fold: usize, k: usize, train: usize, val: usize },
+    FoldStart {
+        /// 1-based fold number
+        fold: usize,
+        /// number of folds
+        k: usize,
+        /// training samples of this fold
+        train: usize,
+        /// held-out samples of this fold
+        val: usize,
+    },
     /// Epochs `done+1 ..` begin; `label` names the fold ("fold 2/5"), else is empty.
-    TrainingStart { done: usize, label: &'a str },
+    TrainingStart {
+        /// epochs already completed (a resumed run), else 0
+        done: usize,
+        /// the fold's name, or empty outside k-fold
+        label: &'a str,
+    },
     /// An epoch finished.
     Epoch(&'a EpochRecord),
     /// The epochs of this training (or fold) are over.
     TrainingEnd,
     /// A fold finished, scored on its held-out part.
-    FoldEnd { score: &'a FoldScore, k: usize, classification: bool },
+    FoldEnd {
+        /// the fold's score on its held-out part
+        score: &'a FoldScore,
+        /// number of folds
+        k: usize,
+        /// whether accuracy is meaningful (classification) or only loss (regression)
+        classification: bool,
+    },
     /// The run is over; the summary is also what the run returns.
     Done(&'a RunSummary),
 }
 
 /// Receives a run's events. Closures `FnMut(Event)` are reporters.
 pub trait Reporter {
+    /// Handles one event; called on the training thread, in the order the events happen.
     fn report(&mut self, event: Event<'_>);
 }
 

@@ -11,7 +11,9 @@ use crate::model::{check_architecture, load_model, ParamLayout, Params};
 /// The data a config names, before splitting: the training file (or table), the test file if
 /// there is one, and class names for CSV labels.
 pub struct Sources {
+    /// The training data (the whole file, or the IDX training pair).
     pub train: Dataset,
+    /// The separate test set (the IDX test pair), if the source has one.
     pub test: Option<Dataset>,
     /// `class_names[label]` for CSV classification; None for IDX digits (the label is the name).
     pub class_names: Option<Vec<String>>,
@@ -56,8 +58,11 @@ pub fn val_of(cfg: &TrainConfig) -> Option<Val> {
 
 /// Loaded and split data, with class names where the data has them.
 pub struct LoadedData {
+    /// Train, validation and test splits.
     pub splits: Splits,
+    /// `class_names[label]` for CSV classification; None for IDX digits.
     pub class_names: Option<Vec<String>>,
+    /// Where the data came from, as in [`Sources::what`].
     pub what: String,
 }
 
@@ -68,6 +73,7 @@ pub fn read_data(src: &DataSource, classification: bool, val: Option<Val>, seed:
     Ok(LoadedData { splits, class_names: s.class_names, what: s.what })
 }
 
+/// Reads and splits the data `cfg` names, seeded by its `--seed` and with its validation setting.
 pub fn load_data(cfg: &TrainConfig) -> Result<LoadedData> {
     read_data(&cfg.data, cfg.model.loss.is_classification(), val_of(cfg), cfg.run.seed)
 }

@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// A model file and what its metadata says about how it was trained.
 pub struct ModelFile {
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The network the file describes.
     pub spec: NetworkSpec,
+    /// The trained parameters.
     pub params: Params<f32>,
     /// The training config, when the file records one (models written by `train` do).
     pub config: Option<TrainConfig>,
@@ -23,6 +26,8 @@ pub struct ModelFile {
     pub class_names: Option<Vec<String>>,
 }
 
+/// Reads the model file at `path` with its metadata; errors when the file is missing or not a valid model.
+/// Unreadable `config` or `class_names` metadata is treated as absent.
 pub fn open_model(path: &Path) -> Result<ModelFile> {
     let (spec, params, meta) = load_model(path)?;
     let config = meta.get("config").cloned().and_then(|c| serde_json::from_value::<TrainConfig>(c).ok());
@@ -51,7 +56,9 @@ impl ModelFile {
 /// Which data `eval` reads; unset fields keep what the model was trained on.
 #[derive(Clone, Debug, Default)]
 pub struct DataChoice {
+    /// Data flags replacing the model's training data source.
     pub source: DataArgs,
+    /// Split seed replacing the training run's `--seed`.
     pub seed: Option<u64>,
 }
 
@@ -86,14 +93,20 @@ pub fn remap_classes(ds: &Dataset, names: &[String], model_names: &[String], pat
     Ok(out)
 }
 
+/// What `eval` found: which model on which data, and the evaluation report.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalOutcome {
+    /// The model file evaluated.
     pub model: PathBuf,
+    /// The network's description (layer sizes, activation, loss).
     pub network: String,
     /// where the data came from and how it was split
     pub data: String,
+    /// The split evaluated, as asked ("test", "val", "train" or "all").
     pub split: String,
+    /// `class_names[class]` in the model's class order; empty for regression.
     pub class_names: Vec<String>,
+    /// Loss, accuracy and confusion matrix over the chosen split.
     pub report: EvalReport,
 }
 
@@ -142,13 +155,16 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
     })
 }
 
+/// One input's prediction from `predict`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Prediction {
+    /// The image or CSV file the input came from.
     pub input: PathBuf,
     /// 1-based data row for CSV inputs
     pub row: Option<usize>,
     /// predicted class (classification models)
     pub class: Option<usize>,
+    /// The predicted class's name ("7", "setosa"); None for regression.
     pub label: Option<String>,
     /// class probabilities, or the regression outputs
     pub outputs: Vec<f32>,

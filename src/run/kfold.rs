@@ -13,26 +13,37 @@ use crate::error::{Error, Result};
 use crate::train::{fit_from, FitState, Flow, History};
 use serde::Serialize;
 
+/// One fold's result in a k-fold run (a row of kfold.json).
 #[derive(Clone, Debug, Serialize)]
 pub struct FoldScore {
     /// 1-based
     pub fold: usize,
+    /// Samples the fold trained on (the other K−1 folds).
     pub train_samples: usize,
+    /// Samples of the held-out fold.
     pub val_samples: usize,
+    /// 1-based epoch whose weights scored the fold.
     pub best_epoch: usize,
+    /// Epochs trained (fewer than `--epochs` after early stopping).
     pub epochs_run: usize,
     /// Held-out loss and accuracy with the fold's best weights.
     pub val_loss: f64,
+    /// Held-out accuracy in 0..=1; None for regression.
     pub val_accuracy: Option<f64>,
+    /// The fold's per-epoch records.
     pub history: History,
 }
 
+/// A k-fold run's result (kfold.json): every fold's score and their mean and spread.
 #[derive(Clone, Debug, Serialize)]
 pub struct KfoldReport {
+    /// Number of folds.
     pub k: usize,
     /// "accuracy" (classification) or "loss" (regression): what `mean` and `std` summarise.
     pub metric: String,
+    /// The folds run, in order.
     pub folds: Vec<FoldScore>,
+    /// Mean over the folds of `metric` (NaN when no fold ran).
     pub mean: f64,
     /// Population standard deviation over the folds (numpy's default, as in `scores.std()`).
     pub std: f64,

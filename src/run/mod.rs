@@ -40,22 +40,34 @@ pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
     engine_for(setup, params, cfg.run.device)
 }
 
+/// One split's score after training: its name, sample count, mean loss and (classification) accuracy.
 #[derive(Clone, Debug, Serialize)]
 pub struct SplitScore {
+    /// "train", "validation" or "test".
     pub split: String,
+    /// Number of samples evaluated.
     pub samples: u64,
+    /// Mean loss over the split.
     pub loss: f64,
+    /// Accuracy in 0..=1 for classification, None for regression.
     pub accuracy: Option<f64>,
 }
 
+/// What a finished run returns (and sends as [`Event::Done`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
+    /// The run directory written to.
     pub out_dir: PathBuf,
+    /// The engine's description (CPU, or the GPU adapter).
     pub device: String,
+    /// The network's description (layer sizes, activation, loss).
     pub network: String,
+    /// How the data was split, as in [`RunStart::protocol`].
     pub protocol: String,
+    /// Every epoch's record; not serialised into the summary.
     #[serde(skip)]
     pub history: History,
+    /// Final scores on train, then validation and test where present.
     pub scores: Vec<SplitScore>,
     /// Stopped by the stop flag (Ctrl-C) before the epochs ran out; `checkpoint/` resumes it.
     pub interrupted: bool,

@@ -15,7 +15,9 @@ use crate::model::{NetworkSpec, Params, TrainingState, STATE_FILE};
 use crate::train::FitState;
 use std::path::{Path, PathBuf};
 
+/// Name of the checkpoint folder inside a run directory.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
+/// Name of the best-weights file inside `checkpoint/`.
 pub const BEST_FILE: &str = "best.safetensors";
 
 /// Writes the state after the epoch `fit` just finished (atomic per file; see the module notes).
@@ -46,12 +48,15 @@ pub fn write_checkpoint<E: Engine<Elem = f32> + ?Sized>(
 
 /// A checkpoint read back and checked against the run that resumes it.
 pub struct Resume {
+    /// The saved parameters, optimizer state, epoch and seed.
     pub state: TrainingState,
+    /// The loop's state after the checkpointed epoch (history, best score, patience counter).
     pub fit: FitState,
     /// Weights of the best epoch when it is before the last one (validation runs only).
     pub best: Option<Params<f32>>,
 }
 
+/// Path of the checkpoint's state file, `run_dir/checkpoint/state.safetensors`.
 pub fn checkpoint_path(run_dir: &Path) -> PathBuf {
     run_dir.join(CHECKPOINT_DIR).join(STATE_FILE)
 }

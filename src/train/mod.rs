@@ -9,6 +9,7 @@ use crate::data::epoch_order;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
+/// Early stopping: stop once the validation score has not improved by more than `min_delta` for `patience` epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStop {
     /// epochs without improvement before stopping
@@ -17,13 +18,20 @@ pub struct EarlyStop {
     pub min_delta: f64,
 }
 
+/// What `fit` runs: epoch count, base learning rate and its schedule, shuffling, seed, early stopping.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitOptions {
+    /// Number of epochs to train; at least 1 ([`FitOptions::validate`]).
     pub epochs: usize,
+    /// Base learning rate, finite and > 0; the schedule scales it per epoch.
     pub lr: f64,
+    /// How the learning rate changes over the epochs.
     pub schedule: LrSchedule,
+    /// Whether each epoch visits the training rows in a fresh seeded permutation (else in order).
     pub shuffle: bool,
+    /// Seed of the epoch permutations.
     pub seed: u64,
+    /// None trains all `epochs`; early stopping needs a validation set to have any effect.
     pub early_stop: Option<EarlyStop>,
 }
 
@@ -32,11 +40,15 @@ pub struct FitOptions {
 pub struct EpochRecord {
     /// 1-based
     pub epoch: usize,
+    /// Learning rate used in this epoch (after the schedule).
     pub lr: f64,
+    /// Mean training loss over the epoch's samples.
     pub train_loss: f64,
     /// accuracy for classification, None for regression
     pub train_accuracy: Option<f64>,
+    /// Mean validation loss; None without a validation set.
     pub val_loss: Option<f64>,
+    /// Validation accuracy; None for regression or without a validation set.
     pub val_accuracy: Option<f64>,
     /// mean ‖∂L/∂W‖ per layer over the epoch's steps
     pub grad_norms: Vec<f64>,
@@ -46,19 +58,24 @@ pub struct EpochRecord {
     pub saturated_fraction: Vec<f64>,
     /// wall time of the training pass
     pub seconds: f64,
+    /// Training samples processed per second of `seconds`.
     pub samples_per_second: f64,
 }
 
+/// Per-epoch records of a run, and which epoch's weights were kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
+    /// One record per epoch run, in order.
     pub epochs: Vec<EpochRecord>,
     /// 1-based epoch whose weights were kept (best validation score)
     pub best_epoch: usize,
+    /// True when early stopping ended the run before `epochs` ran out.
     pub stopped_early: bool,
 }
 
 
 impl FitOptions {
+    /// Checks `epochs >= 1` and a finite positive `lr`; errors with [`Error::Config`] otherwise.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
             return Err(Error::config("epochs", "must be at least 1"));
@@ -75,6 +92,8 @@ fn score(eval: &EvalStats, classification: bool) -> f64 {
     if classification { eval.accuracy() } else { -eval.mean_loss() }
 }
 
+/// Builds the [`EpochRecord`] of 1-based `epoch` from its training stats and optional validation stats;
+/// `sizes` are the layer sizes (input first), `seconds` the training pass's wall time.
 pub fn record(epoch: usize, lr: f64, s: &EpochStats, val: Option<&EvalStats>, classification: bool, sizes: &[usize], seconds: f64) -> EpochRecord {
     let hidden = &sizes[1..sizes.len() - 1];
     EpochRecord {
@@ -130,6 +149,7 @@ impl FitState {
 /// What the per-epoch callback tells the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Go on with the next epoch.
     Continue,
     /// Stop after this epoch (e.g. Ctrl-C); the loop ends as if the epochs had run out.
     Stop,
