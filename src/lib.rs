@@ -50,6 +50,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub(crate) mod atomic;
 pub mod bench;
 pub mod config;

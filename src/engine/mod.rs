@@ -115,13 +115,13 @@ pub trait Engine {
     fn setup(&self) -> &TrainSetup;
 
     /// Replaces the parameters; the optimizer state is reset to zero and the step counter to 0.
-    /// [`Error::Shape`] if `params` have another layout.
+    /// [`crate::Error::Shape`] if `params` have another layout.
     fn set_params(&mut self, params: &Params<Self::Elem>) -> Result<()>;
     /// A copy of the current parameters (on the GPU: a readback).
     fn params(&mut self) -> Result<Params<Self::Elem>>;
     /// A copy of the optimizer's moments and step counter (on the GPU: a readback), for checkpoints.
     fn optimizer_state(&mut self) -> Result<OptimizerState<Self::Elem>>;
-    /// Replaces the optimizer state (resuming from a checkpoint); [`Error::Shape`] if its slot
+    /// Replaces the optimizer state (resuming from a checkpoint); [`crate::Error::Shape`] if its slot
     /// count or lengths do not match this optimizer and network.
     fn set_optimizer_state(&mut self, state: &OptimizerState<Self::Elem>) -> Result<()>;
 
