@@ -104,9 +104,9 @@ pub struct OptimizerBuffers<'a> {
     pub params: &'a wgpu::Buffer,
     /// the gradients g, the same layout (read only)
     pub grads: &'a wgpu::Buffer,
-    /// optimizer state slot 0 (momentum / first moment / accumulator), updated in place
+    /// optimizer state slot 0 (the velocity of momentum and Nesterov, Adam's m, RMSprop's square average s), updated in place
     pub slot0: &'a wgpu::Buffer,
-    /// optimizer state slot 1 (Adam's second moment), updated in place
+    /// optimizer state slot 1 (Adam's v, RMSprop's velocity when it has momentum), updated in place
     pub slot1: &'a wgpu::Buffer,
     /// the norm partial triples of weight tensors
     pub partials: &'a wgpu::Buffer,

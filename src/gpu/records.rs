@@ -231,7 +231,7 @@ record! {
         lr: f32,
         /// momentum coefficient
         mu: f32,
-        /// ε of Adam / RMSprop / Adagrad
+        /// ε of Adam and RMSprop
         eps: f32,
         /// L2 coefficient added to the gradient as `l2 · w`
         l2: f32,
