@@ -6,8 +6,6 @@
 //   MODE_TRAIN: dz (B, K) = ∂(mean loss)/∂z;  MODE_EVALUATE: nothing more;
 //   MODE_PREDICT: probabilities (softmax / sigmoid) or values into probs[(offset + b)·K + k].
 
-const COSINE_EPS: f32 = 1e-8;
-
 struct LossDims {
     k: u32,
     loss: u32,

@@ -2,7 +2,7 @@
 //! the logits gradient in one pass: the CPU twin of shaders/loss.wgsl.
 
 use super::activation::sigmoid;
-use crate::model::Loss;
+use crate::model::{Loss, COSINE_EPS};
 use crate::scalar::Scalar;
 
 /// Targets of one batch, as gathered: class labels or real-valued rows of width K.
@@ -28,8 +28,6 @@ impl BatchTargets<'_> {
     }
 }
 
-/// Norms below this count as this, so cosine loss stays finite at zero vectors (PyTorch's eps).
-pub const COSINE_EPS: f64 = 1e-8;
 
 /// The predicted class of one output row: argmax (first on ties), or z > 0 for a single output.
 #[inline]

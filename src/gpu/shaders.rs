@@ -21,7 +21,7 @@
 use super::consts::{LossMode, ABT_COLS, ABT_COLS_WIDE, GATHER_WG_X, GATHER_WG_Y, LOSS_WG, MATMUL_BLOCK, MATMUL_WG, REDUCE_WG, UNIT_STATS_WG, UPDATE_PER, UPDATE_WG};
 use super::records::{FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use crate::data::{AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, PIXEL_SCALE, TWO_PI};
-use crate::model::{Activation, Loss};
+use crate::model::{Activation, Loss, COSINE_EPS};
 use crate::optim::OptimizerKind;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -217,7 +217,7 @@ impl Module {
         }
         let _ = writeln!(s, "const PIXEL_SCALE_BITS: u32 = {:#x}u;", PIXEL_SCALE.to_bits());
         // Debug prints the shortest decimal that parses back to the same f32
-        for (name, v) in [("DEG_TO_RAD", DEG_TO_RAD), ("TWO_PI", TWO_PI)] {
+        for (name, v) in [("DEG_TO_RAD", DEG_TO_RAD), ("TWO_PI", TWO_PI), ("COSINE_EPS", COSINE_EPS as f32)] {
             let _ = writeln!(s, "const {name}: f32 = {v:?};");
         }
         let mut u = |name: &str, v: u32| {

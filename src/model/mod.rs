@@ -11,4 +11,4 @@ pub use checkpoint::{
 };
 pub use init::Init;
 pub use params::{LayerSlot, ParamLayout, Params};
-pub use spec::{Activation, Loss, NetworkSpec};
+pub use spec::{Activation, Loss, NetworkSpec, COSINE_EPS};

@@ -102,6 +102,10 @@ impl From<Activation> for String {
     }
 }
 
+/// Norms below this count as this, so the cosine loss stays finite at zero vectors (PyTorch's
+/// eps); both engines use it (the shaders through the generated constants).
+pub const COSINE_EPS: f64 = 1e-8;
+
 /// Output layer and loss, always paired so the loss is computed from logits (stable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
