@@ -201,7 +201,7 @@ l1_proximal = false\ndropout = []\naugment = \"shift=1\"\nbatch = 100\nepochs = 
 device = \"cpu\"\nshuffle = true\nmin_delta = 0.0\nout = \"run\"\n";
     let c = TrainConfig::from_toml_str(old).unwrap();
     assert_eq!(c.model.layers, vec![784, 8, 10]);
-    assert_eq!(c.run.device, DeviceChoice::Cpu);
+    assert_eq!(c.engine.device, DeviceChoice::Cpu);
     assert_eq!(c.run.epochs, 1);
     assert_eq!(c.reg.augment, Some("shift=1".parse().unwrap()));
     assert_eq!(c.run.out.as_deref(), Some(Path::new("run")));
@@ -221,7 +221,7 @@ device = \"cpu\"\nshuffle = true\nmin_delta = 0.0\nout = \"run\"\n";
 /// A library run reports its progress as events, in order, and leaves printing to the caller.
 #[test]
 fn library_run_reports_events() {
-    use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RunConfig, TrainConfig};
+    use wgpu_mlp::config::{DataSource, DeviceChoice, EngineConfig, ModelConfig, RunConfig, TrainConfig};
     use wgpu_mlp::run::{train_run_with, Event, RunOptions};
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("t.csv");
@@ -230,7 +230,8 @@ fn library_run_reports_events() {
     let cfg = TrainConfig {
         model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
         data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
-        run: RunConfig { epochs: 2, batch: 8, device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        engine: EngineConfig { device: DeviceChoice::Cpu },
+        run: RunConfig { epochs: 2, batch: 8, out: Some(dir.path().join("run")), ..RunConfig::default() },
         ..TrainConfig::default()
     };
     let mut seen: Vec<String> = Vec::new();

@@ -8,7 +8,7 @@ mod sections;
 
 pub use plan::{Plan, Protocol};
 pub use sections::{
-    DataArgs, DataSource, ModelArgs, ModelConfig, OptimArgs, OptimConfig, Plain, RegularizationArgs, RegularizationConfig, RunArgs,
+    DataArgs, DataSource, EngineArgs, EngineConfig, ModelArgs, ModelConfig, OptimArgs, OptimConfig, Plain, RegularizationArgs, RegularizationConfig, RunArgs,
     RunConfig,
 };
 
@@ -37,7 +37,10 @@ pub struct TrainConfig {
     /// Where the data comes from.
     #[serde(flatten)]
     pub data: DataSource,
-    /// Epochs, batch, seed, validation, device, output directory and the other run settings.
+    /// The engine: CPU or GPU.
+    #[serde(flatten)]
+    pub engine: EngineConfig,
+    /// Epochs, batch, seed, validation, output directory and the other run settings.
     #[serde(flatten)]
     pub run: RunConfig,
 }
@@ -57,6 +60,9 @@ pub struct ConfigArgs {
     /// Data source flags.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Engine flag.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Run flags.
     #[command(flatten)]
     pub run: RunArgs,
@@ -69,6 +75,7 @@ impl ConfigArgs {
         self.optim.apply_to(&mut c.optim);
         self.reg.apply_to(&mut c.reg);
         self.data.apply_to(&mut c.data);
+        self.engine.apply_to(&mut c.engine);
         self.run.apply_to(&mut c.run);
     }
 }
@@ -114,7 +121,7 @@ fn per_layer<T: Copy>(what: &str, v: &[T], n: usize, fill: T) -> Result<Vec<T>> 
 impl TrainConfig {
     /// Every TOML key a config file may hold.
     pub fn keys() -> impl Iterator<Item = &'static str> {
-        [ModelConfig::KEYS, OptimConfig::KEYS, RegularizationConfig::KEYS, DataSource::KEYS, RunConfig::KEYS].into_iter().flatten().copied()
+        [ModelConfig::KEYS, OptimConfig::KEYS, RegularizationConfig::KEYS, DataSource::KEYS, EngineConfig::KEYS, RunConfig::KEYS].into_iter().flatten().copied()
     }
 
     /// Reads and parses the TOML config at `path`; errors on an unreadable file, bad TOML or an unknown key.
@@ -141,6 +148,7 @@ impl TrainConfig {
             toml::to_string(&self.optim).map_err(encode)?,
             toml::to_string(&self.reg).map_err(encode)?,
             toml::to_string(&self.data).map_err(encode)?,
+            toml::to_string(&self.engine).map_err(encode)?,
             toml::to_string(&self.run).map_err(encode)?,
         ]
         .concat())

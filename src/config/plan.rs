@@ -94,6 +94,6 @@ impl TrainConfig {
             },
         };
         let toml = self.to_toml()?;
-        Ok(Plan { config: self.clone(), toml, setup, fit, source: self.data.clone(), protocol, device: r.device })
+        Ok(Plan { config: self.clone(), toml, setup, fit, source: self.data.clone(), protocol, device: self.engine.device })
     }
 }

@@ -164,7 +164,16 @@ section! {
 }
 
 section! {
-    /// How the run goes: batches, epochs, seed, device, validation protocol, stopping, output.
+    /// Which engine computes: the same flag for every command that trains or evaluates.
+    EngineConfig / EngineArgs {
+        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), cpu [default: auto]
+        #[arg(long)]
+        device: Plain<DeviceChoice> = DeviceChoice::Auto,
+    }
+}
+
+section! {
+    /// How the run goes: batches, epochs, seed, validation protocol, stopping, output.
     RunConfig / RunArgs {
         /// minibatch size, >= 1 [default: 100]
         #[arg(long)]
@@ -175,9 +184,6 @@ section! {
         /// seed for initialisation, shuffling, dropout and splits [default: 0]
         #[arg(long)]
         seed: Plain<u64> = 0,
-        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), cpu [default: auto]
-        #[arg(long)]
-        device: Plain<DeviceChoice> = DeviceChoice::Auto,
         /// visit the training samples in the same fixed order every epoch [default: a seeded shuffle per epoch]
         #[arg(long = "no-shuffle", num_args = 0, default_missing_value = "false")]
         shuffle: Plain<bool> = true,
