@@ -53,7 +53,7 @@ fn digits(n: usize) -> Dataset {
 #[test]
 fn augmenting_gather_matches_cpu() {
     let Some(ctx) = common::gpu("augmenting_gather_matches_cpu") else { return };
-    let g = GatherKernel::new(&ctx.device);
+    let g = GatherKernel::new(&ctx.device).expect("kernels build");
     let data = digits(200);
     let dim = data.dim;
     let shape = (28usize, 28usize);
@@ -166,7 +166,7 @@ fn augmented_training_matches_cpu() {
 fn non_square_images_match_cpu() {
     let Some(ctx) = common::gpu("non_square_images_match_cpu") else { return };
     use rand::Rng;
-    let g = GatherKernel::new(&ctx.device);
+    let g = GatherKernel::new(&ctx.device).expect("kernels build");
     let (h, w, len) = (9usize, 14usize, 23usize);
     let dim = h * w;
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
