@@ -103,6 +103,9 @@ impl DataSource {
         if self.csv.is_some() && self.target.is_none() {
             return Err(Error::config("target", "--csv needs --target COLUMN"));
         }
+        if self.csv.is_none() && self.target.is_some() {
+            return Err(Error::config("target", "names a column of --csv FILE; give --csv too"));
+        }
         Ok(())
     }
 }
@@ -166,22 +169,55 @@ impl TrainConfig {
         NetworkSpec::with_activations(&m.layers, acts, m.loss)
     }
 
-    /// The optimizer settings, unchecked; weight decay applies only to AdamW or when set above 0.
-    pub fn optimizer_config(&self) -> OptimizerConfig {
+    /// The optimizer the settings describe, as PyTorch reads them: `sgd` with a momentum above 0
+    /// is SGD(momentum=μ) and, with `nesterov`, SGD(nesterov=True); `momentum` with `nesterov` is
+    /// nesterov. A setting the optimizer has no use for is refused, naming both: a value equal
+    /// to its default is no setting (config files written before this check hold every default).
+    /// Weight decay unset is AdamW's 0.01 and 0 for the others. Ranges: `OptimizerConfig::validate`.
+    pub fn optimizer_config(&self) -> Result<OptimizerConfig> {
+        use OptimizerKind::*;
         let c = &self.optim;
-        let mut o = OptimizerConfig::new(c.optimizer);
+        let defaults = OptimConfig::default();
+        let moves = c.momentum.is_some_and(|m| m != 0.0);
+        let kind = match c.optimizer {
+            Sgd if moves && c.nesterov => Nesterov,
+            Sgd if moves => Momentum,
+            Sgd if c.nesterov => {
+                return Err(Error::config("nesterov", "needs a momentum: --optimizer nesterov, or --optimizer sgd --momentum M --nesterov"))
+            }
+            Momentum if c.nesterov => Nesterov,
+            k => k,
+        };
+        let refuse = |flag: &str, applies: &str| Err(Error::config(flag, format!("does not apply to --optimizer {}; it is {applies}", c.optimizer)));
+        if matches!(kind, Adam | Adamw) && c.momentum.is_some() {
+            return refuse("momentum", "for sgd, momentum, nesterov and rmsprop (Adam's first-moment decay is --beta1)");
+        }
+        if matches!(kind, Adam | Adamw) && c.nesterov {
+            return refuse("nesterov", "for sgd with momentum, momentum and rmsprop");
+        }
+        if kind == Rmsprop && c.nesterov && !moves {
+            return Err(Error::config("nesterov", "rmsprop's look-ahead needs --momentum above 0"));
+        }
+        if kind != Rmsprop && c.rho != defaults.rho {
+            return refuse("rho", "RMSprop's decay, for --optimizer rmsprop");
+        }
+        if !matches!(kind, Adam | Adamw) && (c.beta1 != defaults.beta1 || c.beta2 != defaults.beta2) {
+            let flag = if c.beta1 != defaults.beta1 { "beta1" } else { "beta2" };
+            return refuse(flag, "Adam's moment decay, for --optimizer adam and adamw");
+        }
+        if matches!(kind, Sgd | Momentum | Nesterov) && c.eps != defaults.eps {
+            return refuse("eps", "the denominator's ε of rmsprop, adam and adamw");
+        }
+        let mut o = OptimizerConfig::new(kind);
         if let Some(m) = c.momentum {
             o.momentum = m;
         }
-        o.nesterov = c.nesterov;
-        o.rho = c.rho;
-        o.beta1 = c.beta1;
-        o.beta2 = c.beta2;
-        o.eps = c.eps;
-        if c.optimizer == OptimizerKind::Adamw || c.weight_decay > 0.0 {
-            o.weight_decay = c.weight_decay;
+        o.nesterov = c.nesterov && kind == Rmsprop;
+        (o.rho, o.beta1, o.beta2, o.eps) = (c.rho, c.beta1, c.beta2, c.eps);
+        if let Some(wd) = c.weight_decay {
+            o.weight_decay = wd;
         }
-        o
+        Ok(o)
     }
 
     /// Keep probability per layer input: one value means "every hidden layer" (the input keeps
@@ -215,7 +251,7 @@ impl TrainConfig {
             l1_proximal: self.reg.l1_proximal,
         };
         regularization.validate(n)?;
-        let optimizer = self.optimizer_config();
+        let optimizer = self.optimizer_config()?;
         optimizer.validate()?;
         if self.run.batch == 0 {
             return Err(Error::config("batch", "must be at least 1"));

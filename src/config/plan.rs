@@ -59,10 +59,6 @@ impl TrainConfig {
         let setup = self.setup()?;
         let fit = self.fit_options();
         fit.validate()?;
-        let wd = self.optim.weight_decay;
-        if !(wd.is_finite() && wd >= 0.0) {
-            return Err(Error::config("weight-decay", format!("{wd} must be >= 0")));
-        }
         let r = &self.run;
         if r.early_stop == Some(0) {
             return Err(Error::config("early-stop", "patience must be at least 1"));

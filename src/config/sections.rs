@@ -99,10 +99,10 @@ section! {
         /// learning rate, > 0 [default: 0.05]
         #[arg(long, allow_negative_numbers = true)]
         lr: Plain<f64> = 0.05,
-        /// momentum μ in [0, 1) for momentum/nesterov (and rmsprop) [default: 0.9; rmsprop 0]
+        /// momentum μ in [0, 1) for momentum, nesterov and rmsprop; with sgd, μ > 0 makes it PyTorch's SGD(momentum=μ) [default: 0.9; rmsprop 0]
         #[arg(long, allow_negative_numbers = true)]
         momentum: Option<f64> = None,
-        /// Nesterov look-ahead for rmsprop with momentum [default: off]
+        /// Nesterov look-ahead: sgd or momentum with it is nesterov (PyTorch's SGD(nesterov=True)); rmsprop with momentum takes it too [default: off]
         #[arg(long, num_args = 0, default_missing_value = "true")]
         nesterov: Plain<bool> = false,
         /// RMSprop decay ρ in [0, 1) [default: 0.99]
@@ -119,7 +119,7 @@ section! {
         eps: Plain<f64> = 1e-8,
         /// decoupled weight decay, w *= 1 − lr·wd each step, weights only [default: 0; adamw 0.01]
         #[arg(long, allow_negative_numbers = true)]
-        weight_decay: Plain<f64> = 0.0,
+        weight_decay: Option<f64> = None,
         /// constant, exp:GAMMA, step:EVERY:GAMMA, cosine[:MIN_LR] [default: exp:0.95]
         #[arg(long)]
         lr_schedule: Plain<LrSchedule> = LrSchedule::Exponential { gamma: 0.95 },
