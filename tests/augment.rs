@@ -34,7 +34,7 @@ fn mnist_with_shift_augmentation_still_learns() {
     assert_eq!(png_size(&run.join("weights.png")), wgpu_mlp::report::weights_png_size(64, (28, 28)));
     let toml = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(toml.contains("augment = \"shift=2\""), "{toml}");
-    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml")).unwrap().reg.augment, cfg.reg.augment);
+    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml"), wgpu_mlp::config::Origin::Program).unwrap().reg.augment, cfg.reg.augment);
 }
 
 fn setup(augment: Option<Augment>) -> TrainSetup {

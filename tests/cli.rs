@@ -190,7 +190,7 @@ fn resume_after_a_shorter_run_is_bit_identical() {
     let dir = d.path();
     // a constant high learning rate makes validation accuracy wobble, so early stopping's state
     // (best epoch, patience) is exercised across the resume
-    let common = ["--lr", "0.3", "--lr-schedule", "constant", "--early-stop", "5", "--dropout", "0.9"];
+    let common = ["--lr", "0.3", "--lr-schedule", "constant", "--early-stop", "5", "--keep-prob", "0.9"];
     let run = |out: &str, epochs: &str| {
         let mut a = common.to_vec();
         a.extend(["--epochs", epochs]);

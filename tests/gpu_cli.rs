@@ -16,7 +16,7 @@ fn check_passes_and_fails_on_its_tolerance() {
     if common::gpu("check_passes_and_fails_on_its_tolerance").is_none() {
         return;
     }
-    let ok = wgpu_mlp().args(["check", "--steps", "3", "--optimizer", "momentum", "--l2", "1e-3", "--dropout", "0.9"]).output().unwrap();
+    let ok = wgpu_mlp().args(["check", "--steps", "3", "--optimizer", "momentum", "--l2", "1e-3", "--keep-prob", "0.9"]).output().unwrap();
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "check failed:\n{text}\n{}", String::from_utf8_lossy(&ok.stderr));
     assert!(text.contains("layers.1.bias") && text.contains("PASS"), "{text}");

@@ -84,3 +84,42 @@ fn settings_the_optimizer_has_no_use_for_are_refused() {
     }
     refused(d.path(), &["train", "--device", "cpu", "--target", "y", "--epochs", "1", "--out", "r"], &["--target", "--csv"]);
 }
+
+/// `--dropout P` drops with probability P, as `nn.Dropout(p)` and Keras' `Dropout(rate)`; the
+/// course's keep probability is `--keep-prob`, and config.toml and the model say which was given.
+#[test]
+fn dropout_is_the_drop_probability() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let drop = weights(p, "a", &["--dropout", "0.25"]);
+    assert_eq!(drop, weights(p, "b", &["--keep-prob", "0.75"]));
+    assert_ne!(drop, weights(p, "c", &["--keep-prob", "0.25"]));
+    assert_ne!(drop, weights(p, "n", &[]), "dropout must take effect");
+    // per layer input (input first), for both
+    assert_eq!(weights(p, "e", &["--dropout", "0,0.25"]), weights(p, "f", &["--keep-prob", "1,0.75"]));
+    let toml = std::fs::read_to_string(p.join("a/config.toml")).unwrap();
+    assert!(toml.contains("config_version = 2") && toml.contains("dropout = [0.25]") && toml.contains("keep_prob = []"), "{toml}");
+    let meta = load_model(p.join("b/model.safetensors")).unwrap().2;
+    assert_eq!(meta["config"]["keep_prob"], serde_json::json!([0.75]), "{meta}");
+    // the run's own config.toml reproduces it
+    let again = weights(p, "g", &["--config", "a/config.toml"]);
+    assert_eq!(again, drop);
+}
+
+/// A config file from before `dropout` changed meaning: the user's is refused with what changed,
+/// a run directory's own is read as it was written (its `dropout` was the keep probability).
+#[test]
+fn old_dropout_settings_say_what_changed() {
+    use wgpu_mlp::config::{Origin, TrainConfig};
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let old = "layers = [2, 4, 2]\ncsv = \"t.csv\"\ntarget = \"y\"\ndropout = [0.75]\nepochs = 2\nbatch = 8\ndevice = \"cpu\"\n";
+    std::fs::write(d.path().join("old.toml"), old).unwrap();
+    refused(d.path(), &["train", "--config", "old.toml", "--out", "r"], &["old.toml", "dropout", "drop probability", "keep_prob", "config_version"]);
+    let c = TrainConfig::from_toml_str(old, Origin::Program).unwrap();
+    assert_eq!((c.reg.keep_prob.as_slice(), c.reg.dropout.as_slice()), (&[0.75f32][..], &[][..]));
+    // the same file with the version: dropout is the drop probability
+    std::fs::write(d.path().join("new.toml"), format!("config_version = 2\n{old}")).unwrap();
+    assert_eq!(weights(d.path(), "n", &["--config", "new.toml"]), weights(d.path(), "k", &["--keep-prob", "0.25"]));
+}

@@ -3,7 +3,7 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::{ConfigArgs, TrainConfig};
+use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
 use wgpu_mlp::report::cost::{human_bytes, human_flops};
 use wgpu_mlp::run::{open_model, run_cost};
 
@@ -44,7 +44,7 @@ fn thousands(n: u64) -> String {
 pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = match (&a.model, &a.config) {
         (Some(p), _) => open_model(p)?.config(),
-        (None, Some(p)) => TrainConfig::from_toml_file(p)?,
+        (None, Some(p)) => TrainConfig::from_toml_file(p, Origin::User)?,
         (None, None) => TrainConfig::default(),
     };
     let data = a.settings.data.over(&cfg.data)?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use super::progress::Printer;
-use wgpu_mlp::config::{ConfigArgs, TrainConfig};
+use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
 use wgpu_mlp::run::RunOptions;
 
 /// Every flag is optional: unset flags keep the value from --config (or, with --resume, the run's
@@ -36,7 +36,7 @@ impl TrainArgs {
     /// `TrainConfig::validate` checks the result.
     pub fn to_config(&self) -> wgpu_mlp::Result<TrainConfig> {
         let mut c = match (&self.config, &self.resume) {
-            (Some(p), _) => TrainConfig::from_toml_file(p)?,
+            (Some(p), _) => TrainConfig::from_toml_file(p, Origin::User)?,
             (None, Some(dir)) => {
                 let p = dir.join("config.toml");
                 if !dir.is_dir() {
@@ -45,7 +45,7 @@ impl TrainArgs {
                 if !p.is_file() {
                     return Err(wgpu_mlp::Error::bad_file(dir, "not a run directory: no config.toml"));
                 }
-                TrainConfig::from_toml_file(&p)?
+                TrainConfig::from_toml_file(&p, Origin::Program)?
             }
             (None, None) => TrainConfig::default(),
         };

@@ -138,9 +138,12 @@ section! {
         /// apply L1 by proximal soft-thresholding (exact zeros) instead of the subgradient [default: off]
         #[arg(long, num_args = 0, default_missing_value = "true")]
         l1_proximal: Plain<bool> = false,
-        /// keep probability in (0, 1]: one value for every hidden layer, or one per layer input (input first) [default: no dropout]
-        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        /// drop probability in [0, 1), as PyTorch's Dropout(p) and Keras' Dropout(rate): one value for every hidden layer, or one per layer input (input first) [default: no dropout]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "keep_prob")]
         dropout: Plain<Vec<f32> > = vec![],
+        /// keep probability in (0, 1], the course's p (1 − --dropout); one value or one per layer input, as --dropout [default: 1]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        keep_prob: Plain<Vec<f32> > = vec![],
         /// random image transforms per training batch, e.g. shift=2,noise=0.05,hflip,rotate=10
         /// (shift ±pixels, Gaussian noise std, left-right flip with probability ½, rotation ±degrees) [default: none]
         #[arg(long)]
