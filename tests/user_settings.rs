@@ -123,3 +123,17 @@ fn old_dropout_settings_say_what_changed() {
     std::fs::write(d.path().join("new.toml"), format!("config_version = 2\n{old}")).unwrap();
     assert_eq!(weights(d.path(), "n", &["--config", "new.toml"]), weights(d.path(), "k", &["--keep-prob", "0.25"]));
 }
+
+/// `--config RUN/config.toml` reproduces the run into a new run directory (runs/run-N), not into
+/// RUN, which already holds it; `--out` still chooses.
+#[test]
+fn a_runs_config_reproduces_it_in_a_new_directory() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let first = weights(d.path(), "runs/first", &[]);
+    let o = run(d.path(), &["train", "--config", "runs/first/config.toml", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let copy = load_model(d.path().join("runs/run-1/model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(copy, first, "the reproduction differs");
+    assert_eq!(weights(d.path(), "again", &["--config", "runs/first/config.toml"]), first);
+}
