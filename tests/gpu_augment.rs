@@ -138,7 +138,7 @@ fn augmented_training_matches_cpu() {
         } else {
             // Adam's free runs part by an ulp's luck (an element whose gradient cancels moves a
             // whole step either way; seen on GL): judge every step in lockstep instead
-            let fit = FitOptions { epochs: 2, lr: 0.05, schedule: LrSchedule::Constant, shuffle: true, seed: 11, early_stop: None };
+            let fit = FitOptions { epochs: 2, lr: 0.05, schedule: LrSchedule::Constant, seed: 11, ..FitOptions::default() };
             let r = lockstep(Some(ctx.clone()), &setup, &fit, &p, &data, 10, Tolerance::LOCKSTEP).expect("lockstep");
             assert!(r.passed(), "{name}: lockstep first outside at step {:?}: {:?}", r.first_bad_step, r.tensors);
         }

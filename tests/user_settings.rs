@@ -18,7 +18,10 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// Trains 2 epochs on the tiny CSV into `dir/out` with `extra`; returns the weights' bits.
 fn weights(dir: &Path, out: &str, extra: &[&str]) -> Vec<u32> {
-    let mut args = vec!["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--epochs", "2", "--batch", "8", "--out", out, "--json"];
+    let mut args = vec!["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--batch", "8", "--out", out, "--json"];
+    if !extra.contains(&"--epochs") && !extra.contains(&"--config") {
+        args.extend(["--epochs", "2"]);
+    }
     args.extend_from_slice(extra);
     let o = run(dir, &args);
     assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
@@ -136,4 +139,30 @@ fn a_runs_config_reproduces_it_in_a_new_directory() {
     let copy = load_model(d.path().join("runs/run-1/model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(copy, first, "the reproduction differs");
     assert_eq!(weights(d.path(), "again", &["--config", "runs/first/config.toml"]), first);
+}
+
+/// `--monitor` (Keras' `monitor`) picks the best epoch and drives early stopping: the kept epoch
+/// is the first best of that metric, and early stopping waits `patience` epochs after it.
+#[test]
+fn monitor_chooses_the_best_epoch_and_early_stopping() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let history = |out: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(d.path().join(out).join("history.json")).unwrap()).unwrap() };
+    let metric = |h: &serde_json::Value, key: &str| -> Vec<f64> { h["epochs"].as_array().unwrap().iter().map(|r| r[key].as_f64().unwrap()).collect() };
+    let first_best = |v: &[f64], better: fn(f64, f64) -> bool| (0..v.len()).fold(0, |b, i| if better(v[i], v[b]) { i } else { b }) + 1;
+    for (monitor, key, better) in [("val_loss", "val_loss", (|a, b| a < b) as fn(f64, f64) -> bool), ("val_accuracy", "val_accuracy", |a, b| a > b)] {
+        weights(d.path(), monitor, &["--monitor", monitor, "--epochs", "25", "--lr", "0.5", "--lr-schedule", "constant"]);
+        let h = history(monitor);
+        assert_eq!(h["monitor"], monitor);
+        assert_eq!(h["best_epoch"].as_u64().unwrap() as usize, first_best(&metric(&h, key), better), "{monitor}: {h}");
+    }
+    weights(d.path(), "es", &["--monitor", "val_loss", "--early-stop", "2", "--epochs", "40", "--lr", "2", "--lr-schedule", "constant"]);
+    let h = history("es");
+    let ran = h["epochs"].as_array().unwrap().len();
+    // at lr 2 the loss bounces: measured, the best is epoch 5 of 7
+    assert_eq!((h["stopped_early"].as_bool(), ran), (Some(true), h["best_epoch"].as_u64().unwrap() as usize + 2), "{h}");
+    assert_eq!(h["best_epoch"].as_u64().unwrap() as usize, first_best(&metric(&h, "val_loss"), |a, b| a < b));
+    // a regression has no accuracy; a resumed run keeps its metric
+    refused(d.path(), &["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,1", "--loss", "mse", "--monitor", "val_accuracy", "--out", "r"], &["--monitor", "val_loss"]);
+    refused(d.path(), &["train", "--resume", "val_loss", "--epochs", "30", "--monitor", "val_accuracy"], &["--monitor", "val_loss"]);
 }

@@ -341,6 +341,7 @@ impl TrainConfig {
             shuffle: r.shuffle,
             seed: r.seed,
             early_stop: r.early_stop.map(|patience| EarlyStop { patience, min_delta: r.min_delta }),
+            monitor: r.monitor,
         }
     }
 }

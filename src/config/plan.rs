@@ -7,7 +7,7 @@ use super::{DataSource, DeviceChoice, TrainConfig};
 use crate::data::Val;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
-use crate::train::FitOptions;
+use crate::train::{FitOptions, Monitor};
 
 /// One split (train / validation / test) or K-fold cross-validation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,6 +65,9 @@ impl TrainConfig {
         }
         if !(r.min_delta.is_finite() && r.min_delta >= 0.0) {
             return Err(Error::config("min-delta", format!("{} must be >= 0", r.min_delta)));
+        }
+        if self.run.monitor == Some(Monitor::ValAccuracy) && !self.model.loss.is_classification() {
+            return Err(Error::config("monitor", format!("val_accuracy needs a classification loss; {} is judged by val_loss", self.model.loss)));
         }
         self.data.validate()?;
         if let Some(f) = r.val_frac {

@@ -6,6 +6,7 @@ use super::DeviceChoice;
 use crate::data::Augment;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::{LrSchedule, OptimizerKind};
+use crate::train::Monitor;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -193,7 +194,10 @@ section! {
         /// stop after this many epochs without validation improvement; the best weights are restored [default: off]
         #[arg(long, value_name = "PATIENCE")]
         early_stop: Option<usize> = None,
-        /// smallest validation improvement (accuracy, or loss for regression) that counts for --early-stop [default: 0]
+        /// the validation metric that picks the best epoch (its weights are kept) and that --early-stop watches: val_accuracy or val_loss [default: val_accuracy; regression: val_loss]
+        #[arg(long)]
+        monitor: Option<Monitor> = None,
+        /// smallest improvement of the --monitor metric that counts for --early-stop [default: 0]
         #[arg(long, allow_negative_numbers = true)]
         min_delta: Plain<f64> = 0.0,
         /// validation samples held out of the training data [default: 10%; without a test file as many again are held out for testing]
