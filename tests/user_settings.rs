@@ -166,3 +166,25 @@ fn monitor_chooses_the_best_epoch_and_early_stopping() {
     refused(d.path(), &["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,1", "--loss", "mse", "--monitor", "val_accuracy", "--out", "r"], &["--monitor", "val_loss"]);
     refused(d.path(), &["train", "--resume", "val_loss", "--epochs", "30", "--monitor", "val_accuracy"], &["--monitor", "val_loss"]);
 }
+
+/// `train | head`: the reader goes away and the program ends quietly, without a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wgpu-mlp"))
+        .current_dir(d.path())
+        .args(["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--epochs", "2000", "--batch", "8", "--out", "r", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // dropped: the pipe closes
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with('{') && err.is_empty(), "first line {first:?}, stderr: {err}");
+    assert!(!out.status.success(), "2000 epochs ran to the end into a closed pipe");
+}
