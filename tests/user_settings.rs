@@ -188,3 +188,49 @@ fn a_closed_stdout_ends_quietly() {
     assert!(first.starts_with('{') && err.is_empty(), "first line {first:?}, stderr: {err}");
     assert!(!out.status.success(), "2000 epochs ran to the end into a closed pipe");
 }
+
+/// `--warmup N` ramps the rate over the first N epochs on top of the schedule, and
+/// `--reduce-on-plateau P:F` multiplies it by F after P epochs without improvement (Keras'
+/// ReduceLROnPlateau); both survive a resume bit for bit.
+#[test]
+fn warmup_and_reduce_on_plateau_follow_their_rules() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let history = |out: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p.join(out).join("history.json")).unwrap()).unwrap() };
+    let lrs = |h: &serde_json::Value| -> Vec<f64> { h["epochs"].as_array().unwrap().iter().map(|r| r["lr"].as_f64().unwrap()).collect() };
+    weights(p, "warm", &["--warmup", "4", "--lr", "0.1", "--lr-schedule", "exp:0.5", "--epochs", "6"]);
+    let want: Vec<f64> = (0..6).map(|e| 0.1 * 0.5f64.powi(e) * ((e + 1).min(4) as f64 / 4.0)).collect();
+    assert_eq!(lrs(&history("warm")), want);
+
+    let args = ["--reduce-on-plateau", "2:0.5", "--monitor", "val_loss", "--lr", "2", "--lr-schedule", "constant", "--epochs", "12"];
+    let full = weights(p, "plateau", &args);
+    let h = history("plateau");
+    let val: Vec<f64> = h["epochs"].as_array().unwrap().iter().map(|r| r["val_loss"].as_f64().unwrap()).collect();
+    let (mut best, mut wait, mut lr, mut want) = (f64::INFINITY, 0, 2.0, vec![]);
+    for v in &val {
+        want.push(lr);
+        if *v < best {
+            (best, wait) = (*v, 0);
+        } else {
+            wait += 1;
+            if wait >= 2 {
+                (lr, wait) = (lr * 0.5, 0);
+            }
+        }
+    }
+    assert_eq!(lrs(&h), want, "val_loss {val:?}");
+    assert!(want.iter().any(|l| *l < 2.0), "never reduced: val_loss {val:?}");
+    // stopped after 5 epochs and resumed to 12: the same rates and weights
+    let mut short = args.to_vec();
+    let last = short.len() - 1;
+    short[last] = "5";
+    weights(p, "resumed", &short);
+    let o = run(p, &["train", "--resume", "resumed", "--epochs", "12", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(lrs(&history("resumed")), want);
+    let resumed: Vec<u32> = load_model(p.join("resumed/model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(resumed, full);
+    refused(p, &["train", "--warmup", "0", "--out", "r"], &["--warmup"]);
+    refused(p, &["train", "--reduce-on-plateau", "2:1.5", "--out", "r"], &["--reduce-on-plateau", "factor"]);
+}

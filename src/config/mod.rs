@@ -16,7 +16,7 @@ pub use crate::device::DeviceChoice;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::{Activation, NetworkSpec};
-use crate::optim::{OptimizerConfig, OptimizerKind, Regularization};
+use crate::optim::{OptimizerConfig, OptimizerKind, Regularization, Warmup};
 use crate::train::{EarlyStop, FitOptions};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -322,7 +322,10 @@ impl TrainConfig {
             l1_proximal: self.reg.l1_proximal,
         };
         regularization.validate(n)?;
-        let optimizer = self.optimizer_config()?;
+        let mut optimizer = self.optimizer_config()?;
+        if let Some(Warmup::Steps(n)) = self.optim.warmup {
+            optimizer.warmup_steps = n;
+        }
         optimizer.validate()?;
         if self.run.batch == 0 {
             return Err(Error::config("batch", "must be at least 1"));
@@ -342,6 +345,11 @@ impl TrainConfig {
             seed: r.seed,
             early_stop: r.early_stop.map(|patience| EarlyStop { patience, min_delta: r.min_delta }),
             monitor: r.monitor,
+            warmup_epochs: match self.optim.warmup {
+                Some(Warmup::Epochs(n)) => n,
+                _ => 0,
+            },
+            plateau: self.optim.reduce_on_plateau,
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::DeviceChoice;
 use crate::data::Augment;
 use crate::model::{Activation, Init, Loss};
-use crate::optim::{LrSchedule, OptimizerKind};
+use crate::optim::{LrSchedule, OptimizerKind, Plateau, Warmup};
 use crate::train::Monitor;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -124,6 +124,12 @@ section! {
         /// constant, exp:GAMMA, step:EVERY:GAMMA, cosine[:MIN_LR] [default: exp:0.95]
         #[arg(long)]
         lr_schedule: Plain<LrSchedule> = LrSchedule::Exponential { gamma: 0.95 },
+        /// linear warm-up on top of the schedule: N (epochs) or N:steps; epoch or step k of N runs at k/N of the rate [default: none]
+        #[arg(long)]
+        warmup: Option<Warmup> = None,
+        /// Keras' ReduceLROnPlateau: PATIENCE[:FACTOR[:MIN_LR]], the rate times FACTOR (0.1) after PATIENCE epochs without --monitor improvement [default: off]
+        #[arg(long, value_name = "PATIENCE[:FACTOR[:MIN_LR]]")]
+        reduce_on_plateau: Option<Plateau> = None,
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::engine::{Engine, EpochStats, EvalStats};
 use crate::error::{Error, Result};
-use crate::optim::LrSchedule;
+use crate::optim::{LrSchedule, Plateau, Warmup};
 use crate::data::epoch_order;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -83,6 +83,13 @@ pub struct FitOptions {
     /// What picks the best epoch and what early stopping watches; None: [`Monitor::default_for`].
     #[serde(default)]
     pub monitor: Option<Monitor>,
+    /// Linear warm-up over the first this many epochs (0: none); a warm-up in steps is the
+    /// optimizer's (`OptimizerConfig::warmup_steps`).
+    #[serde(default)]
+    pub warmup_epochs: u64,
+    /// Multiply the rate by a factor when the monitored metric stalls (Keras' ReduceLROnPlateau).
+    #[serde(default)]
+    pub plateau: Option<Plateau>,
 }
 
 impl Default for FitOptions {
@@ -96,6 +103,8 @@ impl Default for FitOptions {
             seed: 0,
             early_stop: None,
             monitor: None,
+            warmup_epochs: 0,
+            plateau: None,
         }
     }
 }
@@ -185,7 +194,7 @@ pub fn record(epoch: usize, lr: f64, s: &EpochStats, val: Option<&EvalStats>, cl
 
 /// Where the loop stands after some epochs: what a checkpoint stores so a resumed run continues
 /// exactly (same early-stopping decisions, same best weights) as an uninterrupted one.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitState {
     /// Epochs completed so far (the next epoch's 0-based index).
     pub epoch: usize,
@@ -196,12 +205,41 @@ pub struct FitState {
     pub best_score: Option<f64>,
     /// Epochs since the best one (early stopping's patience counter).
     pub since_best: usize,
+    /// What reduce-on-plateau has multiplied the rate by so far (1: never reduced).
+    #[serde(default = "one")]
+    pub lr_factor: f64,
+    /// Epochs without improvement since the best one or the last reduction.
+    #[serde(default)]
+    pub plateau_wait: usize,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for FitState {
+    fn default() -> Self {
+        FitState { epoch: 0, history: History::default(), best_score: None, since_best: 0, lr_factor: 1.0, plateau_wait: 0 }
+    }
 }
 
 impl FitState {
     /// A loop about to start at 0-based epoch `epoch`, with no history.
     pub fn starting_at(epoch: usize) -> Self {
         FitState { epoch, ..Default::default() }
+    }
+
+    /// The rate of 0-based `epoch`: the schedule's, times the epoch warm-up's factor, times what
+    /// reduce-on-plateau has made of it (never below its floor once reduced).
+    pub fn lr(&self, opts: &FitOptions, epoch: usize) -> f64 {
+        let mut lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        if opts.warmup_epochs > 0 {
+            lr *= Warmup::factor(epoch as u64 + 1, opts.warmup_epochs);
+        }
+        match opts.plateau {
+            Some(p) if self.lr_factor < 1.0 => (lr * self.lr_factor).max(p.min_lr),
+            _ => lr,
+        }
     }
     /// The record of the last completed epoch.
     pub fn last(&self) -> Option<&EpochRecord> {
@@ -285,7 +323,7 @@ pub fn fit_from<E: Engine + ?Sized>(
     let mut interrupted = false;
     while state.epoch < opts.epochs && !state.history.stopped_early {
         let epoch = state.epoch;
-        let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        let lr = state.lr(opts, epoch);
         let order = epoch_order(train_len, opts.seed, epoch as u64, opts.shuffle);
         let t0 = Instant::now();
         let stats = engine.train_epoch(&order, lr)?;
@@ -315,8 +353,14 @@ pub fn fit_from<E: Engine + ?Sized>(
             }
             state.history.best_epoch = epoch + 1;
             state.since_best = 0;
+            state.plateau_wait = 0;
         } else {
             state.since_best += 1;
+            state.plateau_wait += 1;
+            if let Some(p) = opts.plateau.filter(|p| state.plateau_wait >= p.patience) {
+                state.lr_factor *= p.factor;
+                state.plateau_wait = 0;
+            }
         }
         if let Some(es) = &opts.early_stop {
             if state.since_best >= es.patience {
