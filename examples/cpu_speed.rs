@@ -52,7 +52,7 @@ fn main() {
                 keep: vec![],
                 batch,
                 seed: 0,
-                augment: None,
+                augment: None, train_loss: Default::default()
             };
             let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
             let mut e = CpuEngine::<f32>::new(setup, params).unwrap();
@@ -89,7 +89,7 @@ fn augment_cost(data: &Dataset) {
             keep: vec![],
             batch: 100,
             seed: 0,
-            augment: (aug != "none").then(|| aug.parse().unwrap()),
+            augment: (aug != "none").then(|| aug.parse().unwrap()), train_loss: Default::default()
         };
         let params = Init::HeNormal.init(&ParamLayout::new(&spec), 0).cast(|x| x as f32);
         let mut e = CpuEngine::<f32>::new(setup, params).unwrap();

@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = GpuContext::request(true)?.ok_or("no adapter")?;
     println!("adapter: {} ({:.2} s)", ctx.describe(), t0.elapsed().as_secs_f64());
     let spec = NetworkSpec::new(&sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;
-    let setup = TrainSetup { spec: spec.clone(), optimizer: OptimizerConfig::new(OptimizerKind::Adam), regularization: Regularization::none(), keep: vec![], batch, seed: 1 , augment: None};
+    let setup = TrainSetup { spec: spec.clone(), optimizer: OptimizerConfig::new(OptimizerKind::Adam), regularization: Regularization::none(), keep: vec![], batch, seed: 1 , augment: None, train_loss: Default::default()};
     let layout = ParamLayout::new(&spec);
     let t = Instant::now();
     let k = Kernels::new(&ctx.device).expect("kernels build");

@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for (sizes, batch, samples) in [(&[784usize, 64, 10][..], 100usize, 6000usize), (&[784, 256, 256, 10][..], 128, 3072), (&[784, 1024, 1024, 10][..], 256, 1024)] {
         let spec = NetworkSpec::new(sizes, Activation::Relu, Loss::SoftmaxCrossEntropy)?;
-        let setup = TrainSetup { spec: spec.clone(), optimizer: OptimizerConfig::new(wgpu_mlp::optim::OptimizerKind::Adam), regularization: Regularization::none(), keep: vec![], batch, seed: 1 , augment: None};
+        let setup = TrainSetup { spec: spec.clone(), optimizer: OptimizerConfig::new(wgpu_mlp::optim::OptimizerKind::Adam), regularization: Regularization::none(), keep: vec![], batch, seed: 1 , augment: None, train_loss: Default::default()};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let layout = ParamLayout::new(&spec);
         let mut p = Params::<f32>::zeros(&layout);

@@ -58,7 +58,7 @@ pub fn bench_setup(net: BenchNet, optimizer: OptimizerKind) -> Result<(TrainSetu
         keep: vec![],
         batch: net.batch,
         seed: 0,
-        augment: None,
+        augment: None, train_loss: Default::default()
     };
     Ok((setup, params))
 }

@@ -98,7 +98,7 @@ pub fn inference_engine(spec: crate::model::NetworkSpec, params: Params<f32>, de
         keep: vec![],
         batch: 1,
         seed: 0,
-        augment: None,
+        augment: None, train_loss: Default::default()
     };
     engine_for(setup, params, device)
 }

@@ -36,6 +36,7 @@
 //!     batch: 16,
 //!     seed: 1,
 //!     augment: None,
+//!     train_loss: Default::default(),
 //! };
 //! let start = Init::XavierUniform.init(&ParamLayout::new(&spec), 1).cast(|w| w as f32);
 //! let mut engine = CpuEngine::<f32>::new(setup, start)?;

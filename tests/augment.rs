@@ -46,6 +46,7 @@ fn setup(augment: Option<Augment>) -> TrainSetup {
         batch: 20,
         seed: 3,
         augment,
+        train_loss: Default::default(),
     }
 }
 

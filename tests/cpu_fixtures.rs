@@ -92,6 +92,7 @@ fn setup(spec: &NetworkSpec, reg: f64, batch: usize) -> TrainSetup {
         batch,
         seed: 0,
         augment: None,
+        train_loss: Default::default(),
     }
 }
 

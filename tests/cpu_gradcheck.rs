@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use wgpu_mlp::cpu::gradcheck::gradcheck;
 use wgpu_mlp::cpu::loss::BatchTargets;
 use wgpu_mlp::cpu::network::DropoutStep;
-use wgpu_mlp::engine::TrainSetup;
+use wgpu_mlp::engine::{TrainLoss, TrainSetup};
 use wgpu_mlp::model::{Activation, Init, Loss, NetworkSpec, ParamLayout};
 use wgpu_mlp::optim::{OptimizerConfig, Regularization};
 use wgpu_mlp::rng::seed_key;
@@ -16,6 +16,10 @@ const ACTIVATIONS: [Activation; 5] =
 const LOSSES: [Loss; 4] = [Loss::SoftmaxCrossEntropy, Loss::BinaryCrossEntropy, Loss::MeanSquaredError, Loss::Cosine];
 
 fn check(act: Activation, loss: Loss, reg: &str, dropout: bool, outputs: usize) -> f64 {
+    check_with(act, loss, reg, dropout, outputs, Default::default())
+}
+
+fn check_with(act: Activation, loss: Loss, reg: &str, dropout: bool, outputs: usize, train_loss: TrainLoss) -> f64 {
     let (batch, sizes) = (4, [5, 6, 4, outputs]);
     let spec = NetworkSpec::new(&sizes, act, loss).unwrap();
     let layers = spec.num_layers();
@@ -32,6 +36,7 @@ fn check(act: Activation, loss: Loss, reg: &str, dropout: bool, outputs: usize) 
         batch,
         seed: 11,
         augment: None,
+        train_loss,
     };
     let mut params = Init::XavierNormal.init(&ParamLayout::new(&spec), 5);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
@@ -72,6 +77,20 @@ fn every_activation_loss_regulariser_and_dropout() {
         }
     }
     eprintln!("gradcheck: {cases} configurations, max relative error {worst:.3e}");
+}
+
+/// Label smoothing and class weights change the loss and its gradient together.
+#[test]
+fn label_smoothing_and_class_weights() {
+    let weights = TrainLoss { label_smoothing: 0.0, class_weight: vec![0.5, 2.0, 1.25] };
+    let smooth = TrainLoss { label_smoothing: 0.1, class_weight: vec![] };
+    let both = TrainLoss { label_smoothing: 0.2, class_weight: vec![3.0, 0.25, 1.0] };
+    for act in [Activation::Tanh, Activation::Relu] {
+        for tl in [&weights, &smooth, &both] {
+            check_with(act, Loss::SoftmaxCrossEntropy, "l2", false, 3, tl.clone());
+        }
+        check_with(act, Loss::BinaryCrossEntropy, "none", true, 1, TrainLoss { label_smoothing: 0.0, class_weight: vec![0.3, 1.7] });
+    }
 }
 
 #[test]

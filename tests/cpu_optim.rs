@@ -121,7 +121,7 @@ fn linear_neuron_converges_to_closed_form_ridge() {
         keep: vec![],
         batch: n,
         seed: 0,
-        augment: None,
+        augment: None, train_loss: Default::default()
     };
     let data = Dataset::new(Features::F32(xs), 1, Targets::Values { data: ys, dim: 1 }).unwrap();
     let mut engine = CpuEngine::<f64>::new(setup, Params::zeros(&ParamLayout::new(&spec))).unwrap();

@@ -27,7 +27,7 @@ fn train(threads: usize, kind: OptimizerKind) -> (Vec<u32>, Vec<EpochStats>) {
             regularization: reg,
             keep: vec![0.9, 0.8],
             batch: 200,
-            seed: 3, augment: None,
+            seed: 3, augment: None, train_loss: Default::default()
         };
         let params = Init::HeNormal.init(&ParamLayout::new(&spec), 1).cast(|x| x as f32);
         let mut e = CpuEngine::<f32>::new(setup, params).unwrap();

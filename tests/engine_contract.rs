@@ -56,7 +56,7 @@ fn setups() -> Vec<TrainSetup> {
             keep: vec![],
             batch: 8,
             seed: 5,
-            augment: None,
+            augment: None, train_loss: Default::default()
         })
         .collect()
 }

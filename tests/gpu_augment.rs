@@ -121,7 +121,7 @@ fn augmented_training_matches_cpu() {
         let spec = NetworkSpec::new(&[784, 16, 10], Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
         let setup = TrainSetup {
             spec: spec.clone(), optimizer: OptimizerConfig::new(opt), regularization: Regularization::none(), keep: vec![], batch: 8, seed: 11,
-            augment: Some(aug.parse().unwrap()),
+            augment: Some(aug.parse().unwrap()), train_loss: Default::default()
         };
         let p = params(&spec, 3);
         let orders: Vec<Vec<u32>> = (0..2u32).map(|e| (0..N as u32).map(|i| (i * 17 + e * 5) % N as u32).collect()).collect();
@@ -195,7 +195,7 @@ fn non_image_data_is_refused() {
     let spec = NetworkSpec::new(&[5, 3, 2], Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
     let setup = TrainSetup {
         spec: spec.clone(), optimizer: OptimizerConfig::new(OptimizerKind::Sgd), regularization: Regularization::none(), keep: vec![], batch: 4, seed: 1,
-        augment: Some("noise=0.1".parse().unwrap()),
+        augment: Some("noise=0.1".parse().unwrap()), train_loss: Default::default()
     };
     let data = Dataset::new(Features::F32(vec![0.5; 10]), 5, Targets::Classes { labels: vec![0, 1], num_classes: 2 }).expect("dataset");
     let mut g = GpuEngine::new(ctx, setup, &params(&spec, 1)).expect("gpu engine");

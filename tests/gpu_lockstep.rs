@@ -48,7 +48,7 @@ fn cases() -> Vec<Case> {
 
 fn setup(c: &Case) -> TrainSetup {
     let spec = NetworkSpec::new(&[784, 32, 10], Activation::Relu, Loss::SoftmaxCrossEntropy).expect("spec");
-    TrainSetup { spec, optimizer: c.optimizer.clone(), regularization: c.reg.clone(), keep: vec![], batch: 20, seed: 3, augment: None }
+    TrainSetup { spec, optimizer: c.optimizer.clone(), regularization: c.reg.clone(), keep: vec![], batch: 20, seed: 3, augment: None, train_loss: Default::default() }
 }
 
 fn fit(c: &Case) -> FitOptions {

@@ -53,7 +53,7 @@ fn case(name: &str, sizes: &[usize], act: Activation, loss: Loss, opt: Optimizer
     let spec = NetworkSpec::new(sizes, act, loss).expect("spec");
     Case {
         name: name.into(),
-        setup: TrainSetup { spec, optimizer: opt, regularization: Regularization::none(), keep: vec![], batch: 8, seed: 11 , augment: None},
+        setup: TrainSetup { spec, optimizer: opt, regularization: Regularization::none(), keep: vec![], batch: 8, seed: 11 , augment: None, train_loss: Default::default()},
         f32_features: false,
     }
 }

@@ -331,7 +331,7 @@ impl TrainConfig {
             return Err(Error::config("batch", "must be at least 1"));
         }
         let keep = self.keep(n)?;
-        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.run.batch, seed: self.run.seed, augment: self.reg.augment })
+        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.run.batch, seed: self.run.seed, augment: self.reg.augment, train_loss: Default::default() })
     }
 
     /// The loop's settings: epochs, lr and schedule, shuffling, seed, early stopping.

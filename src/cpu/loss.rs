@@ -2,6 +2,7 @@
 //! the logits gradient in one pass: the CPU twin of shaders/loss.wgsl.
 
 use super::activation::sigmoid;
+use crate::engine::TrainLoss;
 use crate::model::{Loss, COSINE_EPS};
 use crate::scalar::Scalar;
 
@@ -52,17 +53,43 @@ pub fn loss_forward_backward<T: Scalar>(
     width: usize,
     logits: &[T],
     targets: BatchTargets,
+    dz: Option<&mut [T]>,
+    grad_scale: T,
+) -> (f64, u64) {
+    training_loss(loss, rows, width, logits, targets, dz, grad_scale, &TrainLoss::default())
+}
+
+/// [`loss_forward_backward`] with label smoothing and class weights (`tl`): softmax
+/// cross-entropy against (1 − ε)·one-hot + ε/K, and each sample's loss and gradient times its
+/// class's weight (the mean stays over samples, as Keras' `class_weight`). Both are exact
+/// no-ops at ε = 0 and weight 1, so the plain loss is this function too.
+#[allow(clippy::too_many_arguments)]
+pub fn training_loss<T: Scalar>(
+    loss: Loss,
+    rows: usize,
+    width: usize,
+    logits: &[T],
+    targets: BatchTargets,
     mut dz: Option<&mut [T]>,
     grad_scale: T,
+    tl: &TrainLoss,
 ) -> (f64, u64) {
     let mut loss_sum = 0.0f64;
     let mut correct = 0u64;
     let k_t = T::from_usize(width).unwrap_or_else(T::one);
+    // ε/K to every class, and the label's own share of ε: ε − ε/K (the shader computes the same)
+    let eps = T::from_f64_lossy(tl.label_smoothing);
+    let (eps_k, eps_rest) = (eps / k_t, eps - eps / k_t);
     for b in 0..rows {
         let z = &logits[b * width..(b + 1) * width];
+        let mut weight = T::one();
         if let BatchTargets::Classes(labels) = targets {
             correct += (predicted_class(z) == labels[b]) as u64;
+            if let Some(&w) = tl.class_weight.get(labels[b] as usize) {
+                weight = T::from_f64_lossy(w as f64);
+            }
         }
+        let grad_scale = grad_scale * weight;
         let mut d = dz.as_deref_mut().map(|d| &mut d[b * width..(b + 1) * width]);
         let t = |k: usize| targets.value::<T>(b, k, width);
         let sample_loss = match loss {
@@ -76,18 +103,25 @@ pub fn loss_forward_backward<T: Scalar>(
                 let y = labels[b] as usize;
                 if let Some(d) = d.as_deref_mut() {
                     // p_y − 1 written as −Σ_{k≠y} p_k: a confident sample's p_y rounds next to 1,
-                    // and the difference would keep only the rounding of p_y (shaders/loss.wgsl)
+                    // and the difference would keep only the rounding of p_y (shaders/loss.wgsl);
+                    // smoothed, p_k − ε/K and p_y − (1 − ε + ε/K) = (ε − ε/K) − Σ_{k≠y} p_k
                     let mut others = T::zero();
                     for k in 0..width {
                         let p = (z[k] - lse).exp();
                         if k != y {
                             others += p;
-                            d[k] = p * grad_scale;
+                            d[k] = (p - eps_k) * grad_scale;
                         }
                     }
-                    d[y] = -others * grad_scale;
+                    d[y] = (eps_rest - others) * grad_scale;
                 }
-                lse - z[y]
+                if tl.label_smoothing > 0.0 {
+                    // −Σ q_k log p_k = lse − (1 − ε)·z_y − (ε/K)·Σ z_k
+                    let sum_z: T = z.iter().copied().sum();
+                    lse - (T::one() - eps) * z[y] - eps_k * sum_z
+                } else {
+                    lse - z[y]
+                }
             }
             Loss::BinaryCrossEntropy => {
                 let mut s = T::zero();
@@ -139,7 +173,7 @@ pub fn loss_forward_backward<T: Scalar>(
                 T::one() - cos
             }
         };
-        loss_sum += sample_loss.to_f64_lossy();
+        loss_sum += (sample_loss * weight).to_f64_lossy();
     }
     (loss_sum, correct)
 }

@@ -3,7 +3,7 @@
 
 use super::activation::{act_backward, bias_act};
 use super::dropout::dropout_apply;
-use super::loss::{loss_forward_backward, BatchTargets};
+use super::loss::{training_loss, BatchTargets};
 use super::matmul::{matmul_ab, matmul_abt, matmul_atb};
 use super::reduce::{bias_grad, unit_stats};
 use crate::engine::TrainSetup;
@@ -119,7 +119,7 @@ pub fn loss_and_grads<T: Scalar>(
     let scale = T::one() / T::from_usize(rows).unwrap_or_else(T::one);
     let (loss_sum, correct) = {
         let (logits, dz) = (&ws.h[layers][..rows * k], &mut ws.dz[layers - 1][..rows * k]);
-        loss_forward_backward(spec.loss, rows, k, logits, targets, Some(dz), scale)
+        training_loss(spec.loss, rows, k, logits, targets, Some(dz), scale, &setup.train_loss)
     };
 
     for l in (0..layers).rev() {

@@ -33,6 +33,27 @@ pub struct TrainSetup {
     /// image data only). None (or all off) leaves batches as gathered.
     #[serde(default)]
     pub augment: Option<Augment>,
+    /// How the training loss treats the targets: label smoothing and class weights. Evaluation
+    /// (validation, test, `eval`) always scores the plain loss against the true labels.
+    #[serde(default)]
+    pub train_loss: TrainLoss,
+}
+
+/// What the training loss does with the targets beyond the loss itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainLoss {
+    /// Softmax cross-entropy against (1 − ε)·one-hot + ε/K (PyTorch's `label_smoothing`); 0: none.
+    pub label_smoothing: f64,
+    /// Weight of each class's samples in the loss and its gradient (Keras' `class_weight`: the
+    /// batch mean stays a mean over samples); empty: every class 1.
+    pub class_weight: Vec<f32>,
+}
+
+impl TrainLoss {
+    /// Neither smoothing nor weights.
+    pub fn is_plain(&self) -> bool {
+        self.label_smoothing == 0.0 && self.class_weight.is_empty()
+    }
 }
 
 impl TrainSetup {
