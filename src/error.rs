@@ -67,3 +67,35 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 }
+
+/// Longest value (in characters) a message quotes whole; longer ones are cut (see [`quoted`]).
+pub const QUOTE_MAX_CHARS: usize = 40;
+
+/// `value` in single quotes for a message, cut to [`QUOTE_MAX_CHARS`] characters with its full
+/// length said, so a hostile 5 MB CSV cell or header never makes a message long:
+/// `'aaaa…' (5000000 bytes)`. Control characters (a newline in a quoted cell) are escaped, so a
+/// message stays one line.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::from("'");
+    for (i, c) in value.chars().enumerate() {
+        if i == QUOTE_MAX_CHARS {
+            return format!("{out}…' ({} bytes)", value.len());
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The first `max` items joined by ", ", each [`quoted`]-cut, then "… (N in all)" when there are more.
+pub fn quoted_list<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let mut parts: Vec<String> = items.iter().take(max).map(|s| quoted(s.as_ref())).collect();
+    if items.len() > max {
+        parts.push(format!("… ({} in all)", items.len()));
+    }
+    parts.join(", ")
+}

@@ -7,6 +7,8 @@ use super::{DataSource, DeviceChoice, TrainConfig};
 use crate::data::Val;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
+use crate::optim::LrSchedule;
+use crate::report::cost::{check_memory, RunCost};
 use crate::train::FitOptions;
 
 /// One split (train / validation / test) or K-fold cross-validation.
@@ -59,6 +61,19 @@ impl TrainConfig {
         let setup = self.setup()?;
         let fit = self.fit_options();
         fit.validate()?;
+        if let LrSchedule::Cosine { min_lr } = fit.schedule {
+            if min_lr > fit.lr {
+                return Err(Error::config(
+                    "lr-schedule",
+                    format!("cosine floor {min_lr} is above the learning rate {}: a cosine schedule decays from --lr down to its floor", fit.lr),
+                ));
+            }
+        }
+        // what the network alone holds (parameters, gradients, optimizer slots), before any data:
+        // the rest (a batch's activations, the resident data) is checked once the data is read
+        let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
+        let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
+        check_memory("layers", held, &format!("the parameters, gradients and optimizer slots of {}", setup.spec.describe()))?;
         let wd = self.optim.weight_decay;
         if !(wd.is_finite() && wd >= 0.0) {
             return Err(Error::config("weight-decay", format!("{wd} must be >= 0")));

@@ -40,7 +40,7 @@ use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
 use crate::atomic::write_atomic;
 use crate::optim::OptimizerState;
-use crate::error::{Error, Result};
+use crate::error::{quoted, Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -140,24 +140,33 @@ impl<'a> Loaded<'a> {
     fn check_format(&self, want: &[&str]) -> Result<()> {
         match self.meta.get("format") {
             Some(f) if want.contains(&f.as_str()) => Ok(()),
-            Some(f) => Err(Error::bad_file(self.path, format!("checkpoint format is '{f}', expected '{}'", want.join("' or '")))),
+            Some(f) => Err(Error::bad_file(self.path, format!("checkpoint format is {}, expected '{}'", quoted(f), want.join("' or '")))),
             None => Err(Error::bad_file(self.path, format!("not a wgpu-mlp checkpoint: no 'format' metadata (expected '{}')", want[0]))),
         }
     }
 
     /// Reads the Params-shaped tensors with `prefix` into a flat buffer laid out for `layout`.
+    /// Every tensor's name, dtype and shape is checked before the buffer is allocated: the
+    /// safetensors parser has checked each tensor's bytes against the file, so a spec that claims
+    /// more than the file holds fails here without allocating what it claims.
     fn read_flat(&self, layout: &ParamLayout, prefix: &str) -> Result<Vec<f32>> {
+        let names = |i: usize| (format!("{prefix}layers.{i}.weight"), format!("{prefix}layers.{i}.bias"));
+        for (i, s) in layout.layers.iter().enumerate() {
+            let (w, b) = names(i);
+            self.tensor(&w, &[s.outputs, s.inputs])?;
+            self.tensor(&b, &[s.outputs])?;
+        }
         let mut data = vec![0.0f32; layout.len];
         for (i, s) in layout.layers.iter().enumerate() {
-            let w = format!("{prefix}layers.{i}.weight");
-            let b = format!("{prefix}layers.{i}.bias");
+            let (w, b) = names(i);
             self.read_tensor(&w, &[s.outputs, s.inputs], &mut data[s.weight_range()])?;
             self.read_tensor(&b, &[s.outputs], &mut data[s.bias_range()])?;
         }
         Ok(data)
     }
 
-    fn read_tensor(&self, name: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+    /// The tensor `name`, checked to be F32 of `shape`.
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<TensorView<'a>> {
         let t = self.st.tensor(name).map_err(|_| Error::bad_file(self.path, format!("missing tensor '{name}'")))?;
         if t.dtype() != Dtype::F32 {
             return Err(Error::bad_file(self.path, format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
@@ -168,8 +177,21 @@ impl<'a> Loaded<'a> {
                 format!("tensor '{name}' has shape {:?} but the network spec needs {shape:?}", t.shape()),
             ));
         }
-        for (o, c) in out.iter_mut().zip(t.data().chunks_exact(4)) {
+        Ok(t)
+    }
+
+    /// Reads tensor `name` into `out`; a NaN or infinite value is refused (a model that diverged
+    /// or was damaged would evaluate to noise or poison a run that starts from it).
+    fn read_tensor(&self, name: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+        let t = self.tensor(name, shape)?;
+        for (k, (o, c)) in out.iter_mut().zip(t.data().chunks_exact(4)).enumerate() {
             *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if !o.is_finite() {
+                return Err(Error::bad_file(
+                    self.path,
+                    format!("tensor '{name}' holds {} at element {k}: a model with non-finite weights cannot be used", *o),
+                ));
+            }
         }
         Ok(())
     }
@@ -180,7 +202,7 @@ impl<'a> Loaded<'a> {
         extra.sort_unstable();
         match extra.first() {
             None => Ok(()),
-            Some(n) => Err(Error::bad_file(self.path, format!("unexpected tensor '{n}' ({} unexpected in all)", extra.len()))),
+            Some(n) => Err(Error::bad_file(self.path, format!("unexpected tensor {} ({} unexpected in all)", quoted(n), extra.len()))),
         }
     }
 }
@@ -298,7 +320,7 @@ pub fn load_training_state(dir: impl AsRef<Path>) -> Result<TrainingState> {
     let layout = ParamLayout::new(&spec);
     let number = |key: &str| -> Result<u64> {
         let s = ck.meta.get(key).ok_or_else(|| Error::bad_file(&path, format!("metadata has no '{key}'")))?;
-        s.parse().map_err(|_| Error::bad_file(&path, format!("metadata '{key}' = '{s}' is not a whole number")))
+        s.parse().map_err(|_| Error::bad_file(&path, format!("metadata '{key}' = {} is not a whole number", quoted(s))))
     };
     let (step, epoch, seed, n_slots) = (number("step")?, number("epoch")?, number("seed")?, number("slots")?);
     if n_slots > 2 {

@@ -3,6 +3,7 @@
 //! resident training set). Counts are for f32 and the flat parameter layout (tensors padded to
 //! multiples of 4 elements for vec4 loads).
 
+use crate::error::{Error, Result};
 use crate::model::{NetworkSpec, ParamLayout};
 use serde::Serialize;
 
@@ -65,15 +66,18 @@ pub struct RunCost {
 
 /// Bytes the training set occupies resident: `samples` × `features` at `feature_bytes` each
 /// (1 for u8 pixels, 4 for f32), plus `target_bytes` per sample (4 for a u32 label, 4·dim for values).
+/// Saturates at `u64::MAX` (more than any machine holds) instead of overflowing.
 pub fn dataset_bytes(samples: usize, features: usize, feature_bytes: usize, target_bytes: usize) -> u64 {
-    samples as u64 * (features * feature_bytes + target_bytes) as u64
+    let per = (features as u64).saturating_mul(feature_bytes as u64).saturating_add(target_bytes as u64);
+    (samples as u64).saturating_mul(per)
 }
 
 impl RunCost {
     /// The cost of training `spec` in batches of `batch` (f32, nothing allocated or run).
     /// `keep`: keep probability per layer input (empty: no dropout), `slots`: optimizer state
     /// tensors (0 for SGD, 1 for momentum, 2 for Adam/RMSprop), `dataset`: the resident training
-    /// set's bytes ([`dataset_bytes`]).
+    /// set's bytes ([`dataset_bytes`]). `spec` must be validated ([`NetworkSpec::validate`]: its
+    /// parameter count fits); byte counts saturate at `u64::MAX` rather than overflow.
     pub fn estimate(spec: &NetworkSpec, batch: usize, slots: usize, keep: &[f32], dataset: u64) -> Self {
         let layout = ParamLayout::new(spec);
         let layers: Vec<LayerCost> = (0..spec.num_layers())
@@ -85,16 +89,15 @@ impl RunCost {
             .collect();
         let fwd: u64 = layers.iter().map(|l| l.forward_flops).sum();
         let first = layers.first().map_or(0, |l| l.forward_flops);
-        let train = fwd + fwd + (fwd - first);
-        let f32b = 4u64;
-        let param_bytes = layout.len as u64 * f32b;
+        let train = fwd.saturating_add(fwd).saturating_add(fwd - first);
+        let param_bytes = layout.len as u64 * F32_BYTES;
         let b = batch as u64;
         let outputs: u64 = spec.sizes.iter().map(|&n| n as u64).sum();
         let deltas: u64 = spec.sizes[1..].iter().map(|&n| n as u64).sum();
         let dropped: u64 = (0..spec.num_layers()).filter(|&l| keep.get(l).is_some_and(|&p| p < 1.0)).map(|l| spec.sizes[l] as u64).sum();
-        let activations = b * (outputs + deltas + dropped) * f32b;
-        let optimizer_slots = slots as u64 * param_bytes;
-        let total = param_bytes * 2 + optimizer_slots + activations + dataset;
+        let activations = b.saturating_mul(outputs + deltas + dropped).saturating_mul(F32_BYTES);
+        let optimizer_slots = (slots as u64).saturating_mul(param_bytes);
+        let total = [param_bytes, param_bytes, optimizer_slots, activations, dataset].into_iter().fold(0u64, u64::saturating_add);
         RunCost {
             network: spec.describe(),
             layers,
@@ -108,9 +111,46 @@ impl RunCost {
     }
 }
 
+const F32_BYTES: u64 = 4;
+
+/// Bytes of memory a new allocation can get on this machine: `MemAvailable` plus `SwapFree` from
+/// /proc/meminfo (Linux). None where that cannot be read; callers then skip the check.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+    };
+    let avail = kib("MemAvailable:").or_else(|| kib("MemTotal:"))?;
+    Some(avail.saturating_add(kib("SwapFree:").unwrap_or(0)).saturating_mul(1024))
+}
+
+/// [`Error::BadFile`] for `path` when the `needed` bytes its header declares exceed [`available_memory`].
+pub fn check_memory_file(path: &std::path::Path, needed: u64) -> Result<()> {
+    match available_memory() {
+        Some(have) if needed > have => Err(Error::bad_file(
+            path,
+            format!("the header declares {} of data, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`Error::Config`] for `what` when `needed` bytes (for `purpose`, e.g. "parameters, gradients
+/// and optimizer slots of 784-100000000-10") exceed [`available_memory`]; Ok where it is unknown.
+pub fn check_memory(what: &str, needed: u64, purpose: &str) -> Result<()> {
+    match available_memory() {
+        Some(have) if needed > have => Err(Error::config(
+            what,
+            format!("{purpose} need {}, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// "1.23 MiB", "512 B".
 pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = b as f64;
     let mut u = 0;
     while v >= 1024.0 && u + 1 < UNITS.len() {
