@@ -111,8 +111,8 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
         if start == pos {
             return Err(bad("truncated header".into()));
         }
-        // more than 19 digits is above any size this reads: say so rather than fail to parse
-        *h = std::str::from_utf8(&bytes[start..pos]).ok().and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+        let digits = std::str::from_utf8(&bytes[start..pos]).unwrap_or_default();
+        *h = digits.parse().map_err(|_| bad(format!("header field {} is too large", quoted(digits))))?;
     }
     let [w, h, maxval] = header;
     if w == 0 || h == 0 || maxval == 0 || maxval > 65535 {
