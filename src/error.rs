@@ -99,3 +99,17 @@ pub fn quoted_list<S: AsRef<str>>(items: &[S], max: usize) -> String {
     }
     parts.join(", ")
 }
+
+/// Longest message from another library (a parser's error) that is passed on whole.
+pub const FOREIGN_MESSAGE_MAX_CHARS: usize = 300;
+
+/// A message from another library (serde, toml, safetensors) on one line and cut to
+/// [`FOREIGN_MESSAGE_MAX_CHARS`]: their errors may quote the offending value whole.
+pub fn clipped(msg: impl std::fmt::Display) -> String {
+    let msg = msg.to_string();
+    let one: String = msg.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match one.char_indices().nth(FOREIGN_MESSAGE_MAX_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &one[..cut], one.len()),
+        None => one,
+    }
+}

@@ -125,11 +125,12 @@ impl TrainConfig {
 
     /// Parses a config file's text; unknown keys are refused (a typo must not be ignored).
     pub fn from_toml_str(text: &str) -> std::result::Result<Self, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| crate::error::clipped(e.message()))?;
         if let Some(k) = table.keys().find(|k| !Self::keys().any(|known| known == k.as_str())) {
-            return Err(format!("unknown field `{k}`, expected one of {}", Self::keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+            let shown = if k.chars().count() <= crate::error::QUOTE_MAX_CHARS && !k.contains(char::is_control) { format!("`{k}`") } else { crate::error::quoted(k) };
+            return Err(format!("unknown field {shown}, expected one of {}", Self::keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
         }
-        table.try_into().map_err(|e: toml::de::Error| e.message().to_string())
+        table.try_into().map_err(|e: toml::de::Error| crate::error::clipped(e.message()))
     }
 
     /// The flat TOML text of `config.toml`, section by section (unset optional values are left

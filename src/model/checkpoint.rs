@@ -40,7 +40,7 @@ use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
 use crate::atomic::write_atomic;
 use crate::optim::OptimizerState;
-use crate::error::{quoted, Error, Result};
+use crate::error::{clipped, quoted, Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -112,7 +112,7 @@ struct Loaded<'a> {
 
 impl<'a> Loaded<'a> {
     fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
-        let invalid = |e: safetensors::SafeTensorError| Error::bad_file(path, format!("not a valid safetensors checkpoint ({e})"));
+        let invalid = |e: safetensors::SafeTensorError| Error::bad_file(path, format!("not a valid safetensors checkpoint ({})", clipped(e)));
         let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
         let st = SafeTensors::deserialize(bytes).map_err(invalid)?;
         let meta = metadata.metadata().clone().unwrap_or_default();
@@ -123,7 +123,7 @@ impl<'a> Loaded<'a> {
         match self.meta.get(key) {
             None => Ok(Value::Null),
             Some(s) => serde_json::from_str(s)
-                .map_err(|e| Error::bad_file(self.path, format!("metadata '{key}' is not valid JSON: {e}"))),
+                .map_err(|e| Error::bad_file(self.path, format!("metadata '{key}' is not valid JSON: {}", clipped(e)))),
         }
     }
 
@@ -132,8 +132,8 @@ impl<'a> Loaded<'a> {
             Error::bad_file(self.path, "checkpoint has no 'spec' metadata (not written by wgpu-mlp?)")
         })?;
         let spec: NetworkSpec = serde_json::from_str(s)
-            .map_err(|e| Error::bad_file(self.path, format!("metadata 'spec' is not a network spec: {e}")))?;
-        spec.validate().map_err(|e| Error::bad_file(self.path, format!("metadata 'spec': {e}")))?;
+            .map_err(|e| Error::bad_file(self.path, format!("metadata 'spec' is not a network spec: {}", clipped(e))))?;
+        spec.validate().map_err(|e| Error::bad_file(self.path, format!("metadata 'spec': {}", clipped(e))))?;
         Ok(spec)
     }
 
