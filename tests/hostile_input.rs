@@ -33,6 +33,8 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
     let script = format!("ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\"");
     let mut cmd = Command::new("sh");
     cmd.current_dir(dir).arg("-c").arg(script).arg(bin).args(args);
+    // a many-core machine would reserve a malloc arena and a stack per thread against the limit
+    cmd.env("MALLOC_ARENA_MAX", "2").env("RAYON_NUM_THREADS", "2");
     for (k, v) in env {
         cmd.env(k, v);
     }
