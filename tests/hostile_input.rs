@@ -256,6 +256,8 @@ fn layer_sizes_whose_product_overflows_name_layers() {
 fn a_network_larger_than_the_machine_is_refused_before_allocating() {
     let d = tmp();
     train_fails(d.path(), &["--layers", "784,100000000,10"], &["--layers", "GiB", "memory"]);
+    fails(d.path(), &["gradcheck", "--layers", "784,100000000,10"], &["--layers", "GiB", "memory"]);
+    fails(d.path(), &["check", "--layers", "784,100000000,10", "--steps", "1"], &["--layers", "GiB", "memory"]);
     // info still tells what it would need (the same estimate)
     let out = succeeds(d.path(), &["info", "--layers", "784,100000000,10"]);
     assert!(out.contains("GiB") && !out.contains(" 48 B"), "{out}");

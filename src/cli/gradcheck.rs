@@ -52,6 +52,7 @@ pub fn run(a: GradcheckArgs) -> anyhow::Result<ExitCode> {
     (cfg.reg.l2, cfg.reg.l1, cfg.reg.dropout) = (vec![a.l2], vec![a.l1], a.dropout.clone().unwrap_or_default());
     (cfg.run.batch, cfg.run.seed) = (a.batch, a.seed);
     let setup = cfg.setup()?;
+    wgpu_mlp::report::cost::check_network_memory(&setup)?;
     if !(a.step.is_finite() && a.step > 0.0) {
         anyhow::bail!("--step {} must be a positive number", a.step);
     }

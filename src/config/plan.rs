@@ -8,7 +8,7 @@ use crate::data::Val;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::optim::LrSchedule;
-use crate::report::cost::{check_memory, RunCost};
+use crate::report::cost::check_network_memory;
 use crate::train::FitOptions;
 
 /// One split (train / validation / test) or K-fold cross-validation.
@@ -69,11 +69,8 @@ impl TrainConfig {
                 ));
             }
         }
-        // what the network alone holds (parameters, gradients, optimizer slots), before any data:
         // the rest (a batch's activations, the resident data) is checked once the data is read
-        let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
-        let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
-        check_memory("layers", held, &format!("the parameters, gradients and optimizer slots of {}", setup.spec.describe()))?;
+        check_network_memory(&setup)?;
         let wd = self.optim.weight_decay;
         if !(wd.is_finite() && wd >= 0.0) {
             return Err(Error::config("weight-decay", format!("{wd} must be >= 0")));

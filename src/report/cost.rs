@@ -3,6 +3,7 @@
 //! resident training set). Counts are for f32 and the flat parameter layout (tensors padded to
 //! multiples of 4 elements for vec4 loads).
 
+use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::{NetworkSpec, ParamLayout};
 use serde::Serialize;
@@ -123,6 +124,14 @@ pub fn available_memory() -> Option<u64> {
     };
     let avail = kib("MemAvailable:").or_else(|| kib("MemTotal:"))?;
     Some(avail.saturating_add(kib("SwapFree:").unwrap_or(0)).saturating_mul(1024))
+}
+
+/// [`Error::Config`] for "layers" when what the network alone holds in a run of `setup`
+/// (parameters, gradients, optimizer slots: no data needed to know it) exceeds [`available_memory`].
+pub fn check_network_memory(setup: &TrainSetup) -> Result<()> {
+    let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
+    let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
+    check_memory("layers", held, &format!("the parameters, gradients and optimizer slots of {}", setup.spec.describe()))
 }
 
 /// [`Error::BadFile`] for `path` when the `needed` bytes its header declares exceed [`available_memory`].
