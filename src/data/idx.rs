@@ -90,7 +90,7 @@ pub fn gunzip_bounded(raw: &[u8], path: &Path) -> Result<Vec<u8>> {
                     format!("truncated: the header announces {want} bytes but {} bytes of gzip data cannot inflate to that", raw.len()),
                 ));
             }
-            crate::report::cost::check_memory_file(path, want as u64)?;
+            crate::memory::check_memory_file(path, want as u64)?;
             want.saturating_add(GZ_SLACK)
         }
     };

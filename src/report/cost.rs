@@ -4,7 +4,8 @@
 //! multiples of 4 elements for vec4 loads).
 
 use crate::engine::TrainSetup;
-use crate::error::{Error, Result};
+use crate::error::Result;
+pub use crate::memory::{available_memory, check_memory, human_bytes};
 use crate::model::{NetworkSpec, ParamLayout};
 use serde::Serialize;
 
@@ -114,59 +115,12 @@ impl RunCost {
 
 const F32_BYTES: u64 = 4;
 
-/// Bytes of memory a new allocation can get on this machine: `MemAvailable` plus `SwapFree` from
-/// /proc/meminfo (Linux). None where that cannot be read; callers then skip the check.
-pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib = |key: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..].trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-    };
-    let avail = kib("MemAvailable:").or_else(|| kib("MemTotal:"))?;
-    Some(avail.saturating_add(kib("SwapFree:").unwrap_or(0)).saturating_mul(1024))
-}
-
 /// [`Error::Config`] for "layers" when what the network alone holds in a run of `setup`
 /// (parameters, gradients, optimizer slots: no data needed to know it) exceeds [`available_memory`].
 pub fn check_network_memory(setup: &TrainSetup) -> Result<()> {
     let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
     let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
     check_memory("layers", held, &format!("the parameters, gradients and optimizer slots of {}", setup.spec.describe()))
-}
-
-/// [`Error::BadFile`] for `path` when the `needed` bytes its header declares exceed [`available_memory`].
-pub fn check_memory_file(path: &std::path::Path, needed: u64) -> Result<()> {
-    match available_memory() {
-        Some(have) if needed > have => Err(Error::bad_file(
-            path,
-            format!("the header declares {} of data, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// [`Error::Config`] for `what` when `needed` bytes (for `purpose`, e.g. "parameters, gradients
-/// and optimizer slots of 784-100000000-10") exceed [`available_memory`]; Ok where it is unknown.
-pub fn check_memory(what: &str, needed: u64, purpose: &str) -> Result<()> {
-    match available_memory() {
-        Some(have) if needed > have => Err(Error::config(
-            what,
-            format!("{purpose} need {}, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// "1.23 MiB", "512 B".
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{b} B") } else { format!("{v:.2} {}", UNITS[u]) }
 }
 
 /// "1.61 MFLOP", "402 kFLOP".
