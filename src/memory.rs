@@ -33,7 +33,7 @@ pub fn check_memory(what: &str, needed: u64, purpose: &str) -> Result<()> {
     match available_memory() {
         Some(have) if needed > have => Err(Error::config(
             what,
-            format!("{purpose} need {}, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
+            format!("{purpose} needs {}, more than the {} of memory this machine has available", human_bytes(needed), human_bytes(have)),
         )),
         _ => Ok(()),
     }

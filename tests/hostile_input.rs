@@ -264,6 +264,20 @@ fn a_network_larger_than_the_machine_is_refused_before_allocating() {
 }
 
 #[test]
+fn a_run_whose_activations_exceed_the_machine_is_refused_once_the_data_is_read() {
+    // 30 M parameters fit; a batch of all 8000 training rows of 10 M units (640 GB of
+    // activations) does not, which only the data's size tells
+    let d = tmp();
+    let mut csv = String::from("x,y\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("{},{}\n", i % 13, i % 2));
+    }
+    let f = write(&d.path().join("t.csv"), csv.as_bytes());
+    let args = ["--layers", "1,10000000,2", "--batch", "1000000", "--optimizer", "sgd", "--csv", s(&f), "--target", "y"];
+    train_fails(d.path(), &args, &["--layers", "8000 samples", "memory"]);
+}
+
+#[test]
 fn a_batch_far_above_the_data_is_clamped_to_it() {
     let d = tmp();
     let out = succeeds(d.path(), &["train", "--device", "cpu", "--epochs", "1", "--layers", "784,8,10", "--batch", "100000000000", "--out", "run", "--json"]);

@@ -120,7 +120,7 @@ const F32_BYTES: u64 = 4;
 pub fn check_network_memory(setup: &TrainSetup) -> Result<()> {
     let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
     let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
-    check_memory("layers", held, &format!("the parameters, gradients and optimizer slots of {}", setup.spec.describe()))
+    check_memory("layers", held, &format!("holding the parameters, gradients and optimizer slots of {}", setup.spec.describe()))
 }
 
 /// "1.61 MFLOP", "402 kFLOP".
