@@ -18,7 +18,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
-use wgpu_mlp::config::TrainConfig;
+use wgpu_mlp::config::{Origin, TrainConfig};
 use wgpu_mlp::data::{self, CsvTask, MAX_IMAGE_PIXELS};
 use wgpu_mlp::model::{self, Activation, Loss, NetworkSpec, ParamLayout, Params};
 
@@ -535,7 +535,7 @@ proptest! {
     #[test]
     fn toml_configs_never_panic(text in toml_text()) {
         let (r, peak) = peak_of(|| {
-            TrainConfig::from_toml_str(&text).map(|c| c.validate().map(|_| ()))
+            TrainConfig::from_toml_str(&text, Origin::User).map(|c| c.validate().map(|_| ()))
         });
         prop_assert!(peak <= bound(text.len()), "peak {peak}");
         match r {
@@ -548,7 +548,7 @@ proptest! {
 
     #[test]
     fn toml_garbage_never_panics(text in "[a-z_=\\[\\]\"{}., 0-9\\n#-]{0,200}") {
-        let r = TrainConfig::from_toml_str(&text);
+        let r = TrainConfig::from_toml_str(&text, Origin::User);
         if let Err(msg) = &r {
             prop_assert!(!msg.contains('\n') && msg.len() <= 1500, "config message: {msg:.500}");
         }

@@ -82,7 +82,7 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
     if fit.epoch as u64 != state.epoch || fit.history.epochs.len() != fit.epoch {
         return Err(Error::bad_file(&path, format!("inconsistent checkpoint: epoch {} but a history of {} epochs", state.epoch, fit.history.epochs.len())));
     }
-    let slots = crate::optim::OptimizerConfig::state_slots(&cfg.optimizer_config());
+    let slots = crate::optim::OptimizerConfig::state_slots(&cfg.optimizer_config()?);
     if state.optimizer.slots.len() != slots {
         return Err(Error::config(
             "optimizer",
