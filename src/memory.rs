@@ -27,6 +27,19 @@ pub fn check_memory_file(path: &std::path::Path, needed: u64) -> Result<()> {
     }
 }
 
+/// Reads the file at `path` whole, after checking that its size fits the available memory (a
+/// loader that reads a file whole must not abort on one larger than the machine).
+pub fn read_whole(path: &std::path::Path) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    if let Some(have) = available_memory().filter(|&have| len > have) {
+        return Err(Error::bad_file(
+            path,
+            format!("the file is {}, more than the {} of memory this machine has available", human_bytes(len), human_bytes(have)),
+        ));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
 /// [`Error::Config`] for `what` when `needed` bytes (for `purpose`, e.g. "parameters, gradients
 /// and optimizer slots of 784-100000000-10") exceed [`available_memory`]; Ok where it is unknown.
 pub fn check_memory(what: &str, needed: u64, purpose: &str) -> Result<()> {

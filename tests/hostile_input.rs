@@ -177,6 +177,27 @@ fn model_metadata_claiming_a_huge_network_is_refused_before_allocating() {
     train_fails(d.path(), &["--layers", "784,8,10", "--init-from", s(&m)], &["liar.safetensors"]);
 }
 
+/// A sparse file of 1 TiB (no blocks on disk): a loader that reads files whole must refuse it by
+/// its size, not try to read it.
+fn sparse(path: &Path) -> PathBuf {
+    std::fs::File::create(path).unwrap().set_len(1 << 40).unwrap();
+    path.to_path_buf()
+}
+
+#[test]
+fn files_larger_than_the_machine_are_refused_by_their_size() {
+    let d = tmp();
+    let model = poisoned_model(d.path(), 0.5);
+    let big = sparse(&d.path().join("big.safetensors"));
+    fails(d.path(), &["eval", "--model", s(&big), "--device", "cpu"], &["big.safetensors", "1.00 TiB", "more than"]);
+    let png = sparse(&d.path().join("big.png"));
+    fails(d.path(), &["predict", "--model", s(&model), "--input", s(&png), "--device", "cpu"], &["big.png", "1.00 TiB"]);
+    let idx = tmp();
+    sparse(&idx.path().join("train-images-idx3-ubyte"));
+    sparse(&idx.path().join("train-labels-idx1-ubyte"));
+    train_fails(d.path(), &["--data", s(idx.path())], &["train-images-idx3-ubyte", "1.00 TiB"]);
+}
+
 #[test]
 fn png_header_declaring_300000_squared_pixels_is_refused_before_decoding() {
     let d = tmp();

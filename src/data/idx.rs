@@ -38,7 +38,7 @@ pub struct IdxImages {
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes. A gzipped file is
 /// inflated only as far as its IDX header says the data goes ([`gunzip_bounded`]).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let raw = crate::memory::read_whole(path)?;
     gunzip_if_gz(raw, path)
 }
 

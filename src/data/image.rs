@@ -41,7 +41,7 @@ impl GrayImage {
 
 /// Reads a PNG or PGM file, recognised by its first bytes.
 pub fn read_gray_image(path: &Path) -> Result<GrayImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::memory::read_whole(path)?;
     if bytes.starts_with(b"\x89PNG") {
         decode_png(&bytes, path)
     } else if bytes.starts_with(b"P5") || bytes.starts_with(b"P2") {

@@ -208,7 +208,7 @@ impl<'a> Loaded<'a> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    crate::memory::read_whole(path)
 }
 
 /// Whether `name` is `{prefix}layers.{i}.weight|bias` for a layer of `layout`.
