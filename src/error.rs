@@ -113,3 +113,20 @@ pub fn clipped(msg: impl std::fmt::Display) -> String {
         None => one,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_and_kept_on_one_line() {
+        assert_eq!(quoted("abc"), "'abc'");
+        assert_eq!(quoted("a\nb"), "'a\\nb'");
+        let long = "x".repeat(5_000_000);
+        let q = quoted(&long);
+        assert!(q.len() < 80 && q.ends_with("…' (5000000 bytes)"), "{q}");
+        assert_eq!(quoted_list(&["a", "b", "c"], 2), "'a', 'b', … (3 in all)");
+        let c = clipped(format!("line one\n{}", "y".repeat(1000)));
+        assert!(!c.contains('\n') && c.chars().count() < FOREIGN_MESSAGE_MAX_CHARS + 30, "{c}");
+    }
+}
