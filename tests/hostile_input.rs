@@ -196,6 +196,19 @@ fn files_larger_than_the_machine_are_refused_by_their_size() {
     sparse(&idx.path().join("train-images-idx3-ubyte"));
     sparse(&idx.path().join("train-labels-idx1-ubyte"));
     train_fails(d.path(), &["--data", s(idx.path())], &["train-images-idx3-ubyte", "1.00 TiB"]);
+    let csv = sparse(&d.path().join("big.csv"));
+    train_fails(d.path(), &["--layers", "2,4,2", "--csv", s(&csv), "--target", "y"], &["big.csv", "1.00 TiB"]);
+}
+
+/// A stream with no size ends with a line once it has given a quarter of the memory the process
+/// may use (under the test's 3 GiB limit: about 0.75 GiB of zeros), for each loader kind.
+#[test]
+fn endless_input_is_cut_off_with_one_line() {
+    let d = tmp();
+    let model = poisoned_model(d.path(), 0.5);
+    fails(d.path(), &["eval", "--model", "/dev/zero", "--device", "cpu"], &["/dev/zero", "quarter of the memory"]);
+    fails(d.path(), &["predict", "--model", s(&model), "--input", "/dev/zero", "--device", "cpu"], &["/dev/zero", "quarter"]);
+    train_fails(d.path(), &["--layers", "2,4,2", "--csv", "/dev/zero", "--target", "y"], &["/dev/zero", "quarter"]);
 }
 
 #[test]

@@ -81,13 +81,16 @@ fn target_column(header: &[String], target: &str, path: &Path) -> Result<usize> 
 /// Loads `path` (header row required) with column `target` (name or 0-based index) as the target.
 pub fn load_csv(path: impl AsRef<Path>, target: &str, task: CsvTask) -> Result<CsvData> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::memory::open_bounded(path)?;
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true) // we check row lengths ourselves for a clearer message
         .trim(::csv::Trim::All)
         .from_reader(file);
-    let csv_err = |e: ::csv::Error| bad(path, format!("cannot read CSV: {e}"));
+    let csv_err = |e: ::csv::Error| match e.kind() {
+        ::csv::ErrorKind::Io(io) => crate::memory::too_big_or_io(path, std::io::Error::new(io.kind(), io.to_string())),
+        _ => bad(path, format!("cannot read CSV: {}", crate::error::clipped(e))),
+    };
 
     let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
     if header.is_empty() || header.iter().all(String::is_empty) {

@@ -147,11 +147,14 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
 /// Rows of numeric features (no target column). A first row that is not all numbers is a header.
 /// Every value must be a finite number; every row must have `width` values.
 pub fn read_feature_rows(path: &Path, width: usize) -> Result<Vec<Vec<f32>>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::memory::open_bounded(path)?;
     let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(::csv::Trim::All).from_reader(file);
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Error::bad_file(path, format!("cannot read CSV: {e}")))?;
+        let record = record.map_err(|e| match e.kind() {
+            ::csv::ErrorKind::Io(io) => crate::memory::too_big_or_io(path, std::io::Error::new(io.kind(), io.to_string())),
+            _ => Error::bad_file(path, format!("cannot read CSV: {}", crate::error::clipped(e))),
+        })?;
         let line = record.position().map_or(i as u64 + 1, |p| p.line());
         if record.len() == 1 && record.get(0) == Some("") {
             continue;
