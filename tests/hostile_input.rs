@@ -209,6 +209,7 @@ fn endless_input_is_cut_off_with_one_line() {
     fails(d.path(), &["eval", "--model", "/dev/zero", "--device", "cpu"], &["/dev/zero", "quarter of the memory"]);
     fails(d.path(), &["predict", "--model", s(&model), "--input", "/dev/zero", "--device", "cpu"], &["/dev/zero", "quarter"]);
     train_fails(d.path(), &["--layers", "2,4,2", "--csv", "/dev/zero", "--target", "y"], &["/dev/zero", "quarter"]);
+    train_fails(d.path(), &["--config", "/dev/zero"], &["/dev/zero", "quarter"]);
 }
 
 #[test]

@@ -167,7 +167,7 @@ impl TrainConfig {
     /// Reads and parses the TOML config at `path`, written by `origin`; errors on an unreadable
     /// file, bad TOML, an unknown key or (from the user) a `dropout` whose meaning changed.
     pub fn from_toml_file(path: &Path, origin: Origin) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(crate::memory::read_whole(path)?).map_err(|_| Error::bad_file(path, "not a valid config: not UTF-8 text"))?;
         Self::from_toml_str(&text, origin).map_err(|msg| Error::bad_file(path, format!("not a valid config: {msg}")))
     }
 
