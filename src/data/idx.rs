@@ -71,7 +71,7 @@ fn declared_len(head: &[u8]) -> Option<Option<usize>> {
 }
 
 /// Inflates gzip data with a bound: the IDX header is read first, then at most the size it
-/// declares plus [`GZ_SLACK`] bytes. A stream that goes on beyond that is a bad file (not
+/// declares plus 4 KiB of slack. A stream that goes on beyond that is a bad file (not
 /// "out of memory"); a header declaring more than the compressed data could ever hold, or more
 /// than the machine's memory, is refused before inflating.
 pub fn gunzip_bounded(raw: &[u8], path: &Path) -> Result<Vec<u8>> {

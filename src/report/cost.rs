@@ -115,7 +115,7 @@ impl RunCost {
 
 const F32_BYTES: u64 = 4;
 
-/// [`Error::Config`] for "layers" when what the network alone holds in a run of `setup`
+/// [`Error::Config`](crate::Error::Config) for "layers" when what the network alone holds in a run of `setup`
 /// (parameters, gradients, optimizer slots: no data needed to know it) exceeds [`available_memory`].
 pub fn check_network_memory(setup: &TrainSetup) -> Result<()> {
     let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
