@@ -5,6 +5,9 @@
 //! exit non-zero with exactly one short stderr line starting "error:", never panic or abort,
 //! and leave nothing behind. The success cases (a --batch far above the data, a 40,000-class
 //! eval) run under the same limit. docs/bad-input.md lists what each class gets.
+//!
+//! Linux only: `ulimit -v`, /proc/meminfo (the memory checks) and sparse files.
+#![cfg(target_os = "linux")]
 
 use assert_cmd::Command;
 use flate2::{write::GzEncoder, Compression};
