@@ -43,6 +43,9 @@ pub enum Device {
 impl Device {
     /// The device `choice` names: `auto` takes a hardware GPU if there is one, else the CPU.
     pub fn open(choice: DeviceChoice) -> Result<Device> {
+        if choice != DeviceChoice::Cpu {
+            check_backend_env()?;
+        }
         let ctx = match choice {
             DeviceChoice::Cpu => None,
             DeviceChoice::Auto => GpuContext::request(false)?,
@@ -82,6 +85,24 @@ impl Device {
             Device::Cpu => Box::new(CpuEngine::<f32>::new(setup, params)?),
         })
     }
+}
+
+/// The backend names wgpu reads from `WGPU_BACKEND` (comma-separated; wgpu-types' `from_comma_list`).
+const WGPU_BACKENDS: &[&str] = &["vulkan", "vk", "metal", "mtl", "dx12", "d3d12", "gl", "gles", "opengl", "webgpu", "noop"];
+
+/// Refuses a `WGPU_BACKEND` that names no backend: wgpu would silently ignore it and find no
+/// adapter, and "no GPU adapter found, install Mesa" would be the wrong advice.
+fn check_backend_env() -> Result<()> {
+    let Some(value) = std::env::var_os("WGPU_BACKEND") else { return Ok(()) };
+    let value = value.to_string_lossy();
+    let valid = "vulkan, metal, dx12, gl (several separated by commas)";
+    for part in value.split(',') {
+        let name = part.trim().to_lowercase();
+        if !WGPU_BACKENDS.contains(&name.as_str()) {
+            return Err(Error::config("WGPU_BACKEND", format!("{} is not a wgpu backend; valid: {valid}", crate::error::quoted(part.trim()))));
+        }
+    }
+    Ok(())
 }
 
 /// An engine for `setup` holding `params`, on a device opened for it.

@@ -67,3 +67,66 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 }
+
+/// Longest value (in characters) a message quotes whole; longer ones are cut (see [`quoted`]).
+pub const QUOTE_MAX_CHARS: usize = 40;
+
+/// `value` in single quotes for a message, cut to [`QUOTE_MAX_CHARS`] characters with its full
+/// length said, so a hostile 5 MB CSV cell or header never makes a message long:
+/// `'aaaa…' (5000000 bytes)`. Control characters (a newline in a quoted cell) are escaped, so a
+/// message stays one line.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::from("'");
+    for (i, c) in value.chars().enumerate() {
+        if i == QUOTE_MAX_CHARS {
+            return format!("{out}…' ({} bytes)", value.len());
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The first `max` items joined by ", ", each [`quoted`]-cut, then "… (N in all)" when there are more.
+pub fn quoted_list<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let mut parts: Vec<String> = items.iter().take(max).map(|s| quoted(s.as_ref())).collect();
+    if items.len() > max {
+        parts.push(format!("… ({} in all)", items.len()));
+    }
+    parts.join(", ")
+}
+
+/// Longest message from another library (a parser's error) that is passed on whole.
+pub const FOREIGN_MESSAGE_MAX_CHARS: usize = 300;
+
+/// A message from another library (serde, toml, safetensors) on one line and cut to
+/// [`FOREIGN_MESSAGE_MAX_CHARS`]: their errors may quote the offending value whole.
+pub fn clipped(msg: impl std::fmt::Display) -> String {
+    let msg = msg.to_string();
+    let one: String = msg.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match one.char_indices().nth(FOREIGN_MESSAGE_MAX_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &one[..cut], one.len()),
+        None => one,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_and_kept_on_one_line() {
+        assert_eq!(quoted("abc"), "'abc'");
+        assert_eq!(quoted("a\nb"), "'a\\nb'");
+        let long = "x".repeat(5_000_000);
+        let q = quoted(&long);
+        assert!(q.len() < 80 && q.ends_with("…' (5000000 bytes)"), "{q}");
+        assert_eq!(quoted_list(&["a", "b", "c"], 2), "'a', 'b', … (3 in all)");
+        let c = clipped(format!("line one\n{}", "y".repeat(1000)));
+        assert!(!c.contains('\n') && c.chars().count() < FOREIGN_MESSAGE_MAX_CHARS + 30, "{c}");
+    }
+}

@@ -63,6 +63,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod report;

@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig};
-use wgpu_mlp::report::eval::EvalReport;
+use wgpu_mlp::report::eval::{EvalReport, CONFUSION_MAX_CLASSES};
 use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,8 +67,8 @@ fn print_text(o: &EvalOutcome) {
         (Some(acc), Some(c)) => println!("loss {:.4}  accuracy {:.2}% ({c}/{})", r.loss, 100.0 * acc, r.samples),
         _ => println!("loss {:.4}  MAE {:.4}  RMSE {:.4}", r.loss, r.mae.unwrap_or(f64::NAN), r.rmse.unwrap_or(f64::NAN)),
     }
-    let (Some(per_class), Some(cm)) = (&r.per_class, &r.confusion) else { return };
-    let name_w = o.class_names.iter().map(|n| n.len()).max().unwrap_or(1).max(5);
+    let Some(per_class) = &r.per_class else { return };
+    let name_w = o.class_names.iter().map(|n| n.chars().count()).max().unwrap_or(1).clamp(5, 40);
     println!("\n{:>name_w$}  {:>9}  {:>9}  {:>9}  {:>7}", "class", "precision", "recall", "f1", "support");
     for m in per_class {
         println!(
@@ -78,6 +78,13 @@ fn print_text(o: &EvalOutcome) {
     }
     println!("{:>name_w$}  {:>9}  {:>9}  {:>9}  {:>7}", "macro", pct(r.macro_precision), pct(r.macro_recall), pct(r.macro_f1), r.samples);
 
+    let Some(cm) = &r.confusion else {
+        println!(
+            "\nconfusion matrix not shown: {} classes (it is kept for at most {CONFUSION_MAX_CLASSES}; the per-class table above covers every class)",
+            per_class.len()
+        );
+        return;
+    };
     println!("\nconfusion matrix (rows: true class, columns: predicted)");
     let cell_w = cm.counts.iter().max().map_or(1, |m| m.to_string().len()).max(name_w.min(8)).max(3);
     let mut header = format!("{:>name_w$} ", "");

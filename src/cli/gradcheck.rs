@@ -56,6 +56,7 @@ pub fn run(a: GradcheckArgs) -> anyhow::Result<ExitCode> {
     }
     (cfg.run.batch, cfg.run.seed) = (a.batch, a.seed);
     let setup = cfg.setup()?;
+    wgpu_mlp::report::cost::check_network_memory(&setup)?;
     if !(a.step.is_finite() && a.step > 0.0) {
         anyhow::bail!("--step {} must be a positive number", a.step);
     }

@@ -88,9 +88,17 @@ pub fn error_line(e: &anyhow::Error) -> String {
         Some(lib) => lib.to_string(),
         None => format!("{e:#}"),
     };
-    // whatever the source, exactly one line
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    // whatever the source, exactly one line, and a bounded one (loaders cut the values they
+    // quote; this is the last guard for a message that still grew long)
+    let line = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match line.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &line[..cut], line.len()),
+        None => line,
+    }
 }
+
+/// Longest error line printed, in characters.
+const MAX_ERROR_CHARS: usize = 600;
 
 /// A clap usage error as one line: its first paragraph, lines joined.
 pub fn clap_error_line(e: &clap::Error) -> String {

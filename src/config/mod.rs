@@ -167,15 +167,16 @@ impl TrainConfig {
     /// Reads and parses the TOML config at `path`, written by `origin`; errors on an unreadable
     /// file, bad TOML, an unknown key or (from the user) a `dropout` whose meaning changed.
     pub fn from_toml_file(path: &Path, origin: Origin) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(crate::memory::read_whole(path)?).map_err(|_| Error::bad_file(path, "not a valid config: not UTF-8 text"))?;
         Self::from_toml_str(&text, origin).map_err(|msg| Error::bad_file(path, format!("not a valid config: {msg}")))
     }
 
     /// Parses a config file's text; unknown keys are refused (a typo must not be ignored).
     pub fn from_toml_str(text: &str, origin: Origin) -> std::result::Result<Self, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| crate::error::clipped(e.message()))?;
         if let Some(k) = table.keys().find(|k| !Self::keys().any(|known| known == k.as_str())) {
-            return Err(format!("unknown field `{k}`, expected one of {}", Self::keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+            let shown = if k.chars().count() <= crate::error::QUOTE_MAX_CHARS && !k.contains(char::is_control) { format!("`{k}`") } else { crate::error::quoted(k) };
+            return Err(format!("unknown field {shown}, expected one of {}", Self::keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
         }
         let table = serde_json::to_value(table).map_err(|e| e.to_string())?;
         Self::from_settings(table, origin)
@@ -202,7 +203,7 @@ impl TrainConfig {
             Some(v) => return Err(format!("config_version {} is not one this build reads ({CONFIG_VERSION})", v.map_or("?".into(), |v| v.to_string()))),
         }
         map.insert("config_version".into(), CONFIG_VERSION.into());
-        serde_json::from_value(table).map_err(|e| e.to_string())
+        serde_json::from_value(table).map_err(crate::error::clipped)
     }
 
     /// The flat TOML text of `config.toml`, section by section (unset optional values are left

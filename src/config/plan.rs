@@ -7,6 +7,8 @@ use super::{DataSource, DeviceChoice, TrainConfig};
 use crate::data::Val;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
+use crate::optim::LrSchedule;
+use crate::report::cost::check_network_memory;
 use crate::train::{FitOptions, Monitor};
 
 /// One split (train / validation / test) or K-fold cross-validation.
@@ -59,6 +61,16 @@ impl TrainConfig {
         let setup = self.setup()?;
         let fit = self.fit_options();
         fit.validate()?;
+        if let LrSchedule::Cosine { min_lr } = fit.schedule {
+            if min_lr > fit.lr {
+                return Err(Error::config(
+                    "lr-schedule",
+                    format!("cosine floor {min_lr} is above the learning rate {}: a cosine schedule decays from --lr down to its floor", fit.lr),
+                ));
+            }
+        }
+        // the rest (a batch's activations, the resident data) is checked once the data is read
+        check_network_memory(&setup)?;
         let r = &self.run;
         if r.early_stop == Some(0) {
             return Err(Error::config("early-stop", "patience must be at least 1"));

@@ -4,7 +4,7 @@
 //! the line and the column. Target columns may hold class names ("setosa") for classification.
 
 use super::dataset::{Dataset, Features, Targets};
-use crate::error::{Error, Result};
+use crate::error::{quoted, quoted_list, Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -43,7 +43,7 @@ fn bad(path: &Path, msg: impl Into<String>) -> Error {
 
 /// A cell's position for messages: "line 5, column 3 ('petal_width')".
 fn at(line: u64, col: usize, name: &str) -> String {
-    format!("line {line}, column {} ('{name}')", col + 1)
+    format!("line {line}, column {} ({})", col + 1, quoted(name))
 }
 
 /// Strict number parsing: finite f32 only (Rust's parser alone would accept "inf" and "NaN").
@@ -51,12 +51,12 @@ fn parse_number(s: &str) -> std::result::Result<f32, String> {
     if s.is_empty() {
         return Err("empty value".into());
     }
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    let v: f64 = s.parse().map_err(|_| format!("{} is not a number", quoted(s)))?;
     if v.is_nan() {
-        return Err(format!("'{s}' is NaN"));
+        return Err(format!("{} is NaN", quoted(s)));
     }
     if !v.is_finite() || v.abs() > f32::MAX as f64 {
-        return Err(format!("'{s}' is infinite or out of f32 range"));
+        return Err(format!("{} is infinite or out of f32 range", quoted(s)));
     }
     Ok(v as f32)
 }
@@ -67,7 +67,7 @@ fn target_column(header: &[String], target: &str, path: &Path) -> Result<usize> 
     match by_name.len() {
         1 => return Ok(by_name[0]),
         0 => {}
-        _ => return Err(bad(path, format!("the header names {} columns '{target}'", by_name.len()))),
+        _ => return Err(bad(path, format!("the header names {} columns {}", by_name.len(), quoted(target)))),
     }
     if let Ok(i) = target.parse::<usize>() {
         if i < header.len() {
@@ -75,19 +75,22 @@ fn target_column(header: &[String], target: &str, path: &Path) -> Result<usize> 
         }
         return Err(bad(path, format!("target column index {i} is out of range: the file has {} columns", header.len())));
     }
-    Err(bad(path, format!("no target column '{target}' (columns: {})", header.join(", "))))
+    Err(bad(path, format!("no target column {} (columns: {})", quoted(target), quoted_list(header, 12))))
 }
 
 /// Loads `path` (header row required) with column `target` (name or 0-based index) as the target.
 pub fn load_csv(path: impl AsRef<Path>, target: &str, task: CsvTask) -> Result<CsvData> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::memory::open_bounded(path)?;
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true) // we check row lengths ourselves for a clearer message
         .trim(::csv::Trim::All)
         .from_reader(file);
-    let csv_err = |e: ::csv::Error| bad(path, format!("cannot read CSV: {e}"));
+    let csv_err = |e: ::csv::Error| match e.kind() {
+        ::csv::ErrorKind::Io(io) => crate::memory::too_big_or_io(path, std::io::Error::new(io.kind(), io.to_string())),
+        _ => bad(path, format!("cannot read CSV: {}", crate::error::clipped(e))),
+    };
 
     let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
     if header.is_empty() || header.iter().all(String::is_empty) {
@@ -140,7 +143,7 @@ fn build_targets(raw: &[(String, u64)], task: CsvTask, path: &Path, col: usize, 
     for (i, (s, line)) in raw.iter().enumerate() {
         let nonfinite = s.parse::<f64>().map(|v| !v.is_finite() || v.abs() > f32::MAX as f64).unwrap_or(false);
         if s.is_empty() || nonfinite || (numbers[i].is_none() && !none_numeric) {
-            let why = parse_number(s).err().unwrap_or_else(|| format!("'{s}' is not a number"));
+            let why = parse_number(s).err().unwrap_or_else(|| format!("{} is not a number", quoted(s)));
             return Err(bad(path, format!("{}: {why}", at(*line, col, name))));
         }
     }
@@ -150,7 +153,7 @@ fn build_targets(raw: &[(String, u64)], task: CsvTask, path: &Path, col: usize, 
         CsvTask::Regression => {
             if !all_numeric {
                 let (s, line) = &raw[0];
-                return Err(bad(path, format!("{}: '{s}' is not a number (regression needs numeric targets)", at(*line, col, name))));
+                return Err(bad(path, format!("{}: {} is not a number (regression needs numeric targets)", at(*line, col, name), quoted(s))));
             }
             false
         }
@@ -172,7 +175,13 @@ fn build_targets(raw: &[(String, u64)], task: CsvTask, path: &Path, col: usize, 
     let (labels, names) = if all_numeric {
         if let Some(pos) = numbers.iter().position(|v| !v.is_some_and(is_int)) {
             let (s, line) = &raw[pos];
-            return Err(bad(path, format!("{}: class label '{s}' is not an integer", at(*line, col, name))));
+            let v = numbers[pos].unwrap_or(f32::NAN);
+            let why = if v.fract() == 0.0 {
+                format!("class label {} is too large for a class index (integer labels must be below 16777216 in magnitude)", quoted(s))
+            } else {
+                format!("class label {} is not an integer", quoted(s))
+            };
+            return Err(bad(path, format!("{}: {why}", at(*line, col, name))));
         }
         let keys: Vec<i64> = numbers.iter().flatten().map(|&v| v as i64).collect();
         rank(&keys, |k| k.to_string())
@@ -181,7 +190,7 @@ fn build_targets(raw: &[(String, u64)], task: CsvTask, path: &Path, col: usize, 
         rank(&keys, |k| k.to_string())
     };
     if names.len() < 2 {
-        return Err(bad(path, format!("target column '{name}' holds a single class ({}); classification needs at least 2", names[0])));
+        return Err(bad(path, format!("target column {} holds a single class ({}); classification needs at least 2", quoted(name), quoted(&names[0]))));
     }
     Ok((Targets::Classes { labels, num_classes: names.len() }, Some(names)))
 }

@@ -35,20 +35,78 @@ pub struct IdxImages {
     pub cols: usize,
 }
 
-/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes.
+/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes. A gzipped file is
+/// inflated only as far as its IDX header says the data goes ([`gunzip_bounded`]).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let raw = crate::memory::read_whole(path)?;
     gunzip_if_gz(raw, path)
 }
+
+/// Bytes past the declared end that a gzip stream may still inflate to: enough for the parser to
+/// name a small amount of trailing data, never enough to matter for memory.
+const GZ_SLACK: usize = 4096;
+
+/// Deflate inflates at most about 1032:1; a header declaring more than this many bytes per
+/// compressed byte cannot be telling the truth.
+const GZ_MAX_RATIO: usize = 1100;
 
 fn gunzip_if_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|e| Error::bad_file(path, format!("corrupt gzip data: {e}")))?;
+    gunzip_bounded(&raw, path)
+}
+
+/// The total size (header included) an IDX header of image or label data declares, from its
+/// first bytes; None where the bytes are no such header (the parser then says what is wrong).
+fn declared_len(head: &[u8]) -> Option<Option<usize>> {
+    if head.len() >= 16 && be_u32(head, 0) == IDX_IMAGES_MAGIC {
+        let (n, r, c) = (be_u32(head, 4) as usize, be_u32(head, 8) as usize, be_u32(head, 12) as usize);
+        return Some(n.checked_mul(r).and_then(|x| x.checked_mul(c)).and_then(|x| x.checked_add(16)));
+    }
+    if head.len() >= 8 && be_u32(head, 0) == IDX_LABELS_MAGIC {
+        return Some((be_u32(head, 4) as usize).checked_add(8));
+    }
+    None
+}
+
+/// Inflates gzip data with a bound: the IDX header is read first, then at most the size it
+/// declares plus 4 KiB of slack. A stream that goes on beyond that is a bad file (not
+/// "out of memory"); a header declaring more than the compressed data could ever hold, or more
+/// than the machine's memory, is refused before inflating.
+pub fn gunzip_bounded(raw: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let corrupt = |e: std::io::Error| Error::bad_file(path, format!("corrupt gzip data: {e}"));
+    let mut dec = MultiGzDecoder::new(raw);
+    let mut out = Vec::new();
+    (&mut dec).take(16).read_to_end(&mut out).map_err(corrupt)?;
+    let limit = match declared_len(&out) {
+        // not an IDX header (or a short one): the parser needs no more than these bytes to say so
+        None => out.len(),
+        Some(None) => return Ok(out), // the parser reports the impossible size
+        Some(Some(want)) => {
+            if want / GZ_MAX_RATIO > raw.len() {
+                return Err(Error::bad_file(
+                    path,
+                    format!("truncated: the header announces {want} bytes but {} bytes of gzip data cannot inflate to that", raw.len()),
+                ));
+            }
+            crate::memory::check_memory_file(path, want as u64)?;
+            want.saturating_add(GZ_SLACK)
+        }
+    };
+    let rest = limit.saturating_sub(out.len()) as u64;
+    (&mut dec).take(rest).read_to_end(&mut out).map_err(corrupt)?;
+    let mut probe = [0u8; 1];
+    if dec.read(&mut probe).map_err(corrupt)? > 0 {
+        if limit <= 16 {
+            // not IDX data at all: the parser reports the magic number or the short header
+            return Ok(out);
+        }
+        return Err(Error::bad_file(
+            path,
+            format!("gzip data inflates beyond the {} bytes its IDX header declares", limit - GZ_SLACK),
+        ));
+    }
     Ok(out)
 }
 
@@ -233,6 +291,16 @@ pub fn load_idx_dir(dir: impl AsRef<Path>) -> Result<IdxDir> {
     }
     let train = load_dir_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
     let test = load_dir_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    if let (Some(tr), Some(te)) = (&train, &test) {
+        if tr.image_shape != te.image_shape {
+            let shape = |d: &Dataset| d.image_shape.map_or_else(|| format!("{} values", d.dim), |(r, c)| format!("{r}x{c}"));
+            let file = find_file(dir, "t10k-images-idx3-ubyte").unwrap_or_else(|| dir.to_path_buf());
+            return Err(Error::bad_file(
+                file,
+                format!("test images are {} but the training images (train-images-idx3-ubyte) are {}", shape(te), shape(tr)),
+            ));
+        }
+    }
     if train.is_none() && test.is_none() {
         return Err(Error::bad_file(
             dir,

@@ -1,8 +1,25 @@
 //! Inputs for `predict`: grayscale images (PNG, or PGM/PNM P2/P5) and CSV rows of features.
 //! Colour PNGs are converted to gray (ITU-R BT.601 luma); 16-bit samples keep their high byte.
 
-use crate::error::{Error, Result};
+use crate::error::{quoted, Error, Result};
 use std::path::Path;
+
+/// Most pixels an input image may have (4096×4096): checked from the header, before any pixel
+/// buffer is allocated, so a 70-byte file declaring 300000×300000 is refused, not decoded.
+pub const MAX_IMAGE_PIXELS: u64 = 1 << 24;
+
+/// Refuses a declared size of `w`×`h` above [`MAX_IMAGE_PIXELS`] (or zero) before allocating.
+fn check_dims(w: u64, h: u64, path: &Path, kind: &str) -> Result<usize> {
+    let n = w.checked_mul(h).filter(|&n| n <= MAX_IMAGE_PIXELS);
+    match n {
+        Some(0) => Err(Error::bad_file(path, format!("not a valid {kind}: header says {w}x{h} pixels"))),
+        Some(n) => Ok(n as usize),
+        None => Err(Error::bad_file(
+            path,
+            format!("{kind} header declares {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} an input image may have"),
+        )),
+    }
+}
 
 /// An 8-bit grayscale image, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +41,7 @@ impl GrayImage {
 
 /// Reads a PNG or PGM file, recognised by its first bytes.
 pub fn read_gray_image(path: &Path) -> Result<GrayImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::memory::read_whole(path)?;
     if bytes.starts_with(b"\x89PNG") {
         decode_png(&bytes, path)
     } else if bytes.starts_with(b"P5") || bytes.starts_with(b"P2") {
@@ -38,10 +55,19 @@ pub fn read_gray_image(path: &Path) -> Result<GrayImage> {
 /// byte; [`Error::BadFile`] naming `path` if the bytes are not a PNG this can read.
 pub fn decode_png(bytes: &[u8], path: &Path) -> Result<GrayImage> {
     let bad = |e: png::DecodingError| Error::bad_file(path, format!("not a valid PNG: {e}"));
-    let mut decoder = png::Decoder::new(bytes);
+    // the decoder's own buffers are bounded too (its default is 64 MiB)
+    let limits = png::Limits { bytes: 8 * MAX_IMAGE_PIXELS as usize };
+    let mut decoder = png::Decoder::new_with_limits(bytes, limits);
+    let header = decoder.read_header_info().map_err(bad)?;
+    check_dims(header.width as u64, header.height as u64, path, "PNG")?;
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(bad)?;
-    let mut buf = vec![0; reader.output_buffer_size()];
+    // expanded to at most 4 channels of 8 bits: 4 bytes a pixel
+    let size = reader.output_buffer_size();
+    if size as u64 > 4 * MAX_IMAGE_PIXELS {
+        return Err(Error::bad_file(path, format!("PNG would decode to {size} bytes")));
+    }
+    let mut buf = vec![0; size];
     let info = reader.next_frame(&mut buf).map_err(bad)?;
     let (w, h) = (info.width as usize, info.height as usize);
     let data = &buf[..info.buffer_size()];
@@ -82,13 +108,17 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
         while pos < bytes.len() && bytes[pos].is_ascii_digit() {
             pos += 1;
         }
-        *h = std::str::from_utf8(&bytes[start..pos]).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad("truncated header".into()))?;
+        if start == pos {
+            return Err(bad("truncated header".into()));
+        }
+        let digits = std::str::from_utf8(&bytes[start..pos]).unwrap_or_default();
+        *h = digits.parse().map_err(|_| bad(format!("header field {} is too large", quoted(digits))))?;
     }
     let [w, h, maxval] = header;
     if w == 0 || h == 0 || maxval == 0 || maxval > 65535 {
         return Err(bad(format!("header says {w}x{h} with maxval {maxval}")));
     }
-    let n = w.checked_mul(h).ok_or_else(|| bad("impossible size".into()))?;
+    let n = check_dims(w as u64, h as u64, path, "PGM")?;
     let scale = |v: usize| -> u8 { ((v.min(maxval) * 255 + maxval / 2) / maxval) as u8 };
     let pixels: Vec<u8> = if bytes[1] == b'5' {
         pos += 1; // the single whitespace after maxval
@@ -104,7 +134,7 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
         let vals: Vec<usize> = text
             .split_ascii_whitespace()
             .take(n)
-            .map(|t| t.parse().map_err(|_| bad(format!("pixel '{t}' is not a number"))))
+            .map(|t| t.parse().map_err(|_| bad(format!("pixel {} is not a number", quoted(t)))))
             .collect::<Result<_>>()?;
         if vals.len() != n {
             return Err(bad(format!("truncated: {w}x{h} pixels announced, {} found", vals.len())));
@@ -117,11 +147,14 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
 /// Rows of numeric features (no target column). A first row that is not all numbers is a header.
 /// Every value must be a finite number; every row must have `width` values.
 pub fn read_feature_rows(path: &Path, width: usize) -> Result<Vec<Vec<f32>>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::memory::open_bounded(path)?;
     let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(::csv::Trim::All).from_reader(file);
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Error::bad_file(path, format!("cannot read CSV: {e}")))?;
+        let record = record.map_err(|e| match e.kind() {
+            ::csv::ErrorKind::Io(io) => crate::memory::too_big_or_io(path, std::io::Error::new(io.kind(), io.to_string())),
+            _ => Error::bad_file(path, format!("cannot read CSV: {}", crate::error::clipped(e))),
+        })?;
         let line = record.position().map_or(i as u64 + 1, |p| p.line());
         if record.len() == 1 && record.get(0) == Some("") {
             continue;
@@ -137,7 +170,7 @@ pub fn read_feature_rows(path: &Path, width: usize) -> Result<Vec<Vec<f32>>> {
         for (c, (cell, v)) in record.iter().zip(parsed).enumerate() {
             match v {
                 Some(v) if v.is_finite() && v.abs() <= f32::MAX as f64 => row.push(v as f32),
-                _ => return Err(Error::bad_file(path, format!("line {line}, column {}: '{cell}' is not a finite number", c + 1))),
+                _ => return Err(Error::bad_file(path, format!("line {line}, column {}: {} is not a finite number", c + 1, quoted(cell)))),
             }
         }
         rows.push(row);

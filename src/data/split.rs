@@ -65,21 +65,26 @@ pub enum Val {
 impl Val {
     /// Number of samples held out of `n`; errors when it would be 0 or leave no training data.
     pub fn count_of(self, n: usize) -> Result<usize> {
-        let k = match self {
-            Val::Count(k) => k,
+        // errors name the setting given: `val` for a count, `val_frac` for a fraction
+        let (k, what) = match self {
+            Val::Count(k) => (k, "validation"),
             Val::Fraction(f) => {
                 if !(f.is_finite() && f > 0.0 && f < 1.0) {
-                    return Err(Error::config("validation", format!("fraction {f} must be between 0 and 1 (exclusive)")));
+                    return Err(Error::config("val_frac", format!("fraction {f} must be between 0 and 1 (exclusive)")));
                 }
-                (f * n as f64).round() as usize
+                let k = (f * n as f64).round() as usize;
+                if k == 0 {
+                    return Err(Error::config("val_frac", format!("{f} of {n} samples is a validation set of 0 samples: give a larger fraction")));
+                }
+                (k, "val_frac")
             }
         };
         if k == 0 {
-            return Err(Error::config("validation", format!("a validation set of 0 samples (of {n}): give a positive count or fraction")));
+            return Err(Error::config(what, format!("a validation set of 0 samples (of {n}): give a positive count or fraction")));
         }
         if k >= n {
             return Err(Error::config(
-                "validation",
+                what,
                 format!("a validation set of {k} samples leaves no training data out of {n}"),
             ));
         }

@@ -40,7 +40,7 @@ use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
 use crate::atomic::write_atomic;
 use crate::optim::OptimizerState;
-use crate::error::{Error, Result};
+use crate::error::{clipped, quoted, Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -112,7 +112,7 @@ struct Loaded<'a> {
 
 impl<'a> Loaded<'a> {
     fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
-        let invalid = |e: safetensors::SafeTensorError| Error::bad_file(path, format!("not a valid safetensors checkpoint ({e})"));
+        let invalid = |e: safetensors::SafeTensorError| Error::bad_file(path, format!("not a valid safetensors checkpoint ({})", clipped(e)));
         let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
         let st = SafeTensors::deserialize(bytes).map_err(invalid)?;
         let meta = metadata.metadata().clone().unwrap_or_default();
@@ -123,7 +123,7 @@ impl<'a> Loaded<'a> {
         match self.meta.get(key) {
             None => Ok(Value::Null),
             Some(s) => serde_json::from_str(s)
-                .map_err(|e| Error::bad_file(self.path, format!("metadata '{key}' is not valid JSON: {e}"))),
+                .map_err(|e| Error::bad_file(self.path, format!("metadata '{key}' is not valid JSON: {}", clipped(e)))),
         }
     }
 
@@ -132,32 +132,41 @@ impl<'a> Loaded<'a> {
             Error::bad_file(self.path, "checkpoint has no 'spec' metadata (not written by wgpu-mlp?)")
         })?;
         let spec: NetworkSpec = serde_json::from_str(s)
-            .map_err(|e| Error::bad_file(self.path, format!("metadata 'spec' is not a network spec: {e}")))?;
-        spec.validate().map_err(|e| Error::bad_file(self.path, format!("metadata 'spec': {e}")))?;
+            .map_err(|e| Error::bad_file(self.path, format!("metadata 'spec' is not a network spec: {}", clipped(e))))?;
+        spec.validate().map_err(|e| Error::bad_file(self.path, format!("metadata 'spec': {}", clipped(e))))?;
         Ok(spec)
     }
 
     fn check_format(&self, want: &[&str]) -> Result<()> {
         match self.meta.get("format") {
             Some(f) if want.contains(&f.as_str()) => Ok(()),
-            Some(f) => Err(Error::bad_file(self.path, format!("checkpoint format is '{f}', expected '{}'", want.join("' or '")))),
+            Some(f) => Err(Error::bad_file(self.path, format!("checkpoint format is {}, expected '{}'", quoted(f), want.join("' or '")))),
             None => Err(Error::bad_file(self.path, format!("not a wgpu-mlp checkpoint: no 'format' metadata (expected '{}')", want[0]))),
         }
     }
 
     /// Reads the Params-shaped tensors with `prefix` into a flat buffer laid out for `layout`.
+    /// Every tensor's name, dtype and shape is checked before the buffer is allocated: the
+    /// safetensors parser has checked each tensor's bytes against the file, so a spec that claims
+    /// more than the file holds fails here without allocating what it claims.
     fn read_flat(&self, layout: &ParamLayout, prefix: &str) -> Result<Vec<f32>> {
+        let names = |i: usize| (format!("{prefix}layers.{i}.weight"), format!("{prefix}layers.{i}.bias"));
+        for (i, s) in layout.layers.iter().enumerate() {
+            let (w, b) = names(i);
+            self.tensor(&w, &[s.outputs, s.inputs])?;
+            self.tensor(&b, &[s.outputs])?;
+        }
         let mut data = vec![0.0f32; layout.len];
         for (i, s) in layout.layers.iter().enumerate() {
-            let w = format!("{prefix}layers.{i}.weight");
-            let b = format!("{prefix}layers.{i}.bias");
+            let (w, b) = names(i);
             self.read_tensor(&w, &[s.outputs, s.inputs], &mut data[s.weight_range()])?;
             self.read_tensor(&b, &[s.outputs], &mut data[s.bias_range()])?;
         }
         Ok(data)
     }
 
-    fn read_tensor(&self, name: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+    /// The tensor `name`, checked to be F32 of `shape`.
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<TensorView<'a>> {
         let t = self.st.tensor(name).map_err(|_| Error::bad_file(self.path, format!("missing tensor '{name}'")))?;
         if t.dtype() != Dtype::F32 {
             return Err(Error::bad_file(self.path, format!("tensor '{name}' is {:?}, expected F32", t.dtype())));
@@ -168,8 +177,21 @@ impl<'a> Loaded<'a> {
                 format!("tensor '{name}' has shape {:?} but the network spec needs {shape:?}", t.shape()),
             ));
         }
-        for (o, c) in out.iter_mut().zip(t.data().chunks_exact(4)) {
+        Ok(t)
+    }
+
+    /// Reads tensor `name` into `out`; a NaN or infinite value is refused (a model that diverged
+    /// or was damaged would evaluate to noise or poison a run that starts from it).
+    fn read_tensor(&self, name: &str, shape: &[usize], out: &mut [f32]) -> Result<()> {
+        let t = self.tensor(name, shape)?;
+        for (k, (o, c)) in out.iter_mut().zip(t.data().chunks_exact(4)).enumerate() {
             *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if !o.is_finite() {
+                return Err(Error::bad_file(
+                    self.path,
+                    format!("tensor '{name}' holds {} at element {k}: a model with non-finite weights cannot be used", *o),
+                ));
+            }
         }
         Ok(())
     }
@@ -180,13 +202,13 @@ impl<'a> Loaded<'a> {
         extra.sort_unstable();
         match extra.first() {
             None => Ok(()),
-            Some(n) => Err(Error::bad_file(self.path, format!("unexpected tensor '{n}' ({} unexpected in all)", extra.len()))),
+            Some(n) => Err(Error::bad_file(self.path, format!("unexpected tensor {} ({} unexpected in all)", quoted(n), extra.len()))),
         }
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    crate::memory::read_whole(path)
 }
 
 /// Whether `name` is `{prefix}layers.{i}.weight|bias` for a layer of `layout`.
@@ -298,7 +320,7 @@ pub fn load_training_state(dir: impl AsRef<Path>) -> Result<TrainingState> {
     let layout = ParamLayout::new(&spec);
     let number = |key: &str| -> Result<u64> {
         let s = ck.meta.get(key).ok_or_else(|| Error::bad_file(&path, format!("metadata has no '{key}'")))?;
-        s.parse().map_err(|_| Error::bad_file(&path, format!("metadata '{key}' = '{s}' is not a whole number")))
+        s.parse().map_err(|_| Error::bad_file(&path, format!("metadata '{key}' = {} is not a whole number", quoted(s))))
     };
     let (step, epoch, seed, n_slots) = (number("step")?, number("epoch")?, number("seed")?, number("slots")?);
     if n_slots > 2 {

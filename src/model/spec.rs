@@ -224,7 +224,37 @@ impl NetworkSpec {
         if self.loss == Loss::SoftmaxCrossEntropy && self.outputs() < 2 {
             return Err(Error::config("loss", "softmax cross-entropy needs at least 2 outputs"));
         }
+        if self.checked_param_elements().is_none() {
+            return Err(Error::config(
+                "layers",
+                format!("{} has more parameters than any machine can address (their f32 buffer exceeds 2^63 bytes)", self.sizes_text()),
+            ));
+        }
         Ok(())
+    }
+
+    /// Elements of the flat parameter buffer (tensors padded to multiples of 4, as
+    /// [`ParamLayout`](super::ParamLayout) lays them out), or None when that buffer in f32 would
+    /// exceed `isize::MAX` bytes (the most a Vec can hold). Every size product is checked, so
+    /// after [`NetworkSpec::validate`] the unchecked sums and products of this spec cannot overflow.
+    pub fn checked_param_elements(&self) -> Option<usize> {
+        let mut at: usize = 0;
+        for w in self.sizes.windows(2) {
+            let weight = w[1].checked_mul(w[0])?;
+            at = at.checked_add(weight)?.checked_next_multiple_of(4)?;
+            at = at.checked_add(w[1])?.checked_next_multiple_of(4)?;
+        }
+        // ×4 bytes per f32, and 2× headroom so a forward-FLOP count (2 per weight) fits too
+        (at.checked_mul(8)? <= isize::MAX as usize).then_some(at)
+    }
+
+    /// The sizes joined by '-', the longest lists shortened: "784-64-10".
+    fn sizes_text(&self) -> String {
+        let mut parts: Vec<String> = self.sizes.iter().take(8).map(|s| s.to_string()).collect();
+        if self.sizes.len() > 8 {
+            parts.push(format!("…({} sizes)", self.sizes.len()));
+        }
+        parts.join("-")
     }
 
     /// Dense layers (weight matrices): `sizes.len() - 1`.

@@ -3,6 +3,9 @@
 //! resident training set). Counts are for f32 and the flat parameter layout (tensors padded to
 //! multiples of 4 elements for vec4 loads).
 
+use crate::engine::TrainSetup;
+use crate::error::Result;
+pub use crate::memory::{available_memory, check_memory, human_bytes};
 use crate::model::{NetworkSpec, ParamLayout};
 use serde::Serialize;
 
@@ -65,15 +68,18 @@ pub struct RunCost {
 
 /// Bytes the training set occupies resident: `samples` × `features` at `feature_bytes` each
 /// (1 for u8 pixels, 4 for f32), plus `target_bytes` per sample (4 for a u32 label, 4·dim for values).
+/// Saturates at `u64::MAX` (more than any machine holds) instead of overflowing.
 pub fn dataset_bytes(samples: usize, features: usize, feature_bytes: usize, target_bytes: usize) -> u64 {
-    samples as u64 * (features * feature_bytes + target_bytes) as u64
+    let per = (features as u64).saturating_mul(feature_bytes as u64).saturating_add(target_bytes as u64);
+    (samples as u64).saturating_mul(per)
 }
 
 impl RunCost {
     /// The cost of training `spec` in batches of `batch` (f32, nothing allocated or run).
     /// `keep`: keep probability per layer input (empty: no dropout), `slots`: optimizer state
     /// tensors (0 for SGD, 1 for momentum, 2 for Adam/RMSprop), `dataset`: the resident training
-    /// set's bytes ([`dataset_bytes`]).
+    /// set's bytes ([`dataset_bytes`]). `spec` must be validated ([`NetworkSpec::validate`]: its
+    /// parameter count fits); byte counts saturate at `u64::MAX` rather than overflow.
     pub fn estimate(spec: &NetworkSpec, batch: usize, slots: usize, keep: &[f32], dataset: u64) -> Self {
         let layout = ParamLayout::new(spec);
         let layers: Vec<LayerCost> = (0..spec.num_layers())
@@ -85,16 +91,15 @@ impl RunCost {
             .collect();
         let fwd: u64 = layers.iter().map(|l| l.forward_flops).sum();
         let first = layers.first().map_or(0, |l| l.forward_flops);
-        let train = fwd + fwd + (fwd - first);
-        let f32b = 4u64;
-        let param_bytes = layout.len as u64 * f32b;
+        let train = fwd.saturating_add(fwd).saturating_add(fwd - first);
+        let param_bytes = layout.len as u64 * F32_BYTES;
         let b = batch as u64;
         let outputs: u64 = spec.sizes.iter().map(|&n| n as u64).sum();
         let deltas: u64 = spec.sizes[1..].iter().map(|&n| n as u64).sum();
         let dropped: u64 = (0..spec.num_layers()).filter(|&l| keep.get(l).is_some_and(|&p| p < 1.0)).map(|l| spec.sizes[l] as u64).sum();
-        let activations = b * (outputs + deltas + dropped) * f32b;
-        let optimizer_slots = slots as u64 * param_bytes;
-        let total = param_bytes * 2 + optimizer_slots + activations + dataset;
+        let activations = b.saturating_mul(outputs + deltas + dropped).saturating_mul(F32_BYTES);
+        let optimizer_slots = (slots as u64).saturating_mul(param_bytes);
+        let total = [param_bytes, param_bytes, optimizer_slots, activations, dataset].into_iter().fold(0u64, u64::saturating_add);
         RunCost {
             network: spec.describe(),
             layers,
@@ -108,16 +113,14 @@ impl RunCost {
     }
 }
 
-/// "1.23 MiB", "512 B".
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{b} B") } else { format!("{v:.2} {}", UNITS[u]) }
+const F32_BYTES: u64 = 4;
+
+/// [`Error::Config`](crate::Error::Config) for "layers" when what the network alone holds in a run of `setup`
+/// (parameters, gradients, optimizer slots: no data needed to know it) exceeds [`available_memory`].
+pub fn check_network_memory(setup: &TrainSetup) -> Result<()> {
+    let net = RunCost::estimate(&setup.spec, 1, setup.optimizer.state_slots(), &[], 0).memory;
+    let held = [net.parameters, net.gradients, net.optimizer_slots].into_iter().fold(0u64, u64::saturating_add);
+    check_memory("layers", held, &format!("holding the parameters, gradients and optimizer slots of {}", setup.spec.describe()))
 }
 
 /// "1.61 MFLOP", "402 kFLOP".

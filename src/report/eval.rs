@@ -75,30 +75,117 @@ impl ConfusionMatrix {
         let k = self.classes;
         (0..k)
             .map(|c| {
-                let tp = self.get(c, c) as f64;
                 let predicted: u64 = (0..k).map(|t| self.get(t, c)).sum();
                 let support: u64 = (0..k).map(|p| self.get(c, p)).sum();
-                let precision = (predicted > 0).then(|| tp / predicted as f64);
-                let recall = (support > 0).then(|| tp / support as f64);
-                let f1 = match (precision, recall) {
-                    (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
-                    (Some(_), Some(_)) => Some(0.0),
-                    _ => None,
-                };
-                ClassMetrics { class: c, precision, recall, f1, support }
+                metrics(c, self.get(c, c), predicted, support)
             })
             .collect()
     }
 
     /// Unweighted means over the classes where each is defined (scikit-learn's "macro avg").
     pub fn macro_avg(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
-        let pc = self.per_class();
-        let mean = |f: &dyn Fn(&ClassMetrics) -> Option<f64>| {
-            let v: Vec<f64> = pc.iter().filter_map(f).collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        (mean(&|m| m.precision), mean(&|m| m.recall), mean(&|m| m.f1))
+        macro_avg(&self.per_class())
     }
+}
+
+/// Up to this many classes a report keeps (and `eval` prints) the full confusion matrix; above
+/// it only the per-class counts, which grow with the classes, not with their square (a model
+/// of 40,000 classes would need a 12.8 GB matrix).
+pub const CONFUSION_MAX_CLASSES: usize = 100;
+
+/// Per-class counts of a classifier's predictions: O(classes) memory whatever the class count,
+/// plus the confusion matrix when there are at most [`CONFUSION_MAX_CLASSES`] classes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassCounts {
+    /// k, the number of classes.
+    pub classes: usize,
+    /// Samples of class c predicted as c.
+    pub true_positives: Vec<u64>,
+    /// Samples predicted as class c.
+    pub predicted: Vec<u64>,
+    /// Samples of class c.
+    pub support: Vec<u64>,
+    /// The full matrix, kept only up to [`CONFUSION_MAX_CLASSES`] classes.
+    pub matrix: Option<ConfusionMatrix>,
+}
+
+impl ClassCounts {
+    /// All counts zero for `classes` classes.
+    pub fn new(classes: usize) -> Self {
+        ClassCounts {
+            classes,
+            true_positives: vec![0; classes],
+            predicted: vec![0; classes],
+            support: vec![0; classes],
+            matrix: (classes <= CONFUSION_MAX_CLASSES).then(|| ConfusionMatrix::new(classes)),
+        }
+    }
+
+    /// Counts one sample; panics if either class is not below `classes`.
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.support[truth] += 1;
+        self.predicted[predicted] += 1;
+        if truth == predicted {
+            self.true_positives[truth] += 1;
+        }
+        if let Some(m) = &mut self.matrix {
+            m.add(truth, predicted);
+        }
+    }
+
+    /// These counts for `k >= classes` classes (the matrix dropped if `k` is above the bound).
+    fn grown(&self, k: usize) -> Self {
+        let mut out = ClassCounts::new(k);
+        let c = self.classes;
+        out.true_positives[..c].copy_from_slice(&self.true_positives);
+        out.predicted[..c].copy_from_slice(&self.predicted);
+        out.support[..c].copy_from_slice(&self.support);
+        if let (Some(big), Some(small)) = (&mut out.matrix, &self.matrix) {
+            for t in 0..c {
+                for p in 0..c {
+                    big.counts[t * k + p] = small.get(t, p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Samples counted.
+    pub fn total(&self) -> u64 {
+        self.support.iter().sum()
+    }
+
+    /// Samples predicted as their true class.
+    pub fn correct(&self) -> u64 {
+        self.true_positives.iter().sum()
+    }
+
+    /// Precision, recall, F1 and support of every class, in class order (as
+    /// [`ConfusionMatrix::per_class`], in O(classes)).
+    pub fn per_class(&self) -> Vec<ClassMetrics> {
+        (0..self.classes).map(|c| metrics(c, self.true_positives[c], self.predicted[c], self.support[c])).collect()
+    }
+}
+
+fn metrics(class: usize, tp: u64, predicted: u64, support: u64) -> ClassMetrics {
+    let tp = tp as f64;
+    let precision = (predicted > 0).then(|| tp / predicted as f64);
+    let recall = (support > 0).then(|| tp / support as f64);
+    let f1 = match (precision, recall) {
+        (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
+        (Some(_), Some(_)) => Some(0.0),
+        _ => None,
+    };
+    ClassMetrics { class, precision, recall, f1, support }
+}
+
+/// Unweighted means over the classes where each is defined (scikit-learn's "macro avg").
+fn macro_avg(pc: &[ClassMetrics]) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let mean = |f: &dyn Fn(&ClassMetrics) -> Option<f64>| {
+        let v: Vec<f64> = pc.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    (mean(&|m| m.precision), mean(&|m| m.recall), mean(&|m| m.f1))
 }
 
 /// The class a row of network outputs predicts: argmax (first on ties), or p > 0.5 for a single
@@ -124,8 +211,8 @@ pub struct EvalAccumulator {
     pub samples: u64,
     /// Σ of the per-sample data loss.
     pub loss_sum: f64,
-    /// Classification: the confusion matrix so far (None until class targets are added).
-    pub confusion: Option<ConfusionMatrix>,
+    /// Classification: the per-class counts so far (None until class targets are added).
+    pub classes: Option<ClassCounts>,
     /// Regression: Σ |output − target| over all output values.
     pub abs_err_sum: f64,
     /// Regression: Σ (output − target)² over all output values.
@@ -154,7 +241,10 @@ pub struct EvalReport {
     pub macro_recall: Option<f64>,
     /// Unweighted mean F1 over the classes where it is defined.
     pub macro_f1: Option<f64>,
-    /// Counts of (true class, predicted class).
+    /// Classes of a classifier's report (its per-class entries); None for regression.
+    pub classes: Option<usize>,
+    /// Counts of (true class, predicted class); None for regression and for more than
+    /// [`CONFUSION_MAX_CLASSES`] classes.
     pub confusion: Option<ConfusionMatrix>,
     /// Regression: mean absolute error over all output values.
     pub mae: Option<f64>,
@@ -171,15 +261,9 @@ impl EvalAccumulator {
         match &data.targets {
             Targets::Classes { labels, num_classes } => {
                 let k = (*num_classes).max(width).max(2);
-                let cm = self.confusion.get_or_insert_with(|| ConfusionMatrix::new(k));
+                let cm = self.classes.get_or_insert_with(|| ClassCounts::new(k));
                 if cm.classes < k {
-                    let mut bigger = ConfusionMatrix::new(k);
-                    for t in 0..cm.classes {
-                        for p in 0..cm.classes {
-                            bigger.counts[t * k + p] = cm.get(t, p);
-                        }
-                    }
-                    *cm = bigger;
+                    *cm = cm.grown(k);
                 }
                 for (i, &t) in labels.iter().enumerate() {
                     cm.add(t as usize, predicted_class(&outputs[i * width..(i + 1) * width]));
@@ -200,19 +284,21 @@ impl EvalAccumulator {
     pub fn finish(self) -> EvalReport {
         let n = self.samples.max(1) as f64;
         let loss = self.loss_sum / n;
-        match self.confusion {
+        match self.classes {
             Some(cm) => {
-                let (p, r, f) = cm.macro_avg();
+                let per_class = cm.per_class();
+                let (p, r, f) = macro_avg(&per_class);
                 EvalReport {
                     samples: self.samples,
                     loss,
-                    accuracy: Some(cm.accuracy()),
+                    accuracy: Some(cm.correct() as f64 / cm.total().max(1) as f64),
                     correct: Some(cm.correct()),
-                    per_class: Some(cm.per_class()),
+                    per_class: Some(per_class),
                     macro_precision: p,
                     macro_recall: r,
                     macro_f1: f,
-                    confusion: Some(cm),
+                    classes: Some(cm.classes),
+                    confusion: cm.matrix,
                     mae: None,
                     rmse: None,
                 }
@@ -228,6 +314,7 @@ impl EvalAccumulator {
                     macro_precision: None,
                     macro_recall: None,
                     macro_f1: None,
+                    classes: None,
                     confusion: None,
                     mae: Some(self.abs_err_sum / m),
                     rmse: Some((self.sq_err_sum / m).sqrt()),
@@ -237,11 +324,26 @@ impl EvalAccumulator {
     }
 }
 
+/// Most output values one `predict` call of [`evaluate_into`] returns: a wide output layer is
+/// evaluated a slice of rows at a time, so memory stays bounded whatever the class count.
+pub const EVAL_OUTPUT_VALUES: usize = 1 << 22;
+
 /// Evaluates `data` with the engine's current parameters into `acc`.
 pub fn evaluate_into<E: Engine + ?Sized>(engine: &mut E, data: &Dataset, acc: &mut EvalAccumulator) -> Result<()> {
-    let stats = engine.evaluate(data)?;
-    let outputs = engine.predict(data)?;
-    acc.add(data, &outputs, engine.setup().spec.outputs(), stats.loss_sum);
+    let width = engine.setup().spec.outputs();
+    let rows = (EVAL_OUTPUT_VALUES / width.max(1)).max(1);
+    if rows >= data.len {
+        let stats = engine.evaluate(data)?;
+        let outputs = engine.predict(data)?;
+        acc.add(data, &outputs, width, stats.loss_sum);
+        return Ok(());
+    }
+    for start in (0..data.len).step_by(rows) {
+        let part = data.slice(start..(start + rows).min(data.len));
+        let stats = engine.evaluate(&part)?;
+        let outputs = engine.predict(&part)?;
+        acc.add(&part, &outputs, width, stats.loss_sum);
+    }
     Ok(())
 }
 
@@ -295,6 +397,24 @@ mod tests {
         assert_eq!(pc[1].f1, None);
         assert_eq!((pc[2].precision, pc[2].recall, pc[2].support), (None, None, 0));
         assert_eq!(m.macro_avg().0, Some(0.5)); // only class 0 defines precision
+    }
+
+    #[test]
+    fn many_classes_keep_per_class_counts_without_a_matrix() {
+        let k = CONFUSION_MAX_CLASSES + 1;
+        let mut c = ClassCounts::new(k);
+        assert!(c.matrix.is_none());
+        c.add(0, 0);
+        c.add(k - 1, 0);
+        let pc = c.per_class();
+        assert_eq!((pc[0].precision, pc[0].recall, pc[k - 1].support), (Some(0.5), Some(1.0), 1));
+        // a small set of counts grown past the bound keeps its counts and drops its matrix
+        let mut small = ClassCounts::new(3);
+        small.add(2, 1);
+        let big = small.grown(k);
+        assert_eq!((big.support[2], big.predicted[1], big.matrix.is_none()), (1, 1, true));
+        let same = small.grown(4);
+        assert_eq!(same.matrix.unwrap().get(2, 1), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::data::{self, CsvTask, Dataset, Splits, Targets, Val};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::{check_architecture, load_model, ParamLayout, Params};
+use crate::report::cost::{check_memory, dataset_bytes, RunCost};
 
 /// The data a config names, before splitting: the training file (or table), the test file if
 /// there is one, and class names for CSV labels.
@@ -105,7 +106,29 @@ pub fn check_fits(setup: &TrainSetup, data: &Dataset) -> Result<()> {
             ));
         }
     }
-    check_dataset_fits(setup, data)
+    check_dataset_fits(setup, data)?;
+    // the memory `info` estimates for a run on this data, batch clamped to it as the engines get it
+    let cost = RunCost::estimate(spec, setup.batch.min(data.len), setup.optimizer.state_slots(), &setup.keep, resident_bytes(data));
+    check_memory("layers", cost.memory.total, &format!("a run of {} on {} samples", spec.describe(), data.len))
+}
+
+/// `setup` with its batch clamped to `samples`: a batch above the data's size is one step of all
+/// of it either way, so the engine's buffers are sized for the data, not for the flag.
+pub fn clamp_batch(setup: &TrainSetup, samples: usize) -> TrainSetup {
+    TrainSetup { batch: setup.batch.min(samples.max(1)), ..setup.clone() }
+}
+
+/// Bytes `data` occupies resident in an engine ([`dataset_bytes`]: u8 pixels or f32 columns, plus targets).
+pub fn resident_bytes(data: &Dataset) -> u64 {
+    let feature_bytes = match data.features {
+        data::Features::U8(_) => 1,
+        data::Features::F32(_) => 4,
+    };
+    let target_bytes = match &data.targets {
+        Targets::Classes { .. } => 4,
+        Targets::Values { dim, .. } => 4usize.saturating_mul(*dim),
+    };
+    dataset_bytes(data.len, data.dim, feature_bytes, target_bytes)
 }
 
 /// The starting weights of a run: drawn as --init says, or read from --init-from.

@@ -7,7 +7,7 @@ use crate::device::inference_engine;
 use crate::data::{self, Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use crate::model::{load_model, NetworkSpec, Params};
-use crate::report::cost::{dataset_bytes, RunCost};
+use crate::report::cost::RunCost;
 use crate::report::eval::{evaluate_into, predicted_class, EvalAccumulator, EvalReport};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub fn remap_classes(ds: &Dataset, names: &[String], model_names: &[String], pat
         .iter()
         .map(|n| {
             model_names.iter().position(|m| m == n).map(|i| i as u32).ok_or_else(|| {
-                Error::bad_file(path, format!("class '{n}' is not one the model knows ({})", model_names.join(", ")))
+                Error::bad_file(path, format!("class {} is not one the model knows ({})", crate::error::quoted(n), crate::error::quoted_list(model_names, 12)))
             })
         })
         .collect::<Result<_>>()?;
@@ -144,7 +144,7 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
         evaluate_into(engine.as_mut(), &d, &mut acc)?;
     }
     let report = acc.finish();
-    let k = report.confusion.as_ref().map_or(0, |c| c.classes);
+    let k = report.classes.unwrap_or(0);
     Ok(EvalOutcome {
         model: path.to_path_buf(),
         network: model.spec.describe(),
@@ -219,16 +219,10 @@ pub fn run_cost(cfg: &TrainConfig) -> Result<(RunCost, String)> {
     let setup = cfg.setup()?;
     let d = load_data(cfg)?;
     let t = &d.splits.train;
-    let feature_bytes = match t.features {
-        Features::U8(_) => 1,
-        Features::F32(_) => 4,
-    };
-    let target_bytes = match &t.targets {
-        Targets::Classes { .. } => 4,
-        Targets::Values { dim, .. } => 4 * dim,
-    };
-    let bytes = dataset_bytes(t.len, t.dim, feature_bytes, target_bytes);
-    let cost = RunCost::estimate(&setup.spec, cfg.run.batch, setup.optimizer.state_slots(), &setup.keep, bytes);
+    let feature_bytes = if matches!(t.features, Features::U8(_)) { 1 } else { 4 };
+    // the engines allocate for at most the data, whatever --batch says (run::clamp_batch)
+    let batch = super::clamp_batch(&setup, t.len).batch;
+    let cost = RunCost::estimate(&setup.spec, batch, setup.optimizer.state_slots(), &setup.keep, super::resident_bytes(t));
     let kind = if feature_bytes == 1 { "u8" } else { "f32" };
     let what = format!("{} training samples × {} features ({kind}) of {}", t.len, t.dim, d.what);
     Ok((cost, what))

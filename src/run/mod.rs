@@ -12,7 +12,7 @@ mod resume;
 
 pub use events::{Event, Reporter, RunStart, Silent};
 pub use inputs::{
-    check_fits, initial_params, load_data, load_sources, load_splits, read_data, read_sources, split_by_name, val_of, LoadedData, Sources,
+    check_fits, clamp_batch, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
@@ -134,7 +134,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     let has_val = splits.val.is_some();
     // read everything that can fail before the run directory is made
     let resume = if opts.resume { Some(read_checkpoint(&out, cfg, &setup.spec, has_val)?) } else { None };
-    let mut engine = device.engine(setup.clone(), initial_params(cfg, setup)?)?;
+    let mut engine = device.engine(clamp_batch(setup, splits.train.len), initial_params(cfg, setup)?)?;
     if let Some(r) = &resume {
         apply_checkpoint(engine.as_mut(), r, has_val)?;
     }
