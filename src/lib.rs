@@ -61,6 +61,7 @@ pub mod data;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub(crate) mod fault;
 pub mod gpu;
 pub mod model;
 pub mod optim;
