@@ -162,8 +162,8 @@ fn show(v: &Value) -> String {
 /// Refuses a changed setting (see [`RESUME_MAY_CHANGE`]); `paths_free`: the data's paths may change.
 fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, paths_free: bool) -> Result<()> {
     let Some(Value::Object(saved)) = saved else { return Ok(()) };
-    // through JSON text, as the saved one went, so f32 values compare as they were written
-    let now = serde_json::to_string(cfg).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    // the way the saved one went (a JSON value, then text), so f32 values compare as written
+    let now = serde_json::to_value(cfg).ok().and_then(|v| serde_json::from_str::<Value>(&v.to_string()).ok());
     let Some(Value::Object(now)) = now else { return Ok(()) };
     for (key, old) in saved {
         if RESUME_MAY_CHANGE.contains(&key.as_str()) || (paths_free && (key == "data" || key == "csv")) {
