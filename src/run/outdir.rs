@@ -314,7 +314,9 @@ fn check_empty(dir: &Path) -> Result<()> {
     }
     let d = dir.display();
     let early = ["config.toml", "metrics.csv", "history.json", "curves.png"];
-    if foreign.iter().any(|n| n == "config.toml") && foreign.iter().all(|n| early.contains(&n.as_str())) {
+    // a lock file is the mark of our own run (killed before its first checkpoint)
+    let ours = dir.join(LOCK_FILE).exists() && foreign.iter().any(|n| n == "config.toml");
+    if ours && foreign.iter().all(|n| early.contains(&n.as_str())) {
         return Err(Error::config("out", format!("{d} holds a run that ended before its first checkpoint (nothing to resume): remove {d} or pick another --out")));
     }
     Err(Error::config("out", format!("{d} already holds files (a previous run?): pick another --out, or continue it with --resume {d}")))
