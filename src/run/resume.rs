@@ -173,8 +173,10 @@ fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, path
             Some(new) if new != old => {
                 let may = RESUME_MAY_CHANGE[..4].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
                 let (new, old) = (show(new), show(old));
+                // the one setting whose flag is not its key
+                let flag = if key == "shuffle" { "no-shuffle" } else { key.as_str() };
                 return Err(Error::config(
-                    key.as_str(),
+                    flag,
                     format!("{new} differs from {old}, the run's own in {}; a resumed run keeps its settings (only {may} may change)", run_dir.display()),
                 ));
             }
