@@ -156,7 +156,9 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     }
     let print = DataPrint::of(splits, &data.what);
     let has_val = splits.val.is_some();
-    let resume = if opts.resume { Some(read_checkpoint(&out, cfg, &setup.spec, has_val, &print)?) } else { None };
+    // a run killed before its first checkpoint has nothing to continue: it starts again
+    let restart = opts.resume && outdir::killed_before_first_checkpoint(&out);
+    let resume = if opts.resume && !restart { Some(read_checkpoint(&out, cfg, &setup.spec, has_val, &print)?) } else { None };
     let mut engine = match &resume {
         // the weights come from the checkpoint; --init-from is not read again
         Some(r) => device.engine(setup.clone(), r.state.params.clone())?,
@@ -176,6 +178,12 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         }
         None => CheckpointWriter::new(&out, print),
     };
+    let mut notes: Vec<String> = resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect();
+    if restart {
+        // nothing resumable here yet: a failure removes what the runs wrote, as for a new run
+        out_dir.write_kept(Kept::Nothing, || Ok(()))?;
+        notes.push(format!("{} holds no checkpoint (the run was killed before its first epoch ended): starting it again", out.display()));
+    }
 
     let network = setup.spec.describe();
     let resumed_at = resume.as_ref().map_or(0, |r| r.fit.epoch);
@@ -188,7 +196,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         resumed_at,
         epochs: plan.fit.epochs,
         kfold: None,
-        notes: resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect(),
+        notes,
     }));
     out_dir.write(|| write_atomic(&out.join("config.toml"), plan.toml.as_bytes()))?;
     if let Some(r) = &resume {

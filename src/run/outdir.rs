@@ -306,6 +306,16 @@ impl OutDir {
     }
 }
 
+/// Whether `dir` holds one of our runs that was killed before its first checkpoint: its
+/// config.toml and lock file, and no checkpoint or final output. `--resume` starts it again.
+pub(crate) fn killed_before_first_checkpoint(dir: &Path) -> bool {
+    dir.join(LOCK_FILE).is_file()
+        && dir.join("config.toml").is_file()
+        && !dir.join(CHECKPOINT_DIR).join(crate::model::STATE_FILE).exists()
+        && !dir.join("model.safetensors").exists()
+        && !dir.join("kfold.json").exists()
+}
+
 /// Refuses a directory that holds anything but a killed run's debris and lock file.
 fn check_empty(dir: &Path) -> Result<()> {
     let foreign: Vec<String> = names(dir).into_iter().filter(|n| n != LOCK_FILE && !is_debris(n)).collect();
@@ -317,7 +327,7 @@ fn check_empty(dir: &Path) -> Result<()> {
     // a lock file is the mark of our own run (killed before its first checkpoint)
     let ours = dir.join(LOCK_FILE).exists() && foreign.iter().any(|n| n == "config.toml");
     if ours && foreign.iter().all(|n| early.contains(&n.as_str())) {
-        return Err(Error::config("out", format!("{d} holds a run that ended before its first checkpoint (nothing to resume): remove {d} or pick another --out")));
+        return Err(Error::config("out", format!("{d} holds a run killed before its first checkpoint: start it again with --resume {d}, or pick another --out")));
     }
     Err(Error::config("out", format!("{d} already holds files (a previous run?): pick another --out, or continue it with --resume {d}")))
 }
