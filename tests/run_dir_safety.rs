@@ -88,6 +88,35 @@ fn a_failing_run_removes_only_what_it_created() {
 }
 
 #[test]
+fn a_parent_another_run_moved_into_meanwhile_is_left_alone() {
+    // the failing run creates sweep/ and sweep/a; another run's files appear in sweep/b while
+    // its first epoch runs; then it diverges
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let exe = assert_cmd::cargo::cargo_bin("wgpu-mlp");
+    let child = std::process::Command::new(&exe)
+        .current_dir(dir)
+        .args(["train", "--out", "sweep/a", "--device", "cpu", "--layers", "784,512,10", "--batch", "10", "--epochs", "1"])
+        .args(["--activation", "identity", "--lr", "1e10"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !dir.join("sweep/a/config.toml").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the run did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::create_dir(dir.join("sweep/b")).unwrap();
+    std::fs::write(dir.join("sweep/b/config.toml"), "epochs = 3\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("diverged"), "{stderr}");
+    assert!(!dir.join("sweep/a").exists(), "its own directory is removed");
+    assert!(dir.join("sweep/b/config.toml").is_file(), "the other run's directory in sweep/ is untouched");
+}
+
+#[test]
 fn two_runs_started_together_in_one_new_parent() {
     // the case: `--out sweep/a` (diverging) and `--out sweep/b` at once, sweep/ new
     let d = tempfile::tempdir().unwrap();
