@@ -24,7 +24,7 @@ const RUN_FILES: &[&str] =
 pub(crate) fn check_out_path(out: Option<&Path>) -> Result<()> {
     let Some(p) = out else { return Ok(()) };
     if p.as_os_str().is_empty() {
-        return Err(Error::config("out", "is empty: name the run directory to create (or leave --out out for runs/run-N)"));
+        return Err(Error::config("out", "is empty: name the run directory to create (or omit it for runs/run-N)"));
     }
     if p.file_name().is_none() {
         return Err(Error::config("out", format!("'{}' names no new directory: give a run directory such as runs/a", p.display())));
@@ -142,7 +142,7 @@ pub(crate) struct OutDir {
 }
 
 fn in_use(what: &str, dir: &Path) -> Error {
-    Error::config(what, format!("{} is in use by another run (it holds {LOCK_FILE} there); wait for that run to end or pick another directory", dir.display()))
+    Error::config(what, format!("{} is in use by another run (which holds {}); wait for it to end or pick another directory", dir.display(), dir.join(LOCK_FILE).display()))
 }
 
 /// Opens and locks `dir/.lock` (None where the file system has no locks).

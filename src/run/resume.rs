@@ -172,9 +172,12 @@ fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, path
         match now.get(key) {
             Some(new) if new != old => {
                 let may = RESUME_MAY_CHANGE[..4].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
-                let (new, old) = (show(new), show(old));
-                // the one setting whose flag is not its key
-                let flag = if key == "shuffle" { "no-shuffle" } else { key.as_str() };
+                let may = if paths_free { format!("{may} and the data's path") } else { may };
+                // the one setting whose flag is not its key, and says the opposite
+                let (flag, new, old) = match (key.as_str(), new, old) {
+                    ("shuffle", Value::Bool(n), Value::Bool(o)) => ("no-shuffle", if *n { "off" } else { "on" }.into(), if *o { "off" } else { "on" }.into()),
+                    (k, n, o) => (k, show(n), show(o)),
+                };
                 return Err(Error::config(
                     flag,
                     format!("{new} differs from {old}, the run's own in {}; a resumed run keeps its settings (only {may} may change)", run_dir.display()),
