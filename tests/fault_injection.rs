@@ -1,3 +1,4 @@
+#![cfg(unix)] // `sh`, `ulimit` and SIGKILL
 //! Crash consistency of the run directory (bad-input class 4): a training run on the CPU engine
 //! (tiny network and data) is aborted at every numbered write point of a whole run
 //! (`WGPU_MLP_FAULT_AT=N`, see src/fault.rs: between every file write, rename and removal of

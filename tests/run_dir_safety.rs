@@ -1,3 +1,4 @@
+#![cfg(unix)] // symbolic links, `kill` and flock semantics of Unix
 //! The run directory and other people's files (bad-input classes 3-5): a failing run removes only
 //! what it created, special `--out` paths are refused, a locked directory is refused, a second
 //! Ctrl-C leaves what its message says, and `--resume` refuses other data or changed settings.
