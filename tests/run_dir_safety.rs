@@ -209,11 +209,11 @@ fn a_locked_run_directory_is_refused_and_a_kill_releases_the_lock() {
 fn ctrl_c_twice_before_the_first_checkpoint_removes_the_run_and_says_so() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    // a first epoch long enough to interrupt (the bundled digits, a wide layer)
+    // a first epoch far longer than the test (the bundled digits, wide layers); it never ends
     let exe = assert_cmd::cargo::cargo_bin("wgpu-mlp");
     let child = std::process::Command::new(&exe)
         .current_dir(dir)
-        .args(["train", "--out", "sweep/run", "--device", "cpu", "--layers", "784,512,10", "--batch", "10", "--epochs", "1"])
+        .args(["train", "--out", "sweep/run", "--device", "cpu", "--layers", "784,2048,2048,10", "--batch", "10", "--epochs", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -233,6 +233,34 @@ fn ctrl_c_twice_before_the_first_checkpoint_removes_the_run_and_says_so() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(!stderr.contains("checkpoint stays") && stderr.contains("removed sweep/run"), "{stderr}");
     assert!(!dir.join("sweep").exists(), "what this run created is gone, as the message says");
+}
+
+#[test]
+fn ctrl_c_twice_after_a_checkpoint_keeps_it_and_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    csv(&dir.join("t.csv"), 0.0);
+    let exe = assert_cmd::cargo::cargo_bin("wgpu-mlp");
+    let child = std::process::Command::new(&exe).current_dir(dir).args(train_args("run", "t.csv", "100000")).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let t0 = Instant::now();
+    while !dir.join("run/checkpoint/state.safetensors").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        // the first may end the run (its epochs are short) before the second arrives
+        let _ = std::process::Command::new("kill").args(["-INT", &pid]).status();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(!stderr.contains("removed"), "{stderr}");
+    if stderr.contains("interrupted again") {
+        assert!(stderr.contains("the checkpoint of epoch") && stderr.contains("--resume run"), "{stderr}");
+    }
+    let done = wgpu_mlp::model::load_training_state(dir.join("run/checkpoint")).unwrap().epoch;
+    ok(dir, &["train", "--resume", "run", "--epochs", &(done + 1).to_string()]);
 }
 
 #[test]
