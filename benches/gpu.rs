@@ -77,7 +77,7 @@ fn time_dispatches(ctx: &GpuContext, d: &Dispatch, rows: u32, iters: u64) -> Dur
 
 fn matmul(c: &mut Criterion) {
     let Some(ctx) = context() else { return };
-    let mm = MatmulKernels::new(&ctx.device);
+    let mm = MatmulKernels::new(&ctx.device).expect("kernels build");
     let mut g = c.benchmark_group("gpu_matmul");
     g.sampling_mode(SamplingMode::Flat);
     for (m, k, n) in SHAPES {
@@ -122,7 +122,7 @@ fn train_step(c: &mut Criterion) {
 
 fn optimizer(c: &mut Criterion) {
     let Some(ctx) = context() else { return };
-    let kernel = OptimizerKernel::new(&ctx.device);
+    let kernel = OptimizerKernel::new(&ctx.device).expect("kernels build");
     let n = 1u32 << 20;
     let bytes = 4 * n as u64;
     let buf = |name| storage(&ctx, name, bytes).expect("buffer");

@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let setup = TrainSetup { spec: spec.clone(), optimizer: OptimizerConfig::new(OptimizerKind::Adam), regularization: Regularization::none(), keep: vec![], batch, seed: 1 , augment: None};
     let layout = ParamLayout::new(&spec);
     let t = Instant::now();
-    let k = Kernels::new(&ctx.device);
+    let k = Kernels::new(&ctx.device).expect("kernels build");
     println!("pipelines: {:.2} s", t.elapsed().as_secs_f64());
     let b = Buffers::new(&ctx, &setup, &layout, batch.max(1024))?;
     let n = 4 * batch;

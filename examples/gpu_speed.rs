@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // matmul, each form at M = N = K = 1024
     let n = 1024u32;
-    let mm = MatmulKernels::new(&ctx.device);
+    let mm = MatmulKernels::new(&ctx.device).expect("kernels build");
     let bytes = 4 * (n * n) as u64;
     let (a, b, c, aux) = (storage(&ctx, "a", bytes)?, storage(&ctx, "b", bytes)?, storage(&ctx, "c", bytes)?, storage(&ctx, "aux", bytes)?);
     let mut rec = [0u32; 64];

@@ -119,7 +119,7 @@ pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, 
     cfg.optim.optimizer = optimizer;
     cfg.optim.lr = if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Adamw) { 1e-3 } else { 0.01 };
     cfg.optim.lr_schedule = LrSchedule::Constant;
-    (cfg.run.batch, cfg.run.device) = (net.batch, device);
+    (cfg.run.batch, cfg.engine.device) = (net.batch, device);
     let t0 = Instant::now();
     let mut engine = make_engine(&cfg)?;
     engine.load_train(&data)?;

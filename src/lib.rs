@@ -40,7 +40,7 @@
 //! let start = Init::XavierUniform.init(&ParamLayout::new(&spec), 1).cast(|w| w as f32);
 //! let mut engine = CpuEngine::<f32>::new(setup, start)?;
 //! engine.load_train(&data)?;
-//! let opts = FitOptions { epochs: 200, lr: 0.01, schedule: LrSchedule::Constant, shuffle: true, seed: 1, early_stop: None };
+//! let opts = FitOptions { epochs: 200, lr: 0.01, schedule: LrSchedule::Constant, seed: 1, ..FitOptions::default() };
 //! let history = fit(&mut engine, data.len, None, &opts, 0, |_, _| Ok(()))?;
 //! assert!(history.epochs.last().unwrap().train_accuracy == Some(1.0));
 //!

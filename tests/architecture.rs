@@ -129,3 +129,34 @@ fn the_engines_do_not_import_each_other() {
         assert!(!targets(&text, "crate::").contains(other), "src/{stem}.rs imports from crate::{other}");
     }
 }
+
+/// The field names of `#[arg(...)]` declarations in `text`: each option's field follows its
+/// attribute on the next line (`name: Type` or `pub name: Type`).
+fn flag_fields(text: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].starts_with("#[arg("))
+        .filter_map(|w| w[1].trim_start_matches("pub ").split(':').next())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+/// Each option is defined once, in config/sections.rs: no command declares its own copy of a
+/// setting train has (it flattens the section instead), so a change of meaning reaches every command.
+#[test]
+fn commands_do_not_redefine_the_settings() {
+    let files = crate_sources();
+    let sections = &files.iter().find(|(s, _)| s == "config/sections").expect("config/sections.rs").1;
+    let settings = flag_fields(sections);
+    assert!(settings.len() > 30 && settings.contains("layers") && settings.contains("dropout"), "found {settings:?}");
+    // gradcheck's --batch and --seed size and seed its random batch, not a run (defaults 4 and 0);
+    // eval's --seed is optional, defaulting to the seed in the model's metadata; bench's
+    // --epochs counts timed epochs of each case
+    let own: &[(&str, &str)] = &[("cli/gradcheck", "batch"), ("cli/gradcheck", "seed"), ("cli/eval", "seed"), ("cli/bench", "epochs")];
+    for (stem, text) in files.iter().filter(|(s, _)| s.starts_with("cli/")) {
+        for f in flag_fields(text).intersection(&settings) {
+            assert!(own.contains(&(stem.as_str(), f.as_str())), "src/{stem}.rs declares its own --{f}; flatten the section that defines it");
+        }
+    }
+}

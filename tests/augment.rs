@@ -1,7 +1,7 @@
 //! Augmentation through the whole CPU training path: it still learns MNIST, never touches
 //! evaluation, and refuses data that is not an image.
 
-use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RegularizationConfig, RunConfig, TrainConfig};
+use wgpu_mlp::config::{DataSource, DeviceChoice, EngineConfig, ModelConfig, RegularizationConfig, RunConfig, TrainConfig};
 use wgpu_mlp::cpu::CpuEngine;
 use wgpu_mlp::data::{Augment, Dataset, Features, Targets};
 use wgpu_mlp::engine::{Engine, TrainSetup};
@@ -20,7 +20,8 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
 fn mnist_with_shift_augmentation_still_learns() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig {
-        run: RunConfig { epochs: 5, device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        engine: EngineConfig { device: DeviceChoice::Cpu },
+        run: RunConfig { epochs: 5, out: Some(dir.path().join("run")), ..RunConfig::default() },
         reg: RegularizationConfig { augment: Some("shift=2".parse().unwrap()), ..RegularizationConfig::default() },
         ..TrainConfig::default()
     };
@@ -33,7 +34,7 @@ fn mnist_with_shift_augmentation_still_learns() {
     assert_eq!(png_size(&run.join("weights.png")), wgpu_mlp::report::weights_png_size(64, (28, 28)));
     let toml = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(toml.contains("augment = \"shift=2\""), "{toml}");
-    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml")).unwrap().reg.augment, cfg.reg.augment);
+    assert_eq!(TrainConfig::from_toml_file(&run.join("config.toml"), wgpu_mlp::config::Origin::Program).unwrap().reg.augment, cfg.reg.augment);
 }
 
 fn setup(augment: Option<Augment>) -> TrainSetup {
@@ -110,7 +111,8 @@ fn augmentation_refuses_non_image_data() {
     let cfg = TrainConfig {
         model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
         data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
-        run: RunConfig { device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        engine: EngineConfig { device: DeviceChoice::Cpu },
+        run: RunConfig { out: Some(dir.path().join("run")), ..RunConfig::default() },
         reg: RegularizationConfig { augment: Some(aug), ..RegularizationConfig::default() },
         ..TrainConfig::default()
     };

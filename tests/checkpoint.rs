@@ -194,34 +194,34 @@ fn training_state_round_trip() {
 /// the old field order): it still loads, and what loads writes back to the same values.
 #[test]
 fn old_config_files_keep_loading() {
-    use wgpu_mlp::config::{DeviceChoice, TrainConfig};
+    use wgpu_mlp::config::{DeviceChoice, Origin, TrainConfig};
     let old = "layers = [784, 8, 10]\nactivation = [\"relu\"]\nloss = \"softmax_xent\"\ninit = \"he_normal\"\noptimizer = \"momentum\"\n\
 lr = 0.05\nnesterov = false\nrho = 0.99\nbeta1 = 0.9\nbeta2 = 0.999\neps = 0.00000001\nweight_decay = 0.0\nl2 = []\nl1 = []\n\
 l1_proximal = false\ndropout = []\naugment = \"shift=1\"\nbatch = 100\nepochs = 1\nlr_schedule = \"exp:0.95\"\nseed = 0\n\
 device = \"cpu\"\nshuffle = true\nmin_delta = 0.0\nout = \"run\"\n";
-    let c = TrainConfig::from_toml_str(old).unwrap();
+    let c = TrainConfig::from_toml_str(old, Origin::Program).unwrap();
     assert_eq!(c.model.layers, vec![784, 8, 10]);
-    assert_eq!(c.run.device, DeviceChoice::Cpu);
+    assert_eq!(c.engine.device, DeviceChoice::Cpu);
     assert_eq!(c.run.epochs, 1);
     assert_eq!(c.reg.augment, Some("shift=1".parse().unwrap()));
     assert_eq!(c.run.out.as_deref(), Some(Path::new("run")));
-    let again = TrainConfig::from_toml_str(&c.to_toml().unwrap()).unwrap();
+    let again = TrainConfig::from_toml_str(&c.to_toml().unwrap(), Origin::User).unwrap();
     assert_eq!(again, c);
     // a partial file keeps the defaults for the rest; an unknown key is refused by name
-    let partial = TrainConfig::from_toml_str("lr = 0.2\nmomentum = 0.5\n").unwrap();
+    let partial = TrainConfig::from_toml_str("lr = 0.2\nmomentum = 0.5\n", Origin::User).unwrap();
     assert_eq!((partial.optim.lr, partial.optim.momentum, partial.run.batch), (0.2, Some(0.5), 100));
-    let e = TrainConfig::from_toml_str("lr = 0.2\nbatchsize = 3\n").unwrap_err();
+    let e = TrainConfig::from_toml_str("lr = 0.2\nbatchsize = 3\n", Origin::User).unwrap_err();
     assert!(e.contains("unknown field `batchsize`"), "{e}");
     // a model's metadata holds the config as flat JSON too, as models written before did
     let j = serde_json::to_value(&c).unwrap();
     assert_eq!((j["lr"].clone(), j["epochs"].clone(), j["momentum"].clone()), (json!(0.05), json!(1), json!(null)));
-    assert_eq!(serde_json::from_value::<TrainConfig>(j).unwrap(), c);
+    assert_eq!(TrainConfig::from_settings(j, Origin::Program).unwrap(), c);
 }
 
 /// A library run reports its progress as events, in order, and leaves printing to the caller.
 #[test]
 fn library_run_reports_events() {
-    use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RunConfig, TrainConfig};
+    use wgpu_mlp::config::{DataSource, DeviceChoice, EngineConfig, ModelConfig, RunConfig, TrainConfig};
     use wgpu_mlp::run::{train_run_with, Event, RunOptions};
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("t.csv");
@@ -230,7 +230,8 @@ fn library_run_reports_events() {
     let cfg = TrainConfig {
         model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
         data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
-        run: RunConfig { epochs: 2, batch: 8, device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() },
+        engine: EngineConfig { device: DeviceChoice::Cpu },
+        run: RunConfig { epochs: 2, batch: 8, out: Some(dir.path().join("run")), ..RunConfig::default() },
         ..TrainConfig::default()
     };
     let mut seen: Vec<String> = Vec::new();

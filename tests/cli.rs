@@ -139,6 +139,38 @@ fn info_for_layers_before_anything_runs() {
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "info must not write anything");
 }
 
+/// info takes train's flags (one definition) and --config, and describes the run they make.
+#[test]
+fn info_takes_train_flags_and_config() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("c.toml");
+    std::fs::write(&cfg, "layers = [784, 128, 10]\noptimizer = \"adam\"\nbatch = 50\n").unwrap();
+    let j: serde_json::Value = serde_json::from_str(ok(d.path(), &["info", "--config", "c.toml", "--batch", "20", "--json"]).trim()).unwrap();
+    assert_eq!(j["cost"]["params"], 784 * 128 + 128 + 128 * 10 + 10);
+    assert_eq!((j["cost"]["batch"].as_u64(), j["optimizer"].as_str()), (Some(20), Some("adam")));
+    // a train flag info does not print still reaches the run it describes: a bad value is refused
+    let out = bin().current_dir(d.path()).args(["info", "--lr", "-1"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--lr"), "{out:?}");
+    bin().current_dir(d.path()).args(["info", "--model", "m", "--config", "c.toml"]).assert().failure();
+}
+
+/// gradcheck's network and penalty flags are train's; its own defaults show in its help.
+#[test]
+fn gradcheck_takes_train_network_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let help = ok(d.path(), &["gradcheck", "--help"]);
+    assert!(help.contains("[default: 6,5,4,3]") && help.contains("[default: tanh]"), "{help}");
+    let j: serde_json::Value =
+        serde_json::from_str(ok(d.path(), &["gradcheck", "--layers", "5,4,3", "--l2", "0.1,0", "--init", "he_uniform", "--json"]).trim()).unwrap();
+    assert_eq!((j["network"].as_str().map(|s| s.starts_with("5-4-3")), j["pass"].as_bool()), (Some(true), Some(true)), "{j}");
+    for (flag, value) in [("--augment", Some("shift=1")), ("--l1-proximal", None)] {
+        let mut args = vec!["gradcheck", flag];
+        args.extend(value);
+        let out = bin().current_dir(d.path()).args(&args).output().unwrap();
+        assert!(out.status.code() == Some(2) && String::from_utf8_lossy(&out.stderr).contains(flag), "{out:?}");
+    }
+}
+
 #[test]
 fn help_documents_every_command() {
     let d = tempfile::tempdir().unwrap();
@@ -158,7 +190,7 @@ fn resume_after_a_shorter_run_is_bit_identical() {
     let dir = d.path();
     // a constant high learning rate makes validation accuracy wobble, so early stopping's state
     // (best epoch, patience) is exercised across the resume
-    let common = ["--lr", "0.3", "--lr-schedule", "constant", "--early-stop", "5", "--dropout", "0.9"];
+    let common = ["--lr", "0.3", "--lr-schedule", "constant", "--early-stop", "5", "--keep-prob", "0.9"];
     let run = |out: &str, epochs: &str| {
         let mut a = common.to_vec();
         a.extend(["--epochs", epochs]);

@@ -219,13 +219,20 @@ fn lr_nan() {
 }
 
 #[test]
-fn keep_probability_above_one() {
-    train_fails(&["--dropout", "1.5"], &["--dropout", "1.5"]);
+fn drop_probability_one_or_above() {
+    train_fails(&["--dropout", "1.5"], &["--dropout", "drop probability 1.5"]);
+    train_fails(&["--dropout", "1"], &["--dropout", "drop probability 1 "]);
 }
 
 #[test]
-fn keep_probability_zero() {
-    train_fails(&["--dropout", "0"], &["--dropout"]);
+fn keep_probability_zero_or_above_one() {
+    train_fails(&["--keep-prob", "0"], &["--keep-prob", "keep probability 0 "]);
+    train_fails(&["--keep-prob", "1.5"], &["--keep-prob", "keep probability 1.5"]);
+}
+
+#[test]
+fn dropout_and_keep_prob_together() {
+    train_fails(&["--dropout", "0.2", "--keep-prob", "0.8"], &["--dropout", "--keep-prob"]);
 }
 
 #[test]

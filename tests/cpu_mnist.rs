@@ -1,6 +1,6 @@
 //! The real MNIST digits shipped in the repo, trained on the CPU engine.
 
-use wgpu_mlp::config::{DeviceChoice, RunConfig, TrainConfig};
+use wgpu_mlp::config::{DeviceChoice, EngineConfig, RunConfig, TrainConfig};
 use wgpu_mlp::model::load_model;
 
 /// 784-64-10 ReLU with softmax cross-entropy, 8,000 train / 1,000 validation / 1,000 test:
@@ -8,8 +8,8 @@ use wgpu_mlp::model::load_model;
 #[test]
 fn mnist_784_64_10_reaches_92_percent_in_five_epochs() {
     let dir = tempfile::tempdir().unwrap();
-    let run = RunConfig { epochs: 5, device: DeviceChoice::Cpu, out: Some(dir.path().join("run")), ..RunConfig::default() };
-    let cfg = TrainConfig { run, ..TrainConfig::default() };
+    let run = RunConfig { epochs: 5, out: Some(dir.path().join("run")), ..RunConfig::default() };
+    let cfg = TrainConfig { run, engine: EngineConfig { device: DeviceChoice::Cpu }, ..TrainConfig::default() };
     let summary = wgpu_mlp::run::train_run(&cfg).unwrap();
     let test = summary.scores.iter().find(|s| s.split == "test").expect("a test split");
     eprintln!("MNIST 784-64-10, 5 epochs on the CPU engine: test accuracy {:.4}", test.accuracy.unwrap());

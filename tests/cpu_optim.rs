@@ -153,3 +153,21 @@ fn adamw_decay_is_decoupled() {
     optimizer_update(&u, &mut b, &[0.0], &mut [0.0], &mut [0.0]);
     assert_eq!(b[0], 2.0, "biases are never decayed");
 }
+
+/// A warm-up over N steps runs step t at t/N of the rate, then the rate itself: plain SGD's
+/// steps on a constant gradient are lr/4, 2lr/4, 3lr/4, lr, lr.
+#[test]
+fn warmup_steps_ramp_the_rate_linearly() {
+    let lr = 0.1;
+    let cfg = OptimizerConfig { warmup_steps: 4, ..OptimizerConfig::sgd() };
+    let path = run(&cfg, lr, 6, |_| 1.0);
+    let steps: Vec<f64> = path.windows(2).map(|w| w[0] - w[1]).collect();
+    let want = [0.025, 0.05, 0.075, 0.1, 0.1, 0.1];
+    for (t, (s, w)) in steps.iter().zip(want).enumerate() {
+        assert!((s - w).abs() < 1e-15, "step {}: {s}, want {w}", t + 1);
+    }
+    // Adam warms up the same way: its first step is lr/N in size
+    let adam = OptimizerConfig { warmup_steps: 10, ..OptimizerConfig::new(OptimizerKind::Adam) };
+    let first = run(&adam, lr, 1, |_| 0.5)[1];
+    assert!((first + lr / 10.0).abs() < 1e-9, "adam's first warmed-up step {first}");
+}

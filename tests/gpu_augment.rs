@@ -53,7 +53,7 @@ fn digits(n: usize) -> Dataset {
 #[test]
 fn augmenting_gather_matches_cpu() {
     let Some(ctx) = common::gpu("augmenting_gather_matches_cpu") else { return };
-    let g = GatherKernel::new(&ctx.device);
+    let g = GatherKernel::new(&ctx.device).expect("kernels build");
     let data = digits(200);
     let dim = data.dim;
     let shape = (28usize, 28usize);
@@ -138,7 +138,7 @@ fn augmented_training_matches_cpu() {
         } else {
             // Adam's free runs part by an ulp's luck (an element whose gradient cancels moves a
             // whole step either way; seen on GL): judge every step in lockstep instead
-            let fit = FitOptions { epochs: 2, lr: 0.05, schedule: LrSchedule::Constant, shuffle: true, seed: 11, early_stop: None };
+            let fit = FitOptions { epochs: 2, lr: 0.05, schedule: LrSchedule::Constant, seed: 11, ..FitOptions::default() };
             let r = lockstep(Some(ctx.clone()), &setup, &fit, &p, &data, 10, Tolerance::LOCKSTEP).expect("lockstep");
             assert!(r.passed(), "{name}: lockstep first outside at step {:?}: {:?}", r.first_bad_step, r.tensors);
         }
@@ -166,7 +166,7 @@ fn augmented_training_matches_cpu() {
 fn non_square_images_match_cpu() {
     let Some(ctx) = common::gpu("non_square_images_match_cpu") else { return };
     use rand::Rng;
-    let g = GatherKernel::new(&ctx.device);
+    let g = GatherKernel::new(&ctx.device).expect("kernels build");
     let (h, w, len) = (9usize, 14usize, 23usize);
     let dim = h * w;
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);

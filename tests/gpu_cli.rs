@@ -16,7 +16,7 @@ fn check_passes_and_fails_on_its_tolerance() {
     if common::gpu("check_passes_and_fails_on_its_tolerance").is_none() {
         return;
     }
-    let ok = wgpu_mlp().args(["check", "--steps", "3", "--optimizer", "momentum", "--l2", "1e-3", "--dropout", "0.9"]).output().unwrap();
+    let ok = wgpu_mlp().args(["check", "--steps", "3", "--optimizer", "momentum", "--l2", "1e-3", "--keep-prob", "0.9"]).output().unwrap();
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "check failed:\n{text}\n{}", String::from_utf8_lossy(&ok.stderr));
     assert!(text.contains("layers.1.bias") && text.contains("PASS"), "{text}");
@@ -135,7 +135,7 @@ fn gpu_limits_are_checked_before_the_data_is_read() {
 /// All folds of a k-fold run train on one GPU context.
 #[test]
 fn kfold_folds_share_one_gpu_context() {
-    use wgpu_mlp::config::{DataSource, DeviceChoice, ModelConfig, RunConfig, TrainConfig};
+    use wgpu_mlp::config::{DataSource, DeviceChoice, EngineConfig, ModelConfig, RunConfig, TrainConfig};
     if common::gpu("kfold_folds_share_one_gpu_context").is_none() {
         return;
     }
@@ -146,7 +146,8 @@ fn kfold_folds_share_one_gpu_context() {
     let cfg = TrainConfig {
         model: ModelConfig { layers: vec![2, 4, 2], ..ModelConfig::default() },
         data: DataSource { csv: Some(csv), target: Some("y".into()), ..DataSource::default() },
-        run: RunConfig { epochs: 1, batch: 8, kfold: Some(3), device: DeviceChoice::Gpu, out: Some(dir.path().join("cv")), ..RunConfig::default() },
+        engine: EngineConfig { device: DeviceChoice::Gpu },
+        run: RunConfig { epochs: 1, batch: 8, kfold: Some(3), out: Some(dir.path().join("cv")), ..RunConfig::default() },
         ..TrainConfig::default()
     };
     let before = wgpu_mlp::device::gpu_contexts_opened();

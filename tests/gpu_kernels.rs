@@ -123,7 +123,7 @@ fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usi
 #[test]
 fn matmul_forms_and_epilogues_match_cpu() {
     let Some(ctx) = common::gpu("matmul_forms_and_epilogues_match_cpu") else { return };
-    let mm = MatmulKernels::new(&ctx.device);
+    let mm = MatmulKernels::new(&ctx.device).expect("kernels build");
     for (i, s) in SHAPES.iter().enumerate() {
         matmul_case(&ctx, &mm, *s, i as u64);
     }
@@ -132,7 +132,7 @@ fn matmul_forms_and_epilogues_match_cpu() {
 #[test]
 fn gather_matches_cpu_exactly() {
     let Some(ctx) = common::gpu("gather_matches_cpu_exactly") else { return };
-    let g = GatherKernel::new(&ctx.device);
+    let g = GatherKernel::new(&ctx.device).expect("kernels build");
     let mut r = rng(9);
     // dims that are multiples of 4 take the packed u8 path (gather_u8x4), with more target words than feature words at dim 4
     for (dim, u8s, values) in [(13usize, true, false), (784, true, false), (7, false, true), (1, true, true), (4, true, true), (12, true, false)] {
@@ -165,7 +165,7 @@ fn gather_matches_cpu_exactly() {
 #[test]
 fn losses_match_cpu() {
     let Some(ctx) = common::gpu("losses_match_cpu") else { return };
-    let lk = LossKernel::new(&ctx.device);
+    let lk = LossKernel::new(&ctx.device).expect("kernels build");
     let mut r = rng(5);
     for (loss, k, labels) in [
         (Loss::SoftmaxCrossEntropy, 10, true),
@@ -216,7 +216,7 @@ fn losses_match_cpu() {
 #[test]
 fn confident_samples_keep_relative_precision() {
     let Some(ctx) = common::gpu("confident_samples_keep_relative_precision") else { return };
-    let lk = LossKernel::new(&ctx.device);
+    let lk = LossKernel::new(&ctx.device).expect("kernels build");
     let mut r = rng(8);
     for (loss, k) in [(Loss::SoftmaxCrossEntropy, 10), (Loss::BinaryCrossEntropy, 1)] {
         let rows = 40;
@@ -248,7 +248,7 @@ fn confident_samples_keep_relative_precision() {
 #[test]
 fn unit_stats_match_cpu() {
     let Some(ctx) = common::gpu("unit_stats_match_cpu") else { return };
-    let rk = ReduceKernels::new(&ctx.device);
+    let rk = ReduceKernels::new(&ctx.device).expect("kernels build");
     let mut r = rng(6);
     for (rows, n) in [(1usize, 1usize), (7, 13), (129, 64), (100, 10)] {
         let st = step(&ctx, rows, 0, 1.0);
@@ -284,8 +284,8 @@ fn unit_stats_match_cpu() {
 #[test]
 fn optimizer_update_matches_cpu() {
     let Some(ctx) = common::gpu("optimizer_update_matches_cpu") else { return };
-    let ok = OptimizerKernel::new(&ctx.device);
-    let rk = ReduceKernels::new(&ctx.device);
+    let ok = OptimizerKernel::new(&ctx.device).expect("kernels build");
+    let rk = ReduceKernels::new(&ctx.device).expect("kernels build");
     let mut r = rng(8);
     let mut configs: Vec<OptimizerConfig> = [OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Nesterov, OptimizerKind::Rmsprop, OptimizerKind::Adam, OptimizerKind::Adamw].map(OptimizerConfig::new).to_vec();
     let mut rm = OptimizerConfig::new(OptimizerKind::Rmsprop);
@@ -362,4 +362,26 @@ fn optimizer_update_matches_cpu() {
             assert_eq!(gs0[gap.clone()], s0[gap.clone()], "{:?}: the update wrote slot 0's padding {gap:?}", cfg.kind);
         }
     }
+}
+
+/// A shader error found by wgpu at run time names the shader file and its own line, also inside
+/// an import, and is one line: the loader composes files, but the user reads them one by one.
+#[test]
+fn shader_errors_point_at_the_files_own_line() {
+    use std::borrow::Cow;
+    use wgpu_mlp::gpu::pipeline::compile;
+    use wgpu_mlp::gpu::shaders::{file, Module};
+    let Some(ctx) = common::gpu("shader_errors_point_at_the_files_own_line") else { return };
+    let common = file("common.wgsl").unwrap();
+    let line = common.lines().count() + 1;
+    // a type error on the line after common.wgsl's last, in the import that lands after loss.wgsl
+    let broken = format!("{common}\nfn broken() -> f32 {{ return vec2<f32>(1.0); }}\n");
+    let read = |name: &str| if name == "common.wgsl" { Some(Cow::Owned(broken.clone())) } else { file(name).map(Cow::Borrowed) };
+    let src = Module::Loss.compose(&read).unwrap();
+    // SAFETY: not trusted, runtime checks stay on
+    let err = unsafe { compile(&ctx.device, "loss", &src, false) }.err().expect("a type error must fail").to_string();
+    assert!(err.contains(&format!("common.wgsl:{}:", line + 1)), "not located in common.wgsl: {err}");
+    assert!(!err.contains('\n') && err.len() < 300, "not one short line: {err:?}");
+    // the unbroken module compiles
+    unsafe { compile(&ctx.device, "loss", &Module::Loss.composed(), false) }.expect("loss.wgsl compiles");
 }

@@ -52,7 +52,7 @@ fn setup(c: &Case) -> TrainSetup {
 }
 
 fn fit(c: &Case) -> FitOptions {
-    FitOptions { epochs: 2, lr: c.lr, schedule: LrSchedule::Constant, shuffle: true, seed: 3, early_stop: None }
+    FitOptions { epochs: 2, lr: c.lr, schedule: LrSchedule::Constant, seed: 3, ..FitOptions::default() }
 }
 
 fn digits() -> Splits {

@@ -126,6 +126,9 @@ fn every_optimizer_matches_cpu() {
     cases.push(case("rmsprop+momentum", &[13, 9, 5], Activation::Tanh, Loss::SoftmaxCrossEntropy, rms.clone()));
     rms.nesterov = true;
     cases.push(case("rmsprop+nesterov", &[13, 9, 5], Activation::Sigmoid, Loss::SoftmaxCrossEntropy, rms));
+    // 7 of the 10 steps inside the warm-up: the host writes each step's own rate
+    let warm = OptimizerConfig { warmup_steps: 7, ..OptimizerConfig::new(OptimizerKind::Adam) };
+    cases.push(case("adam+warmup", &[13, 9, 5], Activation::Relu, Loss::SoftmaxCrossEntropy, warm));
     for c in &cases {
         check(&ctx, c);
     }

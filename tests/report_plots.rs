@@ -32,7 +32,7 @@ fn history(epochs: usize, classification: bool) -> History {
             }
         })
         .collect();
-    History { epochs, best_epoch: 1, stopped_early: false }
+    History { epochs, best_epoch: 1, ..History::default() }
 }
 
 #[test]
@@ -67,4 +67,28 @@ fn weights_png_is_a_valid_png_of_the_expected_size() {
     }
     let e = write_weights_png(&dir.path().join("bad.png"), &[0.0; 10], 2, (28, 28)).unwrap_err();
     assert!(e.to_string().contains("not 2 units"), "{e}");
+}
+
+/// The best epoch (whose weights were kept) is a vertical line in its own colour, at that epoch,
+/// when the history says which metric chose it.
+#[test]
+fn curves_mark_the_best_epoch() {
+    use wgpu_mlp::report::BEST;
+    use wgpu_mlp::train::Monitor;
+    let dir = tempfile::tempdir().unwrap();
+    let best_pixels = |h: &History, name: &str| {
+        let path = dir.path().join(name);
+        write_curves_png(&path, h).unwrap();
+        let (w, _, px) = decode(&path);
+        let cols: Vec<usize> = px.chunks(3).enumerate().filter(|(_, p)| *p == [BEST.0, BEST.1, BEST.2]).map(|(i, _)| i % w as usize).collect();
+        cols
+    };
+    let mut h = history(12, true);
+    assert!(best_pixels(&h, "none.png").is_empty(), "no monitor, no line");
+    h.monitor = Some(Monitor::ValLoss);
+    let (early, late) = (best_pixels(&h, "early.png"), { h.best_epoch = 9; best_pixels(&h, "late.png") });
+    assert!(early.len() > 500 && late.len() > 500, "{} / {} pixels of the best-epoch line", early.len(), late.len());
+    // the line moves right with the epoch: compare the median column in the loss panel
+    let median = |mut c: Vec<usize>| { c.retain(|x| *x < CURVES_SIZE.0 as usize / 3); c.sort(); c[c.len() / 2] };
+    assert!(median(late) > median(early) + 100, "the line does not follow best_epoch");
 }

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::{DataArgs, DeviceChoice};
+use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig};
 use wgpu_mlp::report::eval::EvalReport;
 use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
 
@@ -32,9 +32,9 @@ pub struct EvalArgs {
     /// seed of the split [default: the model's training seed]
     #[arg(long)]
     seed: Option<u64>,
-    /// auto (hardware GPU, else CPU), gpu or cpu
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    /// the engine, as for train
+    #[command(flatten)]
+    engine: EngineArgs,
     /// print one JSON object instead of tables
     #[arg(long)]
     json: bool,
@@ -43,7 +43,9 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let choice = DataChoice { source: a.data, seed: a.seed };
     let split = format!("{:?}", a.split).to_lowercase();
-    let out = eval_model(&a.model, &choice, &split, a.device)?;
+    let mut engine = EngineConfig::default();
+    a.engine.apply_to(&mut engine);
+    let out = eval_model(&a.model, &choice, &split, engine.device)?;
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {

@@ -3,41 +3,27 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::{DataArgs, TrainConfig};
-use wgpu_mlp::model::{Activation, Loss};
-use wgpu_mlp::optim::OptimizerKind;
+use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
 use wgpu_mlp::report::cost::{human_bytes, human_flops};
 use wgpu_mlp::run::{open_model, run_cost};
 
+/// train's own flags (one definition, in src/config/sections.rs), over a model's or a config
+/// file's settings: `info` describes the run that `train` with the same flags would make.
 #[derive(Args, Debug)]
-#[command(after_help = "Memory counts f32 parameters, gradients, optimizer slots (momentum 1, adam/rmsprop 2), a batch's \
-forward outputs, backward deltas and dropout copies, and the training split kept resident (u8 pixels or f32 columns \
-plus targets). FLOPs count matrix multiplies only (2 per multiply-add).")]
+#[command(after_help = "Takes every flag train takes and describes the run it would make; with --model, the model's own \
+settings are the base that flags override. Memory counts f32 parameters, gradients, optimizer slots (momentum 1, \
+adam/rmsprop 2), a batch's forward outputs, backward deltas and dropout copies, and the training split kept resident \
+(u8 pixels or f32 columns plus targets). FLOPs count matrix multiplies only (2 per multiply-add).")]
 pub struct InfoArgs {
     /// describe this model file (its network and the data it was trained on)
-    #[arg(long, value_name = "PATH", conflicts_with = "layers", required_unless_present = "layers")]
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
     model: Option<PathBuf>,
-    /// layer sizes, input first, e.g. 784,256,256,10
-    #[arg(long, value_delimiter = ',')]
-    layers: Option<Vec<usize>>,
-    /// hidden activation(s) [default: relu, or the model's]
-    #[arg(long, value_delimiter = ',')]
-    activation: Option<Vec<Activation>>,
-    /// softmax_xent, bce, mse or cosine [default: softmax_xent, or the model's]
+    /// TOML file with train's settings (a run's config.toml works); flags override it
     #[arg(long)]
-    loss: Option<Loss>,
-    /// minibatch size [default: 100, or the model's]
-    #[arg(long)]
-    batch: Option<usize>,
-    /// sgd, momentum, nesterov, rmsprop, adam, adamw [default: momentum, or the model's]
-    #[arg(long)]
-    optimizer: Option<OptimizerKind>,
-    /// keep probabilities, as for train [default: none]
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
-    dropout: Option<Vec<f32>>,
-    /// the data whose training split would be resident [default: bundled digits, or the model's data]
+    config: Option<PathBuf>,
+    /// the settings of the run to describe, as for train
     #[command(flatten)]
-    data: DataArgs,
+    settings: ConfigArgs,
     /// print one JSON object
     #[arg(long)]
     json: bool,
@@ -56,31 +42,16 @@ fn thousands(n: u64) -> String {
 }
 
 pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg = match &a.model {
-        Some(p) => open_model(p)?.config(),
-        None => TrainConfig::default(),
+    let mut cfg = match (&a.model, &a.config) {
+        (Some(p), _) => open_model(p)?.config(),
+        (None, Some(p)) => TrainConfig::from_toml_file(p, Origin::User)?,
+        (None, None) => TrainConfig::default(),
     };
-    if let Some(l) = &a.layers {
-        cfg.model.layers = l.clone();
-    }
-    if let Some(v) = &a.activation {
-        cfg.model.activation = v.clone();
-    }
-    if let Some(v) = a.loss {
-        cfg.model.loss = v;
-    }
-    if let Some(v) = a.batch {
-        cfg.run.batch = v;
-    }
-    if let Some(v) = a.optimizer {
-        cfg.optim.optimizer = v;
-    }
-    if let Some(v) = &a.dropout {
-        cfg.reg.dropout = v.clone();
-    }
-    cfg.data = a.data.over(&cfg.data)?;
-    cfg.data.validate()?;
-    cfg.setup()?;
+    let data = a.settings.data.over(&cfg.data)?;
+    a.settings.apply_to(&mut cfg);
+    cfg.data = data;
+    // the whole of train's validation: info describes only a run that train would start
+    cfg.validate()?;
     let (cost, data) = run_cost(&cfg)?;
     if a.json {
         println!("{}", serde_json::json!({"cost": cost, "data": data, "optimizer": cfg.optim.optimizer.to_string()}));

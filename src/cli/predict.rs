@@ -3,7 +3,7 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::DeviceChoice;
+use wgpu_mlp::config::{EngineArgs, EngineConfig};
 use wgpu_mlp::run::predict_inputs;
 
 #[derive(Args, Debug)]
@@ -20,16 +20,18 @@ pub struct PredictArgs {
     /// invert image pixels (255 − p) before predicting
     #[arg(long)]
     invert: bool,
-    /// auto (hardware GPU, else CPU), gpu or cpu
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    /// the engine, as for train
+    #[command(flatten)]
+    engine: EngineArgs,
     /// print one JSON object per input sample instead of text
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
-    let preds = predict_inputs(&a.model, &a.input, a.invert, a.device)?;
+    let mut engine = EngineConfig::default();
+    a.engine.apply_to(&mut engine);
+    let preds = predict_inputs(&a.model, &a.input, a.invert, engine.device)?;
     for p in &preds {
         if a.json {
             println!("{}", serde_json::to_string(p)?);

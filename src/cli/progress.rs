@@ -27,12 +27,26 @@ fn pct(v: Option<f64>) -> String {
     v.map(|a| format!("{:6.2}%", 100.0 * a)).unwrap_or_else(|| "     - ".into())
 }
 
-/// One human line per epoch (kept in the scrollback above the bar).
+/// 45.1k, 1.20M, 512: a rate in three significant figures.
+fn si(v: f64) -> String {
+    let (x, unit) = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter().find(|(s, _)| v >= *s).map_or((v, ""), |(s, u)| (v / s, u));
+    let digits = if unit.is_empty() || x >= 100.0 { 0 } else if x >= 10.0 { 1 } else { 2 };
+    format!("{x:.digits$}{unit}")
+}
+
+/// A loss in 6 columns: 0.2345, 12.345, 1.2e+05.
+fn loss6(v: f64) -> String {
+    if v.is_finite() && v.abs() < 100.0 { format!("{v:.4}") } else { format!("{v:.1e}") }
+}
+
+/// One human line per epoch (kept in the scrollback above the bar), within 80 columns up to
+/// 9,999 epochs: train loss and accuracy, validation loss and accuracy, samples per second.
 pub fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
-    let val_loss = r.val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    let acc = |a: Option<f64>| a.map(|_| format!(" {}", pct(a).trim_start())).unwrap_or_default();
+    let val = r.val_loss.map(|v| format!("  val {}{}", loss6(v), acc(r.val_accuracy))).unwrap_or_default();
     format!(
-        "epoch {:>3}/{}  lr {:.4e}  loss {:.4}  train {}  val loss {val_loss}  val {}  {:>8.0} samples/s  {:.2}s",
-        r.epoch, epochs, r.lr, r.train_loss, pct(r.train_accuracy), pct(r.val_accuracy), r.samples_per_second, r.seconds
+        "epoch {:>3}/{}  lr {:.1e}  train {}{}{val}  {}/s",
+        r.epoch, epochs, r.lr, loss6(r.train_loss), acc(r.train_accuracy), si(r.samples_per_second)
     )
 }
 
@@ -223,5 +237,31 @@ impl Reporter for Printer {
             }
             Event::Done(s) => self.done(s),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize, lr: f64, loss: f64, acc: Option<f64>, val: Option<(f64, Option<f64>)>, rate: f64) -> EpochRecord {
+        EpochRecord {
+            epoch, lr, train_loss: loss, train_accuracy: acc, val_loss: val.map(|v| v.0), val_accuracy: val.and_then(|v| v.1),
+            grad_norms: vec![], dead_fraction: vec![], saturated_fraction: vec![], seconds: 1.0, samples_per_second: rate,
+        }
+    }
+
+    /// An epoch line fits an 80-column terminal, widest values included, and keeps its numbers.
+    #[test]
+    fn epoch_lines_fit_80_columns() {
+        let lines = [
+            epoch_line(&record(9999, 1.2345e-10, 123456.0, Some(1.0), Some((f64::NAN, Some(0.1234))), 9.99e9), 9999),
+            epoch_line(&record(3, 0.045, 0.2345, Some(0.9321), Some((0.2411, Some(0.928))), 45123.0), 10),
+            epoch_line(&record(1, 0.05, 0.5, None, None, 12.0), 1),
+        ];
+        for l in &lines {
+            assert!(l.chars().count() <= 80, "{} columns: {l}", l.chars().count());
+        }
+        assert_eq!(lines[1], "epoch   3/10  lr 4.5e-2  train 0.2345 93.21%  val 0.2411 92.80%  45.1k/s");
     }
 }

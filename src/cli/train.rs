@@ -1,12 +1,12 @@
 //! `wgpu-mlp train`: flags (over an optional TOML config) -> TrainConfig -> a run directory.
 
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use super::progress::Printer;
-use wgpu_mlp::config::{ConfigArgs, TrainConfig};
+use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
 use wgpu_mlp::run::{resume_command, Kept, Quit, QuitHandle, RunOptions};
 
 /// Every flag is optional: unset flags keep the value from --config (or, with --resume, the run's
@@ -36,7 +36,15 @@ impl TrainArgs {
     /// `TrainConfig::validate` checks the result.
     pub fn to_config(&self) -> wgpu_mlp::Result<TrainConfig> {
         let mut c = match (&self.config, &self.resume) {
-            (Some(p), _) => TrainConfig::from_toml_file(p)?,
+            (Some(p), _) => {
+                let mut c = TrainConfig::from_toml_file(p, Origin::User)?;
+                // a run's own config.toml names its run directory: reproducing the run writes a new one
+                let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().ok() == Some(a));
+                if c.run.out.as_deref().is_some_and(|o| p.parent().is_some_and(|dir| same(o, if dir.as_os_str().is_empty() { Path::new(".") } else { dir }))) {
+                    c.run.out = None;
+                }
+                c
+            }
             (None, Some(dir)) => {
                 let p = dir.join("config.toml");
                 if !dir.is_dir() {
@@ -45,7 +53,7 @@ impl TrainArgs {
                 if !p.is_file() {
                     return Err(wgpu_mlp::Error::bad_file(dir, "not a run directory: no config.toml"));
                 }
-                TrainConfig::from_toml_file(&p)?
+                TrainConfig::from_toml_file(&p, Origin::Program)?
             }
             (None, None) => TrainConfig::default(),
         };

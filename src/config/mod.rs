@@ -8,7 +8,7 @@ mod sections;
 
 pub use plan::{Plan, Protocol};
 pub use sections::{
-    DataArgs, DataSource, ModelArgs, ModelConfig, OptimArgs, OptimConfig, Plain, RegularizationArgs, RegularizationConfig, RunArgs,
+    DataArgs, DataSource, EngineArgs, EngineConfig, ModelArgs, ModelConfig, OptimArgs, OptimConfig, Plain, RegularizationArgs, RegularizationConfig, RunArgs,
     RunConfig,
 };
 
@@ -16,15 +16,34 @@ pub use crate::device::DeviceChoice;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::{Activation, NetworkSpec};
-use crate::optim::{OptimizerConfig, OptimizerKind, Regularization};
+use crate::optim::{OptimizerConfig, OptimizerKind, Regularization, Warmup};
 use crate::train::{EarlyStop, FitOptions};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// What the settings in `config.toml` and a model's metadata mean, recorded as `config_version`.
+/// Version 2 made `dropout` the drop probability, as in PyTorch and Keras; before, it was the keep
+/// probability, which is now `keep_prob`. A table without the key is from before version 2.
+pub const CONFIG_VERSION: u32 = 2;
+
+/// Who wrote a settings table, which decides how one without `config_version` is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A file the user gives (`--config`): an old-style `dropout` is ambiguous, so it is refused
+    /// with what changed.
+    User,
+    /// This program, in a run directory or a model's metadata: `dropout` there is what it meant
+    /// when written, the keep probability, and is read as `keep_prob`.
+    Program,
+}
+
 /// Every setting of a run, by section. In TOML (and in a model's metadata) the sections are
 /// flattened: `config.toml` is one flat table, `lr = 0.05`, `batch = 100`, as it always was.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// What the settings mean ([`CONFIG_VERSION`] for configurations made by this build).
+    #[serde(default = "old_version")]
+    pub config_version: u32,
     /// Network: layer sizes, activations, loss, initialisation.
     #[serde(flatten)]
     pub model: ModelConfig,
@@ -37,9 +56,30 @@ pub struct TrainConfig {
     /// Where the data comes from.
     #[serde(flatten)]
     pub data: DataSource,
-    /// Epochs, batch, seed, validation, device, output directory and the other run settings.
+    /// The engine: CPU or GPU.
+    #[serde(flatten)]
+    pub engine: EngineConfig,
+    /// Epochs, batch, seed, validation, output directory and the other run settings.
     #[serde(flatten)]
     pub run: RunConfig,
+}
+
+fn old_version() -> u32 {
+    1
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            config_version: CONFIG_VERSION,
+            model: ModelConfig::default(),
+            optim: OptimConfig::default(),
+            reg: RegularizationConfig::default(),
+            data: DataSource::default(),
+            engine: EngineConfig::default(),
+            run: RunConfig::default(),
+        }
+    }
 }
 
 /// The flags of every section (what `train` and `check` take), each `None` unless given.
@@ -57,6 +97,9 @@ pub struct ConfigArgs {
     /// Data source flags.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Engine flag.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Run flags.
     #[command(flatten)]
     pub run: RunArgs,
@@ -69,6 +112,7 @@ impl ConfigArgs {
         self.optim.apply_to(&mut c.optim);
         self.reg.apply_to(&mut c.reg);
         self.data.apply_to(&mut c.data);
+        self.engine.apply_to(&mut c.engine);
         self.run.apply_to(&mut c.run);
     }
 }
@@ -96,6 +140,9 @@ impl DataSource {
         if self.csv.is_some() && self.target.is_none() {
             return Err(Error::config("target", "--csv needs --target COLUMN"));
         }
+        if self.csv.is_none() && self.target.is_some() {
+            return Err(Error::config("target", "names a column of --csv FILE; give --csv too"));
+        }
         Ok(())
     }
 }
@@ -114,22 +161,48 @@ fn per_layer<T: Copy>(what: &str, v: &[T], n: usize, fill: T) -> Result<Vec<T>> 
 impl TrainConfig {
     /// Every TOML key a config file may hold.
     pub fn keys() -> impl Iterator<Item = &'static str> {
-        [ModelConfig::KEYS, OptimConfig::KEYS, RegularizationConfig::KEYS, DataSource::KEYS, RunConfig::KEYS].into_iter().flatten().copied()
+        [&["config_version"][..], ModelConfig::KEYS, OptimConfig::KEYS, RegularizationConfig::KEYS, DataSource::KEYS, EngineConfig::KEYS, RunConfig::KEYS].into_iter().flatten().copied()
     }
 
-    /// Reads and parses the TOML config at `path`; errors on an unreadable file, bad TOML or an unknown key.
-    pub fn from_toml_file(path: &Path) -> Result<Self> {
+    /// Reads and parses the TOML config at `path`, written by `origin`; errors on an unreadable
+    /// file, bad TOML, an unknown key or (from the user) a `dropout` whose meaning changed.
+    pub fn from_toml_file(path: &Path, origin: Origin) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&text).map_err(|msg| Error::bad_file(path, format!("not a valid config: {msg}")))
+        Self::from_toml_str(&text, origin).map_err(|msg| Error::bad_file(path, format!("not a valid config: {msg}")))
     }
 
     /// Parses a config file's text; unknown keys are refused (a typo must not be ignored).
-    pub fn from_toml_str(text: &str) -> std::result::Result<Self, String> {
+    pub fn from_toml_str(text: &str, origin: Origin) -> std::result::Result<Self, String> {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
         if let Some(k) = table.keys().find(|k| !Self::keys().any(|known| known == k.as_str())) {
             return Err(format!("unknown field `{k}`, expected one of {}", Self::keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
         }
-        table.try_into().map_err(|e: toml::de::Error| e.message().to_string())
+        let table = serde_json::to_value(table).map_err(|e| e.to_string())?;
+        Self::from_settings(table, origin)
+    }
+
+    /// The settings of a flat table (a TOML file's, or a model's metadata as JSON), upgraded to
+    /// [`CONFIG_VERSION`]'s meaning.
+    pub fn from_settings(mut table: serde_json::Value, origin: Origin) -> std::result::Result<Self, String> {
+        let map = table.as_object_mut().ok_or("the settings are not a table")?;
+        match map.get("config_version").map(|v| v.as_u64()) {
+            None => {
+                let old_dropout = map.get("dropout").and_then(|d| d.as_array()).is_some_and(|d| !d.is_empty());
+                if old_dropout && origin == Origin::User {
+                    return Err("`dropout` changed meaning: it is now the drop probability, as in PyTorch and Keras (it was the keep \
+                        probability, now `keep_prob`); this file has no `config_version`, so write `keep_prob` for the old meaning, or \
+                        add `config_version = 2` to keep `dropout` as the drop probability"
+                        .into());
+                }
+                if let Some(keep) = map.remove("dropout") {
+                    map.insert("keep_prob".into(), keep);
+                }
+            }
+            Some(Some(v)) if v == CONFIG_VERSION as u64 => {}
+            Some(v) => return Err(format!("config_version {} is not one this build reads ({CONFIG_VERSION})", v.map_or("?".into(), |v| v.to_string()))),
+        }
+        map.insert("config_version".into(), CONFIG_VERSION.into());
+        serde_json::from_value(table).map_err(|e| e.to_string())
     }
 
     /// The flat TOML text of `config.toml`, section by section (unset optional values are left
@@ -137,10 +210,12 @@ impl TrainConfig {
     pub fn to_toml(&self) -> Result<String> {
         let encode = |e: toml::ser::Error| Error::config("config", format!("cannot encode the configuration as TOML: {e}"));
         Ok([
+            format!("config_version = {}\n", self.config_version),
             toml::to_string(&self.model).map_err(encode)?,
             toml::to_string(&self.optim).map_err(encode)?,
             toml::to_string(&self.reg).map_err(encode)?,
             toml::to_string(&self.data).map_err(encode)?,
+            toml::to_string(&self.engine).map_err(encode)?,
             toml::to_string(&self.run).map_err(encode)?,
         ]
         .concat())
@@ -158,43 +233,83 @@ impl TrainConfig {
         NetworkSpec::with_activations(&m.layers, acts, m.loss)
     }
 
-    /// The optimizer settings, unchecked; weight decay applies only to AdamW or when set above 0.
-    pub fn optimizer_config(&self) -> OptimizerConfig {
+    /// The optimizer the settings describe, as PyTorch reads them: `sgd` with a momentum above 0
+    /// is SGD(momentum=μ) and, with `nesterov`, SGD(nesterov=True); `momentum` with `nesterov` is
+    /// nesterov. A setting the optimizer has no use for is refused, naming both: a value equal
+    /// to its default is no setting (config files written before this check hold every default).
+    /// Weight decay unset is AdamW's 0.01 and 0 for the others. Ranges: `OptimizerConfig::validate`.
+    pub fn optimizer_config(&self) -> Result<OptimizerConfig> {
+        use OptimizerKind::*;
         let c = &self.optim;
-        let mut o = OptimizerConfig::new(c.optimizer);
+        let defaults = OptimConfig::default();
+        let moves = c.momentum.is_some_and(|m| m != 0.0);
+        let kind = match c.optimizer {
+            Sgd if moves && c.nesterov => Nesterov,
+            Sgd if moves => Momentum,
+            Sgd if c.nesterov => {
+                return Err(Error::config("nesterov", "needs a momentum: --optimizer nesterov, or --optimizer sgd --momentum M --nesterov"))
+            }
+            Momentum if c.nesterov => Nesterov,
+            k => k,
+        };
+        let refuse = |flag: &str, applies: &str| Err(Error::config(flag, format!("does not apply to --optimizer {}; it is {applies}", c.optimizer)));
+        if matches!(kind, Adam | Adamw) && c.momentum.is_some() {
+            return refuse("momentum", "for sgd, momentum, nesterov and rmsprop (Adam's first-moment decay is --beta1)");
+        }
+        if matches!(kind, Adam | Adamw) && c.nesterov {
+            return refuse("nesterov", "for sgd with momentum, momentum and rmsprop");
+        }
+        if kind == Rmsprop && c.nesterov && !moves {
+            return Err(Error::config("nesterov", "rmsprop's look-ahead needs --momentum above 0"));
+        }
+        if kind != Rmsprop && c.rho != defaults.rho {
+            return refuse("rho", "RMSprop's decay, for --optimizer rmsprop");
+        }
+        if !matches!(kind, Adam | Adamw) && (c.beta1 != defaults.beta1 || c.beta2 != defaults.beta2) {
+            let flag = if c.beta1 != defaults.beta1 { "beta1" } else { "beta2" };
+            return refuse(flag, "Adam's moment decay, for --optimizer adam and adamw");
+        }
+        if matches!(kind, Sgd | Momentum | Nesterov) && c.eps != defaults.eps {
+            return refuse("eps", "the denominator's ε of rmsprop, adam and adamw");
+        }
+        let mut o = OptimizerConfig::new(kind);
         if let Some(m) = c.momentum {
             o.momentum = m;
         }
-        o.nesterov = c.nesterov;
-        o.rho = c.rho;
-        o.beta1 = c.beta1;
-        o.beta2 = c.beta2;
-        o.eps = c.eps;
-        if c.optimizer == OptimizerKind::Adamw || c.weight_decay > 0.0 {
-            o.weight_decay = c.weight_decay;
+        o.nesterov = c.nesterov && kind == Rmsprop;
+        (o.rho, o.beta1, o.beta2, o.eps) = (c.rho, c.beta1, c.beta2, c.eps);
+        if let Some(wd) = c.weight_decay {
+            o.weight_decay = wd;
         }
-        o
+        Ok(o)
     }
 
-    /// Keep probability per layer input: one value means "every hidden layer" (the input keeps
-    /// everything), as Keras users write Dropout after each hidden layer.
+    /// Keep probability per layer input, from `dropout` (drop probabilities, keep = 1 − p) or
+    /// `keep_prob`: one value means "every hidden layer" (the input keeps everything), as Keras
+    /// users write Dropout after each hidden layer.
     pub fn keep(&self, layers: usize) -> Result<Vec<f32>> {
-        let dropout = &self.reg.dropout;
-        let keep = match dropout.len() {
+        let r = &self.reg;
+        let (flag, what, given, valid): (&str, &str, &[f32], fn(f32) -> bool) = match (r.dropout.is_empty(), r.keep_prob.is_empty()) {
+            (false, false) => return Err(Error::config("dropout", "give --dropout (drop probability) or --keep-prob, not both")),
+            (false, true) => ("dropout", "drop probabilit", &r.dropout, |p| (0.0..1.0).contains(&p)),
+            _ => ("keep_prob", "keep probabilit", &r.keep_prob, |p| p > 0.0 && p <= 1.0),
+        };
+        if let Some(p) = given.iter().find(|p| !valid(**p)) {
+            let range = if flag == "dropout" { "[0, 1)" } else { "(0, 1]" };
+            return Err(Error::config(flag, format!("{what}y {p} is outside {range}")));
+        }
+        let keep_of = |p: f32| if flag == "dropout" { 1.0 - p } else { p };
+        Ok(match given.len() {
             0 => vec![1.0; layers],
-            1 => (0..layers).map(|l| if l == 0 { 1.0 } else { dropout[0] }).collect(),
-            k if k == layers => dropout.clone(),
+            1 => (0..layers).map(|l| if l == 0 { 1.0 } else { keep_of(given[0]) }).collect(),
+            k if k == layers => given.iter().map(|p| keep_of(*p)).collect(),
             k => {
                 return Err(Error::config(
-                    "dropout",
-                    format!("{k} keep probabilities given, expected 1 (hidden layers) or {layers} (input and each hidden layer)"),
+                    flag,
+                    format!("{k} {what}ies given, expected 1 (hidden layers) or {layers} (input and each hidden layer)"),
                 ))
             }
-        };
-        if let Some(p) = keep.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
-            return Err(Error::config("dropout", format!("keep probability {p} is outside (0, 1]")));
-        }
-        Ok(keep)
+        })
     }
 
     /// What an engine needs, checked (network, optimizer, penalties, dropout, batch).
@@ -207,7 +322,10 @@ impl TrainConfig {
             l1_proximal: self.reg.l1_proximal,
         };
         regularization.validate(n)?;
-        let optimizer = self.optimizer_config();
+        let mut optimizer = self.optimizer_config()?;
+        if let Some(Warmup::Steps(n)) = self.optim.warmup {
+            optimizer.warmup_steps = n;
+        }
         optimizer.validate()?;
         if self.run.batch == 0 {
             return Err(Error::config("batch", "must be at least 1"));
@@ -226,6 +344,12 @@ impl TrainConfig {
             shuffle: r.shuffle,
             seed: r.seed,
             early_stop: r.early_stop.map(|patience| EarlyStop { patience, min_delta: r.min_delta }),
+            monitor: r.monitor,
+            warmup_epochs: match self.optim.warmup {
+                Some(Warmup::Epochs(n)) => n,
+                _ => 0,
+            },
+            plateau: self.optim.reduce_on_plateau,
         }
     }
 }

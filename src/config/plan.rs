@@ -7,7 +7,7 @@ use super::{DataSource, DeviceChoice, TrainConfig};
 use crate::data::Val;
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
-use crate::train::FitOptions;
+use crate::train::{FitOptions, Monitor};
 
 /// One split (train / validation / test) or K-fold cross-validation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,16 +59,15 @@ impl TrainConfig {
         let setup = self.setup()?;
         let fit = self.fit_options();
         fit.validate()?;
-        let wd = self.optim.weight_decay;
-        if !(wd.is_finite() && wd >= 0.0) {
-            return Err(Error::config("weight-decay", format!("{wd} must be >= 0")));
-        }
         let r = &self.run;
         if r.early_stop == Some(0) {
             return Err(Error::config("early-stop", "patience must be at least 1"));
         }
         if !(r.min_delta.is_finite() && r.min_delta >= 0.0) {
             return Err(Error::config("min-delta", format!("{} must be >= 0", r.min_delta)));
+        }
+        if self.run.monitor == Some(Monitor::ValAccuracy) && !self.model.loss.is_classification() {
+            return Err(Error::config("monitor", format!("val_accuracy needs a classification loss; {} is judged by val_loss", self.model.loss)));
         }
         self.data.validate()?;
         if let Some(f) = r.val_frac {
@@ -94,6 +93,6 @@ impl TrainConfig {
             },
         };
         let toml = self.to_toml()?;
-        Ok(Plan { config: self.clone(), toml, setup, fit, source: self.data.clone(), protocol, device: r.device })
+        Ok(Plan { config: self.clone(), toml, setup, fit, source: self.data.clone(), protocol, device: self.engine.device })
     }
 }

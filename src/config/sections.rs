@@ -5,7 +5,8 @@
 use super::DeviceChoice;
 use crate::data::Augment;
 use crate::model::{Activation, Init, Loss};
-use crate::optim::{LrSchedule, OptimizerKind};
+use crate::optim::{LrSchedule, OptimizerKind, Plateau, Warmup};
+use crate::train::Monitor;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -99,10 +100,10 @@ section! {
         /// learning rate, > 0 [default: 0.05]
         #[arg(long, allow_negative_numbers = true)]
         lr: Plain<f64> = 0.05,
-        /// momentum μ in [0, 1) for momentum/nesterov (and rmsprop) [default: 0.9; rmsprop 0]
+        /// momentum μ in [0, 1) for momentum, nesterov and rmsprop; with sgd, μ > 0 makes it PyTorch's SGD(momentum=μ) [default: 0.9; rmsprop 0]
         #[arg(long, allow_negative_numbers = true)]
         momentum: Option<f64> = None,
-        /// Nesterov look-ahead for rmsprop with momentum [default: off]
+        /// Nesterov look-ahead: sgd or momentum with it is nesterov (PyTorch's SGD(nesterov=True)); rmsprop with momentum takes it too [default: off]
         #[arg(long, num_args = 0, default_missing_value = "true")]
         nesterov: Plain<bool> = false,
         /// RMSprop decay ρ in [0, 1) [default: 0.99]
@@ -119,10 +120,16 @@ section! {
         eps: Plain<f64> = 1e-8,
         /// decoupled weight decay, w *= 1 − lr·wd each step, weights only [default: 0; adamw 0.01]
         #[arg(long, allow_negative_numbers = true)]
-        weight_decay: Plain<f64> = 0.0,
+        weight_decay: Option<f64> = None,
         /// constant, exp:GAMMA, step:EVERY:GAMMA, cosine[:MIN_LR] [default: exp:0.95]
         #[arg(long)]
         lr_schedule: Plain<LrSchedule> = LrSchedule::Exponential { gamma: 0.95 },
+        /// linear warm-up on top of the schedule: N (epochs) or N:steps; epoch or step k of N runs at k/N of the rate [default: none]
+        #[arg(long)]
+        warmup: Option<Warmup> = None,
+        /// Keras' ReduceLROnPlateau: PATIENCE[:FACTOR[:MIN_LR]], the rate times FACTOR (0.1) after PATIENCE epochs without --monitor improvement [default: off]
+        #[arg(long, value_name = "PATIENCE[:FACTOR[:MIN_LR]]")]
+        reduce_on_plateau: Option<Plateau> = None,
     }
 }
 
@@ -138,9 +145,12 @@ section! {
         /// apply L1 by proximal soft-thresholding (exact zeros) instead of the subgradient [default: off]
         #[arg(long, num_args = 0, default_missing_value = "true")]
         l1_proximal: Plain<bool> = false,
-        /// keep probability in (0, 1]: one value for every hidden layer, or one per layer input (input first) [default: no dropout]
-        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        /// drop probability in [0, 1), as PyTorch's Dropout(p) and Keras' Dropout(rate): one value for every hidden layer, or one per layer input (input first) [default: no dropout]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "keep_prob")]
         dropout: Plain<Vec<f32> > = vec![],
+        /// keep probability in (0, 1], the course's p (1 − --dropout); one value or one per layer input, as --dropout [default: 1]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        keep_prob: Plain<Vec<f32> > = vec![],
         /// random image transforms per training batch, e.g. shift=2,noise=0.05,hflip,rotate=10
         /// (shift ±pixels, Gaussian noise std, left-right flip with probability ½, rotation ±degrees) [default: none]
         #[arg(long)]
@@ -164,7 +174,16 @@ section! {
 }
 
 section! {
-    /// How the run goes: batches, epochs, seed, device, validation protocol, stopping, output.
+    /// Which engine computes: the same flag for every command that trains or evaluates.
+    EngineConfig / EngineArgs {
+        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), cpu [default: auto]
+        #[arg(long)]
+        device: Plain<DeviceChoice> = DeviceChoice::Auto,
+    }
+}
+
+section! {
+    /// How the run goes: batches, epochs, seed, validation protocol, stopping, output.
     RunConfig / RunArgs {
         /// minibatch size, >= 1 [default: 100]
         #[arg(long)]
@@ -175,16 +194,16 @@ section! {
         /// seed for initialisation, shuffling, dropout and splits [default: 0]
         #[arg(long)]
         seed: Plain<u64> = 0,
-        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), cpu [default: auto]
-        #[arg(long)]
-        device: Plain<DeviceChoice> = DeviceChoice::Auto,
         /// visit the training samples in the same fixed order every epoch [default: a seeded shuffle per epoch]
         #[arg(long = "no-shuffle", num_args = 0, default_missing_value = "false")]
         shuffle: Plain<bool> = true,
         /// stop after this many epochs without validation improvement; the best weights are restored [default: off]
         #[arg(long, value_name = "PATIENCE")]
         early_stop: Option<usize> = None,
-        /// smallest validation improvement (accuracy, or loss for regression) that counts for --early-stop [default: 0]
+        /// the validation metric that picks the best epoch (its weights are kept) and that --early-stop watches: val_accuracy or val_loss [default: val_accuracy; regression: val_loss]
+        #[arg(long)]
+        monitor: Option<Monitor> = None,
+        /// smallest improvement of the --monitor metric that counts for --early-stop [default: 0]
         #[arg(long, allow_negative_numbers = true)]
         min_delta: Plain<f64> = 0.0,
         /// validation samples held out of the training data [default: 10%; without a test file as many again are held out for testing]

@@ -1,6 +1,7 @@
 //! Host side of shaders/gather.wgsl (CPU twin: src/cpu/gather.rs): batch rows by index from
 //! the resident dataset, and the dataset's upload format.
 
+use crate::error::Result;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::records::{self, words};
 use super::shaders::Module;
@@ -56,12 +57,12 @@ pub struct GatherKernel {
 
 impl GatherKernel {
     /// Builds both gather pipelines on `dev`.
-    pub fn new(dev: &wgpu::Device) -> Self {
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
         let layout = layout(dev, "gather", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
-        let m = module(dev, Module::Gather);
+        let m = module(dev, Module::Gather)?;
         let (general, packed) = (pipeline(dev, &layout, &m, "gather"), pipeline(dev, &layout, &m, "gather_u8x4"));
-        GatherKernel { layout, pipeline: general, packed }
+        Ok(GatherKernel { layout, pipeline: general, packed })
     }
 
     /// x: (B, dim), targets: (B, tw) from dataset rows chosen by the step's offset (and perm);

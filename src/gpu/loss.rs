@@ -1,5 +1,6 @@
 //! Host side of shaders/loss.wgsl (CPU twin: src/cpu/loss.rs).
 
+use crate::error::Result;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::records::{words, LossDims};
 use super::shaders::Module;
@@ -31,11 +32,11 @@ pub struct LossKernel {
 
 impl LossKernel {
     /// Builds the loss pipeline on `dev`.
-    pub fn new(dev: &wgpu::Device) -> Self {
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
         let layout = layout(dev, "loss", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
-        let pipeline = pipeline(dev, &layout, &module(dev, Module::Loss), "loss");
-        LossKernel { layout, pipeline }
+        let pipeline = pipeline(dev, &layout, &module(dev, Module::Loss)?, "loss");
+        Ok(LossKernel { layout, pipeline })
     }
 
     /// z: (B, K) logits, targets -> sample: (B, 2) (loss, correct), and by `mode` dz: (B, K) or

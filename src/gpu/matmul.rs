@@ -2,6 +2,7 @@
 //! Builds the three forms' dispatches; the vec4 module is used whenever K % 4 == 0, and the one
 //! that also reads dz as vec4 for ab and atb when N % 4 == 0 too.
 
+use crate::error::Result;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::records::{self, words};
 use super::shaders::Module;
@@ -87,7 +88,7 @@ pub struct MatmulKernels {
     /// on first use: a software adapter compiles a pipeline in up to a second, and a network
     /// uses few of them.
     pipelines: [[OnceLock<wgpu::ComputePipeline>; 3]; 4],
-    modules: [OnceLock<wgpu::ShaderModule>; 4],
+    modules: [wgpu::ShaderModule; 4],
 }
 
 const VARIANTS: [Module; 4] = [Module::MatmulScalar, Module::MatmulVec4, Module::MatmulVec4Dz4, Module::MatmulVec4Wide];
@@ -98,18 +99,20 @@ const ENTRIES: [&str; 3] = ["abt", "ab", "atb"];
 const WIDE_MIN_N: u32 = 128;
 
 impl MatmulKernels {
-    /// The shared bind-group layout; modules and pipelines are compiled on first use.
-    pub fn new(dev: &wgpu::Device) -> Self {
+    /// The shared bind-group layout and every variant's module (validated here, so a shader
+    /// error surfaces at construction); pipelines, the backend's compile, are built on first use.
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
         let layout = layout(dev, "matmul", &[Step, Dims, Read, Read, Read, ReadWrite, ReadWrite]);
-        MatmulKernels { layout, pipelines: Default::default(), modules: Default::default() }
+        let [a, b, c, d] = VARIANTS;
+        let modules = [module(dev, a)?, module(dev, b)?, module(dev, c)?, module(dev, d)?];
+        Ok(MatmulKernels { layout, pipelines: Default::default(), modules })
     }
 
     fn pipeline(&self, dev: &wgpu::Device, variant: usize, form: usize) -> wgpu::ComputePipeline {
         self.pipelines[variant][form]
             .get_or_init(|| {
-                let m = self.modules[variant].get_or_init(|| module(dev, VARIANTS[variant]));
-                pipeline(dev, &self.layout, m, ENTRIES[form])
+                pipeline(dev, &self.layout, &self.modules[variant], ENTRIES[form])
             })
             .clone()
     }

@@ -3,6 +3,7 @@
 //! gradient-norm partials come out of the same pass), each tensor's constants in a per-(step,
 //! tensor) record of the step's record block.
 
+use crate::error::Result;
 use super::pipeline::{bind_group, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
 use super::records::{words, Update, UpdateDims, UpdateRecord, FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM};
 use super::shaders::Module;
@@ -120,11 +121,11 @@ pub struct OptimizerKernel {
 
 impl OptimizerKernel {
     /// Builds the update pipeline on `dev`.
-    pub fn new(dev: &wgpu::Device) -> Self {
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
         let layout = layout(dev, "optimizer", &[Step, Dims, ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite]);
-        let pipeline = pipeline(dev, &layout, &module(dev, Module::Optimizer), "update");
-        OptimizerKernel { layout, pipeline }
+        let pipeline = pipeline(dev, &layout, &module(dev, Module::Optimizer)?, "update");
+        Ok(OptimizerKernel { layout, pipeline })
     }
 
     /// The update of every tensor in `grids` (laid out by `tensor_grids`), whose records are

@@ -1,7 +1,8 @@
 //! What every launcher shares: bind-group layouts from a list of slots, pipelines, and the
 //! `Dispatch` a launcher hands to the engine (pipeline + bind group + grid) for recording.
 
-use super::shaders::Module;
+use super::shaders::{Module, Source};
+use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
 
 use super::records::RECORD;
@@ -43,15 +44,40 @@ pub fn layout(dev: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGrou
 
 /// Compiles shader module `m` from its resolved source (shaders.rs), without wgpu's runtime
 /// bounds checks when `m.proven_in_bounds()`.
-pub fn module(dev: &wgpu::Device, m: Module) -> wgpu::ShaderModule {
-    let desc = wgpu::ShaderModuleDescriptor { label: Some(m.name()), source: wgpu::ShaderSource::Wgsl(m.source().into()) };
-    if m.proven_in_bounds() {
-        // SAFETY: the module's every index is in bounds for the buffers its launcher binds
-        // (Module::proven_in_bounds says why) and its loops are bounded by the shape, so wgpu's
-        // runtime bounds checks and loop bounding only cost time (benches/NOTES.md).
+pub fn module(dev: &wgpu::Device, m: Module) -> Result<wgpu::ShaderModule> {
+    // SAFETY (trusted only when proven): the module's every index is in bounds for the buffers
+    // its launcher binds (Module::proven_in_bounds says why) and its loops are bounded by the
+    // shape, so wgpu's runtime bounds checks and loop bounding only cost time (benches/NOTES.md).
+    unsafe { compile(dev, m.name(), &m.composed(), m.proven_in_bounds()) }
+}
+
+/// Compiles `src` as the module `label`. An error comes back as one line at the shader file's own
+/// line (`common.wgsl:12:5: …`), not at the composed text's, which only the loader knows.
+///
+/// # Safety
+/// With `trusted`, the module is created without runtime bounds checks: every index it computes
+/// must be in bounds for the buffers bound to it.
+pub unsafe fn compile(dev: &wgpu::Device, label: &str, src: &Source, trusted: bool) -> Result<wgpu::ShaderModule> {
+    let desc = wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(src.text.as_str().into()) };
+    // a scope of its own, so the error is this function's to report, located
+    let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = if trusted {
+        // SAFETY: the caller's promise
         unsafe { dev.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
     } else {
         dev.create_shader_module(desc)
+    };
+    let scoped = pollster::block_on(scope.pop());
+    let info = pollster::block_on(module.get_compilation_info());
+    if let Some(m) = info.messages.iter().find(|m| m.message_type == wgpu::CompilationMessageType::Error) {
+        let at = m.location.and_then(|l| src.locate(l.offset as usize)).map_or(String::new(), |l| format!("{l}: "));
+        // naga's message is a multi-line report whose first line names the error
+        let what = m.message.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid shader").trim();
+        return Err(Error::Gpu(format!("shader module {label}: {at}{}", what.trim_start_matches("error: "))));
+    }
+    match scoped {
+        Some(e) => Err(Error::Gpu(format!("shader module {label}: {}", e.to_string().lines().next().unwrap_or("invalid")))),
+        None => Ok(module),
     }
 }
 

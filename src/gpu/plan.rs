@@ -2,6 +2,7 @@
 //! dataset: the GPU walk of src/cpu/network.rs (forward with dropout, loss, backward) followed
 //! by gradient norms, step statistics and the fused optimizer update.
 
+use crate::error::Result;
 use super::buffers::Buffers;
 use super::context::GpuContext;
 use super::gather::{GatherBuffers, GatherDims, GatherKernel};
@@ -30,14 +31,14 @@ pub struct Kernels {
 
 impl Kernels {
     /// Builds every kernel on `dev` (matmul pipelines lazily, on first dispatch).
-    pub fn new(dev: &wgpu::Device) -> Self {
-        Kernels {
-            matmul: MatmulKernels::new(dev),
-            gather: GatherKernel::new(dev),
-            loss: LossKernel::new(dev),
-            reduce: ReduceKernels::new(dev),
-            optimizer: OptimizerKernel::new(dev),
-        }
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
+        Ok(Kernels {
+            matmul: MatmulKernels::new(dev)?,
+            gather: GatherKernel::new(dev)?,
+            loss: LossKernel::new(dev)?,
+            reduce: ReduceKernels::new(dev)?,
+            optimizer: OptimizerKernel::new(dev)?,
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Host side of shaders/reduce.wgsl (CPU twins: src/cpu/reduce.rs).
 
+use crate::error::Result;
 use super::pipeline::{bind_group, layout, module, pipeline, Dispatch, Grid, Res, Slot};
 use super::records::{self, words, ReduceDims, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use super::shaders::Module;
@@ -59,16 +60,16 @@ pub struct ReduceKernels {
 
 impl ReduceKernels {
     /// Builds both reduce pipelines on `dev`.
-    pub fn new(dev: &wgpu::Device) -> Self {
+    pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
         // binding 6: sum_final's job table (the other entries get a zeroed one)
         let layout = layout(dev, "reduce", &[Step, Dims, Read, Read, ReadWrite, ReadWrite, Dims]);
-        let m = module(dev, Module::Reduce);
-        ReduceKernels {
+        let m = module(dev, Module::Reduce)?;
+        Ok(ReduceKernels {
             sum_final: pipeline(dev, &layout, &m, "sum_final"),
             unit_stats: pipeline(dev, &layout, &m, "unit_stats"),
             layout,
-        }
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

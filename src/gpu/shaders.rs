@@ -230,7 +230,13 @@ impl Module {
 
     /// The full WGSL text of the module, from the built-in files.
     pub fn source(self) -> String {
-        self.compose(&|name| file(name).map(Cow::Borrowed)).map(|s| s.text).unwrap_or_else(|e| panic!("{}: {e}", self.name()))
+        self.composed().text
+    }
+
+    /// The module composed from the built-in files, with where each file lies in it.
+    pub fn composed(self) -> Source {
+        // the built-in files' imports are fixed and covered by tests/shaders.rs
+        self.compose(&|name| file(name).map(Cow::Borrowed)).unwrap_or_else(|e| panic!("{}: {e}", self.name()))
     }
 
     /// Builds the module from the family's file, reading files through `read`: the file first

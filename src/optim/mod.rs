@@ -5,7 +5,7 @@
 mod schedule;
 mod state;
 mod update;
-pub use schedule::LrSchedule;
+pub use schedule::{LrSchedule, Plateau, Warmup};
 pub use state::OptimizerState;
 pub use update::{regularized_grad, sign0, UpdateParams};
 
@@ -101,6 +101,9 @@ pub struct OptimizerConfig {
     /// Decoupled weight decay: w ← w·(1 − lr·wd) before the step, for any kind when non-zero
     /// (AdamW's default 1e-2, 0 for the others); weights only.
     pub weight_decay: f64,
+    /// Linear warm-up over the first this many steps (0: none): step t runs at t/N of the rate.
+    #[serde(default)]
+    pub warmup_steps: u64,
 }
 
 impl OptimizerConfig {
@@ -120,6 +123,7 @@ impl OptimizerConfig {
             beta2: 0.999,
             eps,
             weight_decay: if kind == OptimizerKind::Adamw { 1e-2 } else { 0.0 },
+            warmup_steps: 0,
         }
     }
     /// Plain SGD: `new(OptimizerKind::Sgd)`.

@@ -103,9 +103,130 @@ impl From<LrSchedule> for String {
     }
 }
 
+/// Linear learning-rate warm-up, on top of any schedule: the k-th epoch or step (1-based) of
+/// the first N runs at k/N of the scheduled rate. Written `N` or `N:epochs`, or `N:steps`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Warmup {
+    /// over the first N epochs (the factor changes once per epoch, on the host)
+    Epochs(u64),
+    /// over the first N optimizer steps (each step's own factor, in `UpdateParams`)
+    Steps(u64),
+}
+
+impl Warmup {
+    /// The factor of 1-based epoch or step `k` of a warm-up over `n`: k/n until n, then 1.
+    pub fn factor(k: u64, n: u64) -> f64 {
+        if k >= n { 1.0 } else { k.max(1) as f64 / n as f64 }
+    }
+}
+
+impl fmt::Display for Warmup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warmup::Epochs(n) => write!(f, "{n}:epochs"),
+            Warmup::Steps(n) => write!(f, "{n}:steps"),
+        }
+    }
+}
+
+impl FromStr for Warmup {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::config("warmup", format!("'{s}' is not N, N:epochs or N:steps with N >= 1"));
+        let (n, unit) = s.trim().split_once(':').unwrap_or((s.trim(), "epochs"));
+        let n: u64 = n.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+        match unit {
+            "epochs" | "epoch" => Ok(Warmup::Epochs(n)),
+            "steps" | "step" => Ok(Warmup::Steps(n)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl TryFrom<String> for Warmup {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<Warmup> for String {
+    fn from(w: Warmup) -> String {
+        w.to_string()
+    }
+}
+
+/// Keras' ReduceLROnPlateau: once the monitored metric has not improved for `patience` epochs,
+/// the rate is multiplied by `factor`, never below `min_lr`. Written `PATIENCE[:FACTOR[:MIN_LR]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Plateau {
+    /// epochs without improvement before a reduction (>= 1)
+    pub patience: usize,
+    /// multiplier per reduction, in (0, 1) [Keras: 0.1]
+    pub factor: f64,
+    /// the rate is never reduced below this [0]
+    pub min_lr: f64,
+}
+
+impl fmt::Display for Plateau {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.patience, self.factor, self.min_lr)
+    }
+}
+
+impl FromStr for Plateau {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::config("reduce-on-plateau", format!("'{s}': {why} (PATIENCE[:FACTOR[:MIN_LR]], e.g. 5:0.1)"));
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        if parts.is_empty() || parts.len() > 3 {
+            return Err(bad("expected one to three fields"));
+        }
+        let patience: usize = parts[0].parse().ok().filter(|&p| p > 0).ok_or_else(|| bad("patience must be an integer >= 1"))?;
+        let factor: f64 = parts.get(1).map_or(Ok(0.1), |f| f.parse()).map_err(|_| bad("factor is not a number"))?;
+        if !(factor > 0.0 && factor < 1.0) {
+            return Err(bad("factor must be in (0, 1)"));
+        }
+        let min_lr: f64 = parts.get(2).map_or(Ok(0.0), |m| m.parse()).map_err(|_| bad("min lr is not a number"))?;
+        if !(min_lr.is_finite() && min_lr >= 0.0) {
+            return Err(bad("min lr must be finite and >= 0"));
+        }
+        Ok(Plateau { patience, factor, min_lr })
+    }
+}
+
+impl TryFrom<String> for Plateau {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<Plateau> for String {
+    fn from(p: Plateau) -> String {
+        p.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warmup_and_plateau_parse_and_round_trip() {
+        assert_eq!("3".parse::<Warmup>().unwrap(), Warmup::Epochs(3));
+        assert_eq!("200:steps".parse::<Warmup>().unwrap(), Warmup::Steps(200));
+        for s in ["0", "-1", "3:days", "x"] {
+            assert!(s.parse::<Warmup>().is_err(), "{s}");
+        }
+        assert_eq!((Warmup::factor(1, 4), Warmup::factor(3, 4), Warmup::factor(4, 4), Warmup::factor(9, 4)), (0.25, 0.75, 1.0, 1.0));
+        assert_eq!("5".parse::<Plateau>().unwrap(), Plateau { patience: 5, factor: 0.1, min_lr: 0.0 });
+        let p: Plateau = "2:0.5:1e-4".parse().unwrap();
+        assert_eq!(p.to_string().parse::<Plateau>().unwrap(), p);
+        for s in ["0", "2:1", "2:0", "2:0.5:-1", "2:0.5:0:9", "a"] {
+            assert!(s.parse::<Plateau>().is_err(), "{s}");
+        }
+    }
 
     #[test]
     fn schedules_follow_their_formulas() {

@@ -10,7 +10,7 @@ use crate::scalar::Scalar;
 pub struct UpdateParams {
     /// The update rule.
     pub kind: OptimizerKind,
-    /// This epoch's learning rate.
+    /// This step's learning rate: the epoch's, times the step warm-up's factor.
     pub lr: f64,
     /// μ, as [`OptimizerConfig::momentum`].
     pub momentum: f64,
@@ -42,6 +42,7 @@ impl UpdateParams {
     /// Constants for step `t` (1-based) of a weight tensor with the given penalties, or of a bias
     /// (`is_bias`: no penalties, no decay).
     pub fn new(cfg: &OptimizerConfig, lr: f64, t: u64, l2: f64, l1: f64, l1_proximal: bool, is_bias: bool) -> Self {
+        let lr = if cfg.warmup_steps > 0 { lr * super::Warmup::factor(t, cfg.warmup_steps) } else { lr };
         let t = t.max(1) as i32;
         let (l2, l1, weight_decay) = if is_bias { (0.0, 0.0, 0.0) } else { (l2, l1, cfg.weight_decay) };
         UpdateParams {

@@ -7,4 +7,4 @@ mod metrics;
 mod plot;
 
 pub use metrics::{write_history_json, write_metrics_csv};
-pub use plot::{curves_png_size, weights_png_size, write_curves_png, write_weights_png, CURVES_SIZE};
+pub use plot::{curves_png_size, weights_png_size, write_curves_png, write_weights_png, BEST, CURVES_SIZE};

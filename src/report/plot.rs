@@ -21,6 +21,8 @@ const FAMILY: &str = "sans-serif";
 pub const CURVES_SIZE: (u32, u32) = (1500, 480);
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(255, 127, 14);
+/// The vertical line at the best epoch (the weights kept).
+pub const BEST: RGBColor = RGBColor(44, 160, 44);
 const LAYER_COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -84,7 +86,8 @@ struct Series {
     points: Vec<(f64, f64)>,
 }
 
-/// One line chart: epochs on x, `y` on y, each series a line with dots and a legend entry.
+/// One line chart: epochs on x, `y` on y, each series a line with dots and a legend entry, and
+/// `best` (epoch, legend text) as a vertical line.
 #[allow(clippy::too_many_arguments)]
 fn panel<Y>(
     area: &DrawingArea<BitMapBackend, Shift>,
@@ -95,6 +98,7 @@ fn panel<Y>(
     y_fmt: &dyn Fn(&f64) -> String,
     legend: SeriesLabelPosition,
     series: &[Series],
+    best: Option<(usize, &str)>,
 ) -> std::result::Result<(), String>
 where
     Y: AsRangedCoord<Value = f64>,
@@ -123,6 +127,14 @@ where
         .bold_line_style(BLACK.mix(0.1))
         .draw()
         .map_err(|e| e.to_string())?;
+    if let Some((epoch, label)) = best {
+        let (x, ys) = (epoch as f64, chart.y_range());
+        chart
+            .draw_series(std::iter::once(PathElement::new(vec![(x, ys.start), (x, ys.end)], BEST.stroke_width(2))))
+            .map_err(|e| e.to_string())?
+            .label(label)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BEST.stroke_width(3)));
+    }
     for s in series.iter().filter(|s| !s.points.is_empty()) {
         let c = s.color;
         chart
@@ -215,16 +227,19 @@ pub fn write_curves_png(path: &Path, history: &History) -> Result<()> {
         .collect();
     let size = curves_png_size(history);
     let has_acc = size == CURVES_SIZE;
+    // the epoch whose weights the run kept, chosen on validation by `monitor`
+    let best_label = history.monitor.map(|m| format!("best epoch {} ({m})", history.best_epoch));
+    let best = best_label.as_deref().filter(|_| history.best_epoch > 0).map(|l| (history.best_epoch, l));
 
     render(path, size, |root| {
         let panels = root.split_evenly((1, if has_acc { 3 } else { 2 }));
         let (lo, hi) = padded(loss.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 0.08);
-        panel(&panels[0], "Loss", epochs, lo.max(0.0)..hi, "loss", &short, SeriesLabelPosition::UpperRight, &loss)?;
+        panel(&panels[0], "Loss", epochs, lo.max(0.0)..hi, "loss", &short, SeriesLabelPosition::UpperRight, &loss, best)?;
         let mut next = 1;
         if has_acc {
             let (lo, hi) = padded(acc.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 0.1);
             let pct = |v: &f64| format!("{}%", short(&(100.0 * v)));
-            panel(&panels[1], "Accuracy", epochs, lo.max(0.0)..hi.min(1.0), "accuracy", &pct, SeriesLabelPosition::LowerRight, &acc)?;
+            panel(&panels[1], "Accuracy", epochs, lo.max(0.0)..hi.min(1.0), "accuracy", &pct, SeriesLabelPosition::LowerRight, &acc, best)?;
             next = 2;
         }
         let all = grads.iter().flat_map(|s| s.points.iter().map(|p| p.1));
@@ -232,7 +247,7 @@ pub fn write_curves_png(path: &Path, history: &History) -> Result<()> {
         let (lo, hi) = if lo.is_finite() && hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (1e-3, 1.0) };
         let ticks = log_ticks(lo, hi);
         let y = (lo..hi).log_scale().with_key_points(ticks);
-        panel(&panels[next], "Gradient norm per layer", epochs, y, "mean ‖∂L/∂W‖ (log scale)", &short, SeriesLabelPosition::UpperRight, &grads)
+        panel(&panels[next], "Gradient norm per layer", epochs, y, "mean ‖∂L/∂W‖ (log scale)", &short, SeriesLabelPosition::UpperRight, &grads, None)
     })
 }
 

@@ -2,7 +2,7 @@
 //! data, predict classes for images or CSV rows, and estimate what a run costs.
 
 use super::{load_data, LoadedData};
-use crate::config::{DataArgs, DeviceChoice, TrainConfig};
+use crate::config::{DataArgs, DeviceChoice, Origin, TrainConfig};
 use crate::device::inference_engine;
 use crate::data::{self, Dataset, Features, Targets};
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub struct ModelFile {
 /// Unreadable `config` or `class_names` metadata is treated as absent.
 pub fn open_model(path: &Path) -> Result<ModelFile> {
     let (spec, params, meta) = load_model(path)?;
-    let config = meta.get("config").cloned().and_then(|c| serde_json::from_value::<TrainConfig>(c).ok());
+    let config = meta.get("config").cloned().and_then(|c| TrainConfig::from_settings(c, Origin::Program).ok());
     let class_names = meta.get("class_names").cloned().and_then(|c| serde_json::from_value::<Vec<String>>(c).ok());
     Ok(ModelFile { path: path.to_path_buf(), spec, params, config, class_names })
 }

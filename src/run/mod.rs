@@ -43,7 +43,7 @@ use std::sync::Arc;
 pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
     let setup = cfg.setup()?;
     let params = initial_params(cfg, &setup)?;
-    engine_for(setup, params, cfg.run.device)
+    engine_for(setup, params, cfg.engine.device)
 }
 
 /// One split's score after training: its name, sample count, mean loss and (classification) accuracy.

@@ -14,7 +14,7 @@
 
 use super::fingerprint::{hash_hex, DataPrint};
 use crate::atomic::{is_temp_name, write_atomic};
-use crate::config::TrainConfig;
+use crate::config::{Origin, TrainConfig};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::fault;
@@ -161,11 +161,13 @@ fn show(v: &Value) -> String {
 
 /// Refuses a changed setting (see [`RESUME_MAY_CHANGE`]); `paths_free`: the data's paths may change.
 fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, paths_free: bool) -> Result<()> {
-    let Some(Value::Object(saved)) = saved else { return Ok(()) };
+    let Some(saved @ Value::Object(_)) = saved else { return Ok(()) };
     // the way the saved one went (a JSON value, then text), so f32 values compare as written
-    let now = serde_json::to_value(cfg).ok().and_then(|v| serde_json::from_str::<Value>(&v.to_string()).ok());
-    let Some(Value::Object(now)) = now else { return Ok(()) };
-    for (key, old) in saved {
+    let as_json = |c: &TrainConfig| serde_json::to_value(c).ok().and_then(|v| serde_json::from_str::<Value>(&v.to_string()).ok());
+    // the saved settings read as this build reads a run's own (renamed keys, new defaults)
+    let saved = TrainConfig::from_settings(saved.clone(), Origin::Program).ok().and_then(|c| as_json(&c)).unwrap_or_else(|| saved.clone());
+    let (Value::Object(saved), Some(Value::Object(now))) = (saved, as_json(cfg)) else { return Ok(()) };
+    for (key, old) in &saved {
         if RESUME_MAY_CHANGE.contains(&key.as_str()) || (paths_free && (key == "data" || key == "csv")) {
             continue;
         }
@@ -248,7 +250,7 @@ pub fn read_checkpoint(run_dir: &Path, cfg: &TrainConfig, spec: &NetworkSpec, ha
     if fit.epoch as u64 != state.epoch || fit.history.epochs.len() != fit.epoch {
         return Err(Error::bad_file(&path, format!("inconsistent checkpoint: epoch {} but a history of {} epochs", state.epoch, fit.history.epochs.len())));
     }
-    let slots = crate::optim::OptimizerConfig::state_slots(&cfg.optimizer_config());
+    let slots = crate::optim::OptimizerConfig::state_slots(&cfg.optimizer_config()?);
     if state.optimizer.slots.len() != slots {
         return Err(Error::config(
             "optimizer",

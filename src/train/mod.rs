@@ -4,10 +4,57 @@
 use crate::data::Dataset;
 use crate::engine::{Engine, EpochStats, EvalStats};
 use crate::error::{Error, Result};
-use crate::optim::LrSchedule;
+use crate::optim::{LrSchedule, Plateau, Warmup};
 use crate::data::epoch_order;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Instant;
+
+/// The validation metric that picks the best epoch (whose weights are kept) and that early
+/// stopping watches: Keras' `monitor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// Validation accuracy, higher is better (classification only).
+    ValAccuracy,
+    /// Mean validation loss, lower is better.
+    ValLoss,
+}
+
+impl Monitor {
+    /// What a run watches unless told: accuracy for classification, loss for regression.
+    pub fn default_for(classification: bool) -> Self {
+        if classification { Monitor::ValAccuracy } else { Monitor::ValLoss }
+    }
+    /// The score to maximise: accuracy, or −loss.
+    fn score(self, eval: &EvalStats) -> f64 {
+        match self {
+            Monitor::ValAccuracy => eval.accuracy(),
+            Monitor::ValLoss => -eval.mean_loss(),
+        }
+    }
+}
+
+impl fmt::Display for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Monitor::ValAccuracy => "val_accuracy",
+            Monitor::ValLoss => "val_loss",
+        })
+    }
+}
+
+impl FromStr for Monitor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "val_accuracy" | "val_acc" => Ok(Monitor::ValAccuracy),
+            "val_loss" => Ok(Monitor::ValLoss),
+            other => Err(Error::config("monitor", format!("unknown metric '{other}' (expected val_loss or val_accuracy)"))),
+        }
+    }
+}
 
 /// Early stopping: stop once the validation score has not improved by more than `min_delta` for `patience` epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +80,33 @@ pub struct FitOptions {
     pub seed: u64,
     /// None trains all `epochs`; early stopping needs a validation set to have any effect.
     pub early_stop: Option<EarlyStop>,
+    /// What picks the best epoch and what early stopping watches; None: [`Monitor::default_for`].
+    #[serde(default)]
+    pub monitor: Option<Monitor>,
+    /// Linear warm-up over the first this many epochs (0: none); a warm-up in steps is the
+    /// optimizer's (`OptimizerConfig::warmup_steps`).
+    #[serde(default)]
+    pub warmup_epochs: u64,
+    /// Multiply the rate by a factor when the monitored metric stalls (Keras' ReduceLROnPlateau).
+    #[serde(default)]
+    pub plateau: Option<Plateau>,
+}
+
+impl Default for FitOptions {
+    /// The CLI's defaults: 10 epochs at lr 0.05 decaying by 0.95 per epoch, shuffled, seed 0.
+    fn default() -> Self {
+        FitOptions {
+            epochs: 10,
+            lr: 0.05,
+            schedule: LrSchedule::Exponential { gamma: 0.95 },
+            shuffle: true,
+            seed: 0,
+            early_stop: None,
+            monitor: None,
+            warmup_epochs: 0,
+            plateau: None,
+        }
+    }
 }
 
 /// One row of the history (and of metrics.csv).
@@ -71,6 +145,13 @@ pub struct History {
     pub best_epoch: usize,
     /// True when early stopping ended the run before `epochs` ran out.
     pub stopped_early: bool,
+    /// The metric that chose `best_epoch` (None: no validation set, or a history from before
+    /// the metric was recorded).
+    #[serde(default)]
+    pub monitor: Option<Monitor>,
+    /// Keep probability of each layer input in training (1: no dropout there).
+    #[serde(default)]
+    pub keep_prob: Vec<f32>,
 }
 
 
@@ -85,11 +166,6 @@ impl FitOptions {
         }
         Ok(())
     }
-}
-
-/// Score to maximise: validation accuracy for classification, −loss for regression.
-fn score(eval: &EvalStats, classification: bool) -> f64 {
-    if classification { eval.accuracy() } else { -eval.mean_loss() }
 }
 
 /// Builds the [`EpochRecord`] of 1-based `epoch` from its training stats and optional validation stats;
@@ -118,23 +194,52 @@ pub fn record(epoch: usize, lr: f64, s: &EpochStats, val: Option<&EvalStats>, cl
 
 /// Where the loop stands after some epochs: what a checkpoint stores so a resumed run continues
 /// exactly (same early-stopping decisions, same best weights) as an uninterrupted one.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitState {
     /// Epochs completed so far (the next epoch's 0-based index).
     pub epoch: usize,
     /// Every epoch so far, `best_epoch` and `stopped_early` included.
     pub history: History,
-    /// Best validation score so far (accuracy, or −loss for regression); None before the first
-    /// epoch and in runs without a validation set.
+    /// Best validation score so far (accuracy, or −loss: `history.monitor`); None before the
+    /// first epoch and in runs without a validation set.
     pub best_score: Option<f64>,
     /// Epochs since the best one (early stopping's patience counter).
     pub since_best: usize,
+    /// What reduce-on-plateau has multiplied the rate by so far (1: never reduced).
+    #[serde(default = "one")]
+    pub lr_factor: f64,
+    /// Epochs without improvement since the best one or the last reduction.
+    #[serde(default)]
+    pub plateau_wait: usize,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for FitState {
+    fn default() -> Self {
+        FitState { epoch: 0, history: History::default(), best_score: None, since_best: 0, lr_factor: 1.0, plateau_wait: 0 }
+    }
 }
 
 impl FitState {
     /// A loop about to start at 0-based epoch `epoch`, with no history.
     pub fn starting_at(epoch: usize) -> Self {
         FitState { epoch, ..Default::default() }
+    }
+
+    /// The rate of 0-based `epoch`: the schedule's, times the epoch warm-up's factor, times what
+    /// reduce-on-plateau has made of it (never below its floor once reduced).
+    pub fn lr(&self, opts: &FitOptions, epoch: usize) -> f64 {
+        let mut lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        if opts.warmup_epochs > 0 {
+            lr *= Warmup::factor(epoch as u64 + 1, opts.warmup_epochs);
+        }
+        match opts.plateau {
+            Some(p) if self.lr_factor < 1.0 => (lr * self.lr_factor).max(p.min_lr),
+            _ => lr,
+        }
     }
     /// The record of the last completed epoch.
     pub fn last(&self) -> Option<&EpochRecord> {
@@ -202,10 +307,23 @@ pub fn fit_from<E: Engine + ?Sized>(
     opts.validate()?;
     let classification = engine.setup().spec.loss.is_classification();
     let sizes = engine.setup().spec.sizes.clone();
+    let monitor = opts.monitor.unwrap_or(Monitor::default_for(classification));
+    if monitor == Monitor::ValAccuracy && !classification {
+        return Err(Error::config("monitor", "val_accuracy needs a classification loss; a regression is judged by val_loss"));
+    }
+    if val.is_some() {
+        match state.history.monitor {
+            Some(m) if m != monitor && state.epoch > 0 => {
+                return Err(Error::config("monitor", format!("{monitor} differs from the run's {m}; a resumed run keeps what chose its best epoch")))
+            }
+            _ => state.history.monitor = Some(monitor),
+        }
+    }
+    state.history.keep_prob = engine.setup().keep.clone();
     let mut interrupted = false;
     while state.epoch < opts.epochs && !state.history.stopped_early {
         let epoch = state.epoch;
-        let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        let lr = state.lr(opts, epoch);
         let order = epoch_order(train_len, opts.seed, epoch as u64, opts.shuffle);
         let t0 = Instant::now();
         let stats = engine.train_epoch(&order, lr)?;
@@ -222,7 +340,7 @@ pub fn fit_from<E: Engine + ?Sized>(
         state.history.epochs.push(rec);
         state.epoch = epoch + 1;
 
-        let s = eval.as_ref().map(|e| score(e, classification));
+        let s = eval.as_ref().map(|e| monitor.score(e));
         let min_delta = opts.early_stop.as_ref().map(|e| e.min_delta).unwrap_or(0.0);
         let improved = match (s, state.best_score) {
             (Some(s), Some(b)) => s > b + min_delta,
@@ -235,8 +353,14 @@ pub fn fit_from<E: Engine + ?Sized>(
             }
             state.history.best_epoch = epoch + 1;
             state.since_best = 0;
+            state.plateau_wait = 0;
         } else {
             state.since_best += 1;
+            state.plateau_wait += 1;
+            if let Some(p) = opts.plateau.filter(|p| state.plateau_wait >= p.patience) {
+                state.lr_factor *= p.factor;
+                state.plateau_wait = 0;
+            }
         }
         if let Some(es) = &opts.early_stop {
             if state.since_best >= es.patience {

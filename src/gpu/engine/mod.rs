@@ -69,7 +69,7 @@ impl GpuEngine {
         let cap = setup.batch.max(EVAL_ROWS);
         super::limits::check_shapes(&ctx, &setup, cap, EVAL_ROWS)?;
         let (kernels, bufs) = ctx.scoped("building GPU pipelines", || -> Result<(Kernels, Buffers)> {
-            Ok((Kernels::new(&ctx.device), Buffers::new(&ctx, &setup, &layout, cap)?))
+            Ok((Kernels::new(&ctx.device)?, Buffers::new(&ctx, &setup, &layout, cap)?))
         })??;
         let key = seed_key(setup.seed);
         let mut e = GpuEngine {

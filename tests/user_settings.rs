@@ -1,0 +1,236 @@
+//! What a PyTorch, Keras or scikit-learn user expects of the settings: a setting the chosen
+//! optimizer or data source has no use for is refused by name, and the ones PyTorch gives a
+//! meaning take that meaning (SGD with momentum, AdamW's default weight decay).
+
+use assert_cmd::Command;
+use std::path::Path;
+use wgpu_mlp::model::load_model;
+
+/// A 60-row, 2-feature, 2-class CSV in `dir`.
+fn tiny_csv(dir: &Path) {
+    let rows: String = (0..60).map(|i| format!("{},{},{}\n", (i % 7) as f32 / 7.0, (i % 5) as f32 / 5.0, i % 2)).collect();
+    std::fs::write(dir.join("t.csv"), format!("a,b,y\n{rows}")).unwrap();
+}
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("wgpu-mlp").unwrap().current_dir(dir).args(args).output().unwrap()
+}
+
+/// Trains 2 epochs on the tiny CSV into `dir/out` with `extra`; returns the weights' bits.
+fn weights(dir: &Path, out: &str, extra: &[&str]) -> Vec<u32> {
+    let mut args = vec!["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--batch", "8", "--out", out, "--json"];
+    if !extra.contains(&"--epochs") && !extra.contains(&"--config") {
+        args.extend(["--epochs", "2"]);
+    }
+    args.extend_from_slice(extra);
+    let o = run(dir, &args);
+    assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+    load_model(dir.join(out).join("model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The failure contract: non-zero exit, one stderr line starting "error:" naming every `mention`.
+fn refused(dir: &Path, args: &[&str], mentions: &[&str]) {
+    let o = run(dir, args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && !err.contains("panicked"), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("error:"), "{err}");
+    for m in mentions {
+        assert!(err.contains(m), "{args:?}: does not name {m:?}: {err}");
+    }
+}
+
+#[test]
+fn sgd_with_momentum_is_pytorch_sgd_momentum() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let sgd_momentum = weights(p, "a", &["--optimizer", "sgd", "--momentum", "0.5"]);
+    assert_eq!(sgd_momentum, weights(p, "b", &["--optimizer", "momentum", "--momentum", "0.5"]));
+    assert_ne!(sgd_momentum, weights(p, "c", &["--optimizer", "sgd"]), "momentum must take effect");
+    let sgd_nesterov = weights(p, "d", &["--optimizer", "sgd", "--momentum", "0.5", "--nesterov"]);
+    assert_eq!(sgd_nesterov, weights(p, "e", &["--optimizer", "nesterov", "--momentum", "0.5"]));
+    assert_eq!(sgd_nesterov, weights(p, "f", &["--optimizer", "momentum", "--momentum", "0.5", "--nesterov"]));
+    // momentum 0 is plain SGD, as in PyTorch
+    assert_eq!(weights(p, "g", &["--optimizer", "sgd", "--momentum", "0"]), weights(p, "h", &["--optimizer", "sgd"]));
+}
+
+#[test]
+fn adamw_decays_by_default() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let adamw = weights(p, "a", &["--optimizer", "adamw", "--lr", "0.01"]);
+    assert_eq!(adamw, weights(p, "b", &["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.01"]));
+    assert_ne!(adamw, weights(p, "c", &["--optimizer", "adam", "--lr", "0.01"]));
+    assert_eq!(weights(p, "d", &["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0"]), weights(p, "e", &["--optimizer", "adam", "--lr", "0.01"]));
+}
+
+#[test]
+fn settings_the_optimizer_has_no_use_for_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let base = ["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--epochs", "1", "--out", "r"];
+    for (extra, names) in [
+        (&["--optimizer", "sgd", "--nesterov"][..], &["--nesterov", "momentum"][..]),
+        (&["--optimizer", "adam", "--momentum", "0.5"], &["--momentum", "adam", "--beta1"]),
+        (&["--optimizer", "adamw", "--nesterov"], &["--nesterov", "adamw"]),
+        (&["--optimizer", "adam", "--rho", "0.9"], &["--rho", "adam"]),
+        (&["--optimizer", "momentum", "--beta1", "0.8"], &["--beta1", "momentum"]),
+        (&["--optimizer", "rmsprop", "--beta2", "0.9"], &["--beta2", "rmsprop"]),
+        (&["--optimizer", "sgd", "--eps", "1e-6"], &["--eps", "sgd"]),
+        (&["--optimizer", "rmsprop", "--nesterov"], &["--nesterov", "--momentum"]),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        refused(d.path(), &args, names);
+        assert!(!d.path().join("r").exists(), "{extra:?} left a run directory");
+    }
+    refused(d.path(), &["train", "--device", "cpu", "--target", "y", "--epochs", "1", "--out", "r"], &["--target", "--csv"]);
+}
+
+/// `--dropout P` drops with probability P, as `nn.Dropout(p)` and Keras' `Dropout(rate)`; the
+/// course's keep probability is `--keep-prob`, and config.toml and the model say which was given.
+#[test]
+fn dropout_is_the_drop_probability() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let drop = weights(p, "a", &["--dropout", "0.25"]);
+    assert_eq!(drop, weights(p, "b", &["--keep-prob", "0.75"]));
+    assert_ne!(drop, weights(p, "c", &["--keep-prob", "0.25"]));
+    assert_ne!(drop, weights(p, "n", &[]), "dropout must take effect");
+    // per layer input (input first), for both
+    assert_eq!(weights(p, "e", &["--dropout", "0,0.25"]), weights(p, "f", &["--keep-prob", "1,0.75"]));
+    let toml = std::fs::read_to_string(p.join("a/config.toml")).unwrap();
+    assert!(toml.contains("config_version = 2") && toml.contains("dropout = [0.25]") && toml.contains("keep_prob = []"), "{toml}");
+    let meta = load_model(p.join("b/model.safetensors")).unwrap().2;
+    assert_eq!(meta["config"]["keep_prob"], serde_json::json!([0.75]), "{meta}");
+    // the run's own config.toml reproduces it
+    let again = weights(p, "g", &["--config", "a/config.toml"]);
+    assert_eq!(again, drop);
+}
+
+/// A config file from before `dropout` changed meaning: the user's is refused with what changed,
+/// a run directory's own is read as it was written (its `dropout` was the keep probability).
+#[test]
+fn old_dropout_settings_say_what_changed() {
+    use wgpu_mlp::config::{Origin, TrainConfig};
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let old = "layers = [2, 4, 2]\ncsv = \"t.csv\"\ntarget = \"y\"\ndropout = [0.75]\nepochs = 2\nbatch = 8\ndevice = \"cpu\"\n";
+    std::fs::write(d.path().join("old.toml"), old).unwrap();
+    refused(d.path(), &["train", "--config", "old.toml", "--out", "r"], &["old.toml", "dropout", "drop probability", "keep_prob", "config_version"]);
+    let c = TrainConfig::from_toml_str(old, Origin::Program).unwrap();
+    assert_eq!((c.reg.keep_prob.as_slice(), c.reg.dropout.as_slice()), (&[0.75f32][..], &[][..]));
+    // the same file with the version: dropout is the drop probability
+    std::fs::write(d.path().join("new.toml"), format!("config_version = 2\n{old}")).unwrap();
+    assert_eq!(weights(d.path(), "n", &["--config", "new.toml"]), weights(d.path(), "k", &["--keep-prob", "0.25"]));
+}
+
+/// `--config RUN/config.toml` reproduces the run into a new run directory (runs/run-N), not into
+/// RUN, which already holds it; `--out` still chooses.
+#[test]
+fn a_runs_config_reproduces_it_in_a_new_directory() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let first = weights(d.path(), "runs/first", &[]);
+    let o = run(d.path(), &["train", "--config", "runs/first/config.toml", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let copy = load_model(d.path().join("runs/run-1/model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(copy, first, "the reproduction differs");
+    assert_eq!(weights(d.path(), "again", &["--config", "runs/first/config.toml"]), first);
+}
+
+/// `--monitor` (Keras' `monitor`) picks the best epoch and drives early stopping: the kept epoch
+/// is the first best of that metric, and early stopping waits `patience` epochs after it.
+#[test]
+fn monitor_chooses_the_best_epoch_and_early_stopping() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let history = |out: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(d.path().join(out).join("history.json")).unwrap()).unwrap() };
+    let metric = |h: &serde_json::Value, key: &str| -> Vec<f64> { h["epochs"].as_array().unwrap().iter().map(|r| r[key].as_f64().unwrap()).collect() };
+    let first_best = |v: &[f64], better: fn(f64, f64) -> bool| (0..v.len()).fold(0, |b, i| if better(v[i], v[b]) { i } else { b }) + 1;
+    for (monitor, key, better) in [("val_loss", "val_loss", (|a, b| a < b) as fn(f64, f64) -> bool), ("val_accuracy", "val_accuracy", |a, b| a > b)] {
+        weights(d.path(), monitor, &["--monitor", monitor, "--epochs", "25", "--lr", "0.5", "--lr-schedule", "constant"]);
+        let h = history(monitor);
+        assert_eq!(h["monitor"], monitor);
+        assert_eq!(h["best_epoch"].as_u64().unwrap() as usize, first_best(&metric(&h, key), better), "{monitor}: {h}");
+    }
+    weights(d.path(), "es", &["--monitor", "val_loss", "--early-stop", "2", "--epochs", "40", "--lr", "2", "--lr-schedule", "constant"]);
+    let h = history("es");
+    let ran = h["epochs"].as_array().unwrap().len();
+    // at lr 2 the loss bounces: measured, the best is epoch 5 of 7
+    assert_eq!((h["stopped_early"].as_bool(), ran), (Some(true), h["best_epoch"].as_u64().unwrap() as usize + 2), "{h}");
+    assert_eq!(h["best_epoch"].as_u64().unwrap() as usize, first_best(&metric(&h, "val_loss"), |a, b| a < b));
+    // a regression has no accuracy; a resumed run keeps its metric
+    refused(d.path(), &["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,1", "--loss", "mse", "--monitor", "val_accuracy", "--out", "r"], &["--monitor", "val_loss"]);
+    refused(d.path(), &["train", "--resume", "val_loss", "--epochs", "30", "--monitor", "val_accuracy"], &["--monitor", "val_loss"]);
+}
+
+/// `train | head`: the reader goes away and the program ends quietly, without a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wgpu-mlp"))
+        .current_dir(d.path())
+        .args(["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--epochs", "2000", "--batch", "8", "--out", "r", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // dropped: the pipe closes
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with('{') && err.is_empty(), "first line {first:?}, stderr: {err}");
+    assert!(!out.status.success(), "2000 epochs ran to the end into a closed pipe");
+}
+
+/// `--warmup N` ramps the rate over the first N epochs on top of the schedule, and
+/// `--reduce-on-plateau P:F` multiplies it by F after P epochs without improvement (Keras'
+/// ReduceLROnPlateau); both survive a resume bit for bit.
+#[test]
+fn warmup_and_reduce_on_plateau_follow_their_rules() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let history = |out: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p.join(out).join("history.json")).unwrap()).unwrap() };
+    let lrs = |h: &serde_json::Value| -> Vec<f64> { h["epochs"].as_array().unwrap().iter().map(|r| r["lr"].as_f64().unwrap()).collect() };
+    weights(p, "warm", &["--warmup", "4", "--lr", "0.1", "--lr-schedule", "exp:0.5", "--epochs", "6"]);
+    let want: Vec<f64> = (0..6).map(|e| 0.1 * 0.5f64.powi(e) * ((e + 1).min(4) as f64 / 4.0)).collect();
+    assert_eq!(lrs(&history("warm")), want);
+
+    let args = ["--reduce-on-plateau", "2:0.5", "--monitor", "val_loss", "--lr", "2", "--lr-schedule", "constant", "--epochs", "12"];
+    let full = weights(p, "plateau", &args);
+    let h = history("plateau");
+    let val: Vec<f64> = h["epochs"].as_array().unwrap().iter().map(|r| r["val_loss"].as_f64().unwrap()).collect();
+    let (mut best, mut wait, mut lr, mut want) = (f64::INFINITY, 0, 2.0, vec![]);
+    for v in &val {
+        want.push(lr);
+        if *v < best {
+            (best, wait) = (*v, 0);
+        } else {
+            wait += 1;
+            if wait >= 2 {
+                (lr, wait) = (lr * 0.5, 0);
+            }
+        }
+    }
+    assert_eq!(lrs(&h), want, "val_loss {val:?}");
+    assert!(want.iter().any(|l| *l < 2.0), "never reduced: val_loss {val:?}");
+    // stopped after 5 epochs and resumed to 12: the same rates and weights
+    let mut short = args.to_vec();
+    let last = short.len() - 1;
+    short[last] = "5";
+    weights(p, "resumed", &short);
+    let o = run(p, &["train", "--resume", "resumed", "--epochs", "12", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(lrs(&history("resumed")), want);
+    let resumed: Vec<u32> = load_model(p.join("resumed/model.safetensors")).unwrap().1.data.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(resumed, full);
+    refused(p, &["train", "--warmup", "0", "--out", "r"], &["--warmup"]);
+    refused(p, &["train", "--reduce-on-plateau", "2:1.5", "--out", "r"], &["--reduce-on-plateau", "factor"]);
+}
