@@ -90,3 +90,20 @@ impl DataPrint {
         DataPrint { source: source.to_string(), hash: h.hex(), samples }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hash_hex;
+
+    /// Checkpoints store these hashes: a change of the function would make every old checkpoint
+    /// "another dataset". These values were computed by this implementation when it was written.
+    #[test]
+    fn the_hash_is_stable() {
+        assert_eq!(hash_hex(b""), GOLDEN[0]);
+        assert_eq!(hash_hex(b"wgpu-mlp"), GOLDEN[1]);
+        assert_eq!(hash_hex(&(0..=255u8).collect::<Vec<_>>()), GOLDEN[2]);
+        assert_ne!(hash_hex(b"wgpu-mlp\0"), hash_hex(b"wgpu-mlp"), "the length is part of the hash");
+    }
+
+    const GOLDEN: [&str; 3] = ["6a9958562fc23f83", "62a1914dc7450178", "35fa8a09606b47ec"];
+}
