@@ -62,6 +62,7 @@ pub mod data;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub(crate) mod fault;
 pub mod gpu;
 pub mod memory;
 pub mod model;

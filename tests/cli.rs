@@ -77,10 +77,10 @@ fn train_one_epoch_then_eval_predict_info() {
     assert_eq!(done["event"], "done");
     assert_eq!(done["summary"]["interrupted"], false);
     let run = dir.join("run");
-    for f in ["config.toml", "metrics.csv", "history.json", "model.safetensors", "checkpoint/state.safetensors", "checkpoint/best.safetensors"] {
+    for f in ["config.toml", "metrics.csv", "history.json", "model.safetensors", "checkpoint/state.safetensors", "checkpoint/best-000001.safetensors"] {
         assert!(run.join(f).is_file(), "{f} missing from the run directory");
     }
-    let leftovers: Vec<_> = std::fs::read_dir(&run).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&run).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.') && e.file_name() != ".lock").collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let model = run.join("model.safetensors");
     let model = model.to_str().unwrap();

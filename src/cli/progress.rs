@@ -159,6 +159,9 @@ impl Printer {
             }
         };
         self.progress.say(&text, value);
+        for n in &s.notes {
+            self.progress.say(&format!("note: {n}"), serde_json::json!({"event": "note", "note": n}));
+        }
     }
 
     fn done(&self, s: &RunSummary) {

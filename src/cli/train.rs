@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use super::progress::Printer;
 use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
-use wgpu_mlp::run::RunOptions;
+use wgpu_mlp::run::{resume_command, Kept, Quit, QuitHandle, RunOptions};
 
 /// Every flag is optional: unset flags keep the value from --config (or, with --resume, the run's
 /// config.toml), else the default shown.
@@ -71,16 +71,41 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let config = args.to_config()?;
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    // First Ctrl-C: finish the epoch, checkpoint, exit cleanly. Second: quit at once.
+    let quit = Arc::new(QuitHandle::default());
+    let (flag, handle) = (stop.clone(), quit.clone());
+    // First Ctrl-C: finish the epoch, checkpoint, exit cleanly. Second: quit at once, saying what
+    // the run directory holds (the handle removes it when nothing resumable was written yet).
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted again: quitting without finishing the epoch (the last checkpoint stays)");
-            std::process::exit(130);
+            handle.quit_with(|q| {
+                eprintln!("\ninterrupted again: {}", quit_message(&q));
+                std::process::exit(130)
+            });
         }
         eprintln!("\nCtrl-C: stopping after this epoch and saving a checkpoint (Ctrl-C again to quit now)");
     });
-    let opts = RunOptions { resume: args.resume.is_some(), stop: Some(stop) };
+    let opts = RunOptions { resume: args.resume.is_some(), stop: Some(stop), quit: Some(quit) };
     let summary = wgpu_mlp::run::train_run_with(&config, &opts, &mut Printer::new(args.json))?;
     Ok(if summary.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// What a second Ctrl-C left, in words that match the disk.
+fn quit_message(q: &Quit) -> String {
+    match q {
+        Quit::NothingWritten => "quitting; nothing was written".into(),
+        Quit::Removed { dir, dir_removed: true } => {
+            format!("quitting before the first checkpoint; removed {}, which this run created (run the same command to start again)", dir.display())
+        }
+        Quit::Removed { dir, .. } => {
+            format!("quitting before the first checkpoint; removed what this run wrote in {} (run the same command to start again)", dir.display())
+        }
+        Quit::Kept { dir, kept: Kept::Checkpoint { epoch } } => {
+            let which = if *epoch > 0 { format!("the checkpoint of epoch {epoch}") } else { "the checkpoint".into() };
+            format!("quitting without finishing the epoch; {which} stays (resume with: {})", resume_command(dir))
+        }
+        Quit::Kept { dir, kept: Kept::Folds { done } } => {
+            format!("quitting; {} keeps the {done} finished fold(s) (k-fold runs cannot be resumed)", dir.join("kfold.json").display())
+        }
+        Quit::Kept { dir, kept: Kept::Nothing } => format!("quitting; {} stays", dir.display()),
+    }
 }

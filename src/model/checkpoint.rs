@@ -93,14 +93,20 @@ fn to_json(v: &impl serde::Serialize, path: &Path) -> Result<String> {
 /// metadata `format`, `spec` (JSON) and `config` (`extra_metadata` as JSON). Atomic.
 pub fn save_model(path: impl AsRef<Path>, spec: &NetworkSpec, params: &Params<f32>, extra_metadata: Value) -> Result<()> {
     let path = path.as_ref();
+    let bytes = model_bytes(path, spec, params, extra_metadata)?;
+    write_atomic(path, &bytes)
+}
+
+/// The bytes `save_model` writes (`path` only names the file in errors), for a caller that
+/// records the file's size and hash (the checkpoint's best weights).
+pub fn model_bytes(path: &Path, spec: &NetworkSpec, params: &Params<f32>, extra_metadata: Value) -> Result<Vec<u8>> {
     check_params(spec, params)?;
     let meta = HashMap::from([
         ("format".to_string(), MODEL_FORMAT.to_string()),
         ("spec".to_string(), to_json(spec, path)?),
         ("config".to_string(), to_json(&extra_metadata, path)?),
     ]);
-    let bytes = serialize(path, &tensors_of(&params.layout, &params.data, ""), meta)?;
-    write_atomic(path, &bytes)
+    serialize(path, &tensors_of(&params.layout, &params.data, ""), meta)
 }
 
 /// A parsed checkpoint file: its metadata map and its tensors.

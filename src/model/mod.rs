@@ -6,7 +6,7 @@ pub mod params;
 pub mod spec;
 
 pub use checkpoint::{
-    check_architecture, load_model, load_training_state, save_model, save_training_state, TrainingState,
+    check_architecture, load_model, load_training_state, model_bytes, save_model, save_training_state, TrainingState,
     MODEL_FORMAT, STATE_FILE, STATE_FORMAT,
 };
 pub use init::Init;

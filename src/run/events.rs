@@ -25,6 +25,8 @@ pub struct RunStart {
     pub epochs: usize,
     /// K of a k-fold run
     pub kfold: Option<usize>,
+    /// Things the user should know before the run starts (e.g. a resumed checkpoint of an older build)
+    pub notes: Vec<String>,
 }
 
 /// One step of a run's progress.

@@ -3,7 +3,7 @@
 //! run directory gets config.toml and kfold.json (rewritten after every fold). All folds' engines
 //! run on one device (one GPU context).
 
-use super::outdir::{choose_out_dir, OutDir};
+use super::outdir::{choose_out_dir, Kept, OutDir};
 use super::{check_fits, clamp_batch, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
 use crate::config::Plan;
@@ -83,7 +83,7 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     // the engine of fold 1 is made before the directory, so its errors leave nothing behind
     let mut engine = device.engine(clamp_batch(setup, data.len), params.clone())?;
     let out = choose_out_dir(cfg.run.out.as_deref());
-    let mut out_dir = OutDir::prepare(&out, false)?;
+    let out_dir = OutDir::prepare(&out, false, opts.quit.clone())?;
     let classification = setup.spec.loss.is_classification();
     let network = setup.spec.describe();
     let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds)", data.len, src.what);
@@ -96,8 +96,9 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         resumed_at: 0,
         epochs: plan.fit.epochs,
         kfold: Some(k),
+        notes: vec![],
     }));
-    write_atomic(&out.join("config.toml"), plan.toml.as_bytes())?;
+    out_dir.write(|| write_atomic(&out.join("config.toml"), plan.toml.as_bytes()))?;
 
     let mut scores: Vec<FoldScore> = Vec::with_capacity(k);
     let mut interrupted = false;
@@ -114,7 +115,6 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
             if let Some(r) = s.last() {
                 reporter.report(Event::Epoch(r));
             }
-            out_dir.keep = true;
             Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
         });
         reporter.report(Event::TrainingEnd);
@@ -136,7 +136,8 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         interrupted = end.interrupted;
         let partial = report(k, classification, scores.clone(), interrupted);
         let text = serde_json::to_string_pretty(&partial).map_err(|e| Error::config("kfold", format!("cannot encode kfold.json: {e}")))?;
-        write_atomic(&out.join("kfold.json"), text.as_bytes())?;
+        // the directory is kept once kfold.json holds a fold
+        out_dir.write_kept(Kept::Folds { done: f + 1 }, || write_atomic(&out.join("kfold.json"), text.as_bytes()))?;
         if interrupted {
             break;
         }

@@ -4,6 +4,7 @@
 //! here prints. The CLI calls this; tests call it too.
 
 mod events;
+mod fingerprint;
 mod inputs;
 mod inspect;
 mod kfold;
@@ -16,7 +17,12 @@ pub use inputs::{
 };
 pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
-pub use resume::{apply_checkpoint, checkpoint_path, read_checkpoint, write_checkpoint, Resume, BEST_FILE, CHECKPOINT_DIR};
+pub use fingerprint::DataPrint;
+pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
+pub use resume::{
+    apply_checkpoint, best_file_name, checkpoint_path, read_checkpoint, CheckpointWriter, FileRef, Resume, BEST_FILE, CHECKPOINT_DIR,
+    RESUME_MAY_CHANGE,
+};
 
 use crate::atomic::write_atomic;
 use crate::config::{Plan, Protocol, TrainConfig};
@@ -27,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::model::save_model;
 use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png};
 use crate::train::{fit_from, FitState, Flow, History};
-use outdir::{choose_out_dir, OutDir};
+use outdir::{check_out_path, choose_out_dir, OutDir};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,6 +94,9 @@ pub struct RunOptions {
     pub resume: bool,
     /// Set (e.g. by a Ctrl-C handler) to stop after the current epoch, leaving a resumable run.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Shared with a handler that may quit the process at once (a second Ctrl-C): through it the
+    /// handler learns what the run directory holds and removes it if nothing resumable is in it.
+    pub quit: Option<Arc<QuitHandle>>,
 }
 
 impl RunOptions {
@@ -113,32 +122,69 @@ pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions, reporter: &mut dyn R
             return Err(Error::config("resume", "k-fold runs cannot be resumed; start the cross-validation again"));
         }
         let device = Device::open_for(plan.device, &plan.setup)?;
+        check_out_path(plan.config.run.out.as_deref())?;
         return kfold::kfold_run(&plan, k, &device, opts, reporter);
     }
     if opts.resume && plan.config.run.out.is_none() {
         return Err(Error::config("resume", "needs the run directory (--resume DIR)"));
     }
+    if !opts.resume {
+        check_out_path(plan.config.run.out.as_deref())?;
+    }
     let device = Device::open_for(plan.device, &plan.setup)?;
     single_run(&plan, &device, opts, reporter)
+}
+
+/// The reports rewritten after every epoch: metrics.csv, history.json, curves.png.
+fn write_reports(out: &Path, history: &History) -> Result<()> {
+    write_metrics_csv(&out.join("metrics.csv"), history)?;
+    write_history_json(&out.join("history.json"), history)?;
+    write_curves_png(&out.join("curves.png"), history)
 }
 
 fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
     let cfg = &plan.config;
     let setup = &plan.setup;
+    let out = choose_out_dir(cfg.run.out.as_deref());
+    // a resumed run locks its directory before reading it; a new one makes it after reading
+    // everything that can fail
+    let resumed_dir = if opts.resume { Some(OutDir::prepare(&out, true, opts.quit.clone())?) } else { None };
     let data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
     let splits = &data.splits;
     for d in [Some(&splits.train), splits.val.as_ref(), splits.test.as_ref()].into_iter().flatten() {
         check_fits(setup, d)?;
     }
-    let out = choose_out_dir(cfg.run.out.as_deref());
+    let print = DataPrint::of(splits, &data.what);
     let has_val = splits.val.is_some();
-    // read everything that can fail before the run directory is made
-    let resume = if opts.resume { Some(read_checkpoint(&out, cfg, &setup.spec, has_val)?) } else { None };
-    let mut engine = device.engine(clamp_batch(setup, splits.train.len), initial_params(cfg, setup)?)?;
+    // a run killed before its first checkpoint has nothing to continue: it starts again
+    let restart = opts.resume && outdir::killed_before_first_checkpoint(&out);
+    let resume = if opts.resume && !restart { Some(read_checkpoint(&out, cfg, &setup.spec, has_val, &print)?) } else { None };
+    let clamped = clamp_batch(setup, splits.train.len);
+    let mut engine = match &resume {
+        // the weights come from the checkpoint; --init-from is not read again
+        Some(r) => device.engine(clamped, r.state.params.clone())?,
+        None => device.engine(clamped, initial_params(cfg, setup)?)?,
+    };
     if let Some(r) = &resume {
         apply_checkpoint(engine.as_mut(), r, has_val)?;
     }
-    let mut out_dir = OutDir::prepare(&out, opts.resume)?;
+    let out_dir = match resumed_dir {
+        Some(d) => d,
+        None => OutDir::prepare(&out, false, opts.quit.clone())?,
+    };
+    let mut writer = match &resume {
+        Some(r) => {
+            out_dir.write_kept(Kept::Checkpoint { epoch: r.fit.epoch }, || Ok(()))?;
+            out_dir.write(|| CheckpointWriter::resuming(&out, print, r, &setup.spec, has_val))?
+        }
+        None => CheckpointWriter::new(&out, print),
+    };
+    let mut notes: Vec<String> = resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect();
+    if restart {
+        // nothing resumable here yet: a failure removes what the runs wrote, as for a new run
+        out_dir.write_kept(Kept::Nothing, || Ok(()))?;
+        notes.push(format!("{} holds no checkpoint (the run was killed before its first epoch ended): starting it again", out.display()));
+    }
 
     let network = setup.spec.describe();
     let resumed_at = resume.as_ref().map_or(0, |r| r.fit.epoch);
@@ -151,8 +197,13 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         resumed_at,
         epochs: plan.fit.epochs,
         kfold: None,
+        notes,
     }));
-    write_atomic(&out.join("config.toml"), plan.toml.as_bytes())?;
+    out_dir.write(|| write_atomic(&out.join("config.toml"), plan.toml.as_bytes()))?;
+    if let Some(r) = &resume {
+        // the reports may lag the checkpoint after a kill; they follow it from here on
+        out_dir.write(|| write_reports(&out, &r.fit.history))?;
+    }
 
     engine.load_train(&splits.train)?;
     let state = resume.map(|r| r.fit).unwrap_or_else(|| FitState::starting_at(0));
@@ -161,11 +212,9 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         if let Some(r) = s.last() {
             reporter.report(Event::Epoch(r));
         }
-        write_metrics_csv(&out.join("metrics.csv"), &s.history)?;
-        write_history_json(&out.join("history.json"), &s.history)?;
-        write_curves_png(&out.join("curves.png"), &s.history)?;
-        write_checkpoint(&out, cfg, e, s, has_val)?;
-        out_dir.keep = true;
+        // the checkpoint first: the reports never name an epoch the checkpoint lacks
+        out_dir.write_kept(Kept::Checkpoint { epoch: s.epoch }, || writer.write(cfg, e, s, has_val))?;
+        out_dir.write(|| write_reports(&out, &s.history))?;
         Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
     });
     reporter.report(Event::TrainingEnd);
@@ -173,12 +222,14 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     let history = end.state.history;
 
     let params = engine.params()?;
-    let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "device": engine.describe(),
-        "class_names": data.class_names});
-    save_model(out.join("model.safetensors"), &setup.spec, &params, meta)?;
+    // model.safetensors is written last and records the epochs it holds: a resume after a kill
+    // before it finishes the run (see `read_checkpoint`)
+    let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
+        "device": engine.describe(), "class_names": data.class_names});
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
-        write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape)?;
+        out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
+    out_dir.write(|| save_model(out.join("model.safetensors"), &setup.spec, &params, meta))?;
 
     let classification = setup.spec.loss.is_classification();
     let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];
