@@ -11,6 +11,10 @@ struct LossDims {
     loss: u32,
     labels: u32, // 1: targets are class labels (one u32 per row), 0: K f32 values per row
     mode: u32,
+    smoothing: f32, // label smoothing ε in training (softmax cross-entropy), 0: none
+    eps_k: f32,     // ε/K and ε − ε/K, from the host as the CPU engine computes them
+    eps_rest: f32,
+    weighted: u32,  // nonzero: training scales each sample by class_weight[label]
 }
 
 @group(0) @binding(0) var<storage, read> st: Step;
@@ -20,6 +24,7 @@ struct LossDims {
 @group(0) @binding(4) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(5) var<storage, read_write> sample: array<f32>;
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(7) var<storage, read> class_weight: array<f32>;
 
 // target k of sample b: one-hot for labels (the label itself for K = 1)
 fn target_of(b: u32, k: u32) -> f32 {
@@ -64,7 +69,13 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
     let kk = d.k;
     let base = b * kk;
     let train = d.mode == MODE_TRAIN;
-    let scale = st.grad_scale;
+    // Keras' class_weight: the sample's loss and gradient times its class's weight (training only)
+    var weight = 1.0;
+    if train && d.weighted != 0u && d.labels != 0u {
+        weight = class_weight[tgt[b]];
+    }
+    let scale = st.grad_scale * weight;
+    let smoothing = select(0.0, d.smoothing, train);
     let k_t = f32(kk);
     var correct = 0.0;
     if d.labels != 0u && predicted_class(base) == tgt[b] {
@@ -89,18 +100,28 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
             }
             let y = tgt[b];
             if train {
-                // p_y − 1 as −Σ_{k≠y} p_k, as src/cpu/loss.rs (no cancellation for a confident sample)
+                // p_y − 1 as −Σ_{k≠y} p_k, as src/cpu/loss.rs (no cancellation for a confident
+                // sample); smoothed, p_k − ε/K and (ε − ε/K) − Σ_{k≠y} p_k
                 var others = 0.0;
                 for (var k = 0u; k < kk; k++) {
                     let p = exp(z[base + k] - lse);
                     if k != y {
                         others += p;
-                        dz[base + k] = p * scale;
+                        dz[base + k] = (p - d.eps_k) * scale;
                     }
                 }
-                dz[base + y] = -others * scale;
+                dz[base + y] = (d.eps_rest - others) * scale;
             }
-            l = lse - z[base + y];
+            if smoothing > 0.0 {
+                // −Σ q_k log p_k = lse − (1 − ε)·z_y − (ε/K)·Σ z_k
+                var sum_z = 0.0;
+                for (var k = 0u; k < kk; k++) {
+                    sum_z += z[base + k];
+                }
+                l = lse - (1.0 - smoothing) * z[base + y] - d.eps_k * sum_z;
+            } else {
+                l = lse - z[base + y];
+            }
         }
         case LOSS_BCE: {
             var s = 0.0;
@@ -164,6 +185,6 @@ fn loss(@builtin(global_invocation_id) g: vec3<u32>) {
             l = 1.0 - cos;
         }
     }
-    sample[2u * b] = l;
+    sample[2u * b] = l * weight;
     sample[2u * b + 1u] = correct;
 }

@@ -13,7 +13,8 @@ use wgpu::util::DeviceExt;
 use wgpu_mlp::cpu::activation::{act_backward, bias_act};
 use wgpu_mlp::cpu::dropout::dropout_apply;
 use wgpu_mlp::cpu::gather::gather_batch;
-use wgpu_mlp::cpu::loss::{loss_forward_backward, BatchTargets};
+use wgpu_mlp::cpu::loss::{loss_forward_backward, training_loss, BatchTargets};
+use wgpu_mlp::engine::TrainLoss;
 use wgpu_mlp::cpu::matmul::{matmul_ab, matmul_abt, matmul_atb};
 use wgpu_mlp::cpu::optimizer::optimizer_update;
 use wgpu_mlp::optim::UpdateParams;
@@ -162,11 +163,21 @@ fn gather_matches_cpu_exactly() {
     }
 }
 
+fn targets_row0(t: BatchTargets) -> BatchTargets {
+    match t {
+        BatchTargets::Classes(l) => BatchTargets::Classes(&l[..1]),
+        BatchTargets::Values(v) => BatchTargets::Values(v),
+    }
+}
+
+/// Every loss, in training (dz and per-sample loss) and prediction, against the CPU twin; the
+/// classification ones also with label smoothing, class weights and both (training only).
 #[test]
 fn losses_match_cpu() {
     let Some(ctx) = common::gpu("losses_match_cpu") else { return };
     let lk = LossKernel::new(&ctx.device).expect("kernels build");
     let mut r = rng(5);
+    let mut cases = Vec::new();
     for (loss, k, labels) in [
         (Loss::SoftmaxCrossEntropy, 10, true),
         (Loss::SoftmaxCrossEntropy, 2, true),
@@ -175,6 +186,17 @@ fn losses_match_cpu() {
         (Loss::MeanSquaredError, 7, false),
         (Loss::Cosine, 4, false),
     ] {
+        cases.push((loss, k, labels, TrainLoss::default()));
+        if labels {
+            let weights: Vec<f32> = (0..k.max(2)).map(|_| r.random_range(0.2..3.0)).collect();
+            if loss == Loss::SoftmaxCrossEntropy {
+                cases.push((loss, k, labels, TrainLoss { label_smoothing: 0.1, class_weight: vec![] }));
+                cases.push((loss, k, labels, TrainLoss { label_smoothing: 0.25, class_weight: weights.clone() }));
+            }
+            cases.push((loss, k, labels, TrainLoss { label_smoothing: 0.0, class_weight: weights }));
+        }
+    }
+    for (loss, k, labels, tl) in cases {
         let rows = 67;
         let mut z = uniform(&mut r, rows * k, -6.0, 6.0);
         z[0] = 30.0; // far tails
@@ -186,12 +208,13 @@ fn losses_match_cpu() {
         let (dz, sample, probs) = (buf(&ctx, &vec![0.0; rows * k]), buf(&ctx, &vec![0.0; rows * 2]), buf(&ctx, &vec![0.0; rows * k]));
         let scale = 1.0f32 / rows as f32;
         let st = step(&ctx, rows, 0, scale);
-        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs };
-        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Train, &lb), lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Predict, &lb)], rows);
+        let cw = buf(&ctx, if tl.class_weight.is_empty() { &[1.0][..] } else { &tl.class_weight });
+        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs, class_weight: &cw };
+        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Train, &tl, &lb)], rows);
         let targets = if labels { BatchTargets::Classes(&lab) } else { BatchTargets::Values(&vals) };
         let mut want_dz = vec![0f32; rows * k];
-        loss_forward_backward(loss, rows, k, &z, targets, Some(&mut want_dz), scale);
-        let what = format!("{loss} K={k}");
+        training_loss(loss, rows, k, &z, targets, Some(&mut want_dz), scale, &tl);
+        let what = format!("{loss} K={k} {tl:?}");
         common::assert_close(&format!("{what} dz"), &read(&ctx, &dz, rows * k), &want_dz, REL, ABS);
         let s = read(&ctx, &sample, rows * 2);
         for b in 0..rows {
@@ -199,10 +222,15 @@ fn losses_match_cpu() {
                 BatchTargets::Classes(l) => BatchTargets::Classes(&l[b..b + 1]),
                 BatchTargets::Values(v) => BatchTargets::Values(&v[b * k..(b + 1) * k]),
             };
-            let (l, c) = loss_forward_backward(loss, 1, k, &z[b * k..(b + 1) * k], t, None, 1.0f32);
+            let (l, c) = training_loss(loss, 1, k, &z[b * k..(b + 1) * k], t, None, 1.0f32, &tl);
             common::assert_close(&format!("{what} loss row {b}"), &[s[2 * b]], &[l as f32], REL, ABS);
             assert_eq!(s[2 * b + 1] as u64, c, "{what} correct row {b}");
         }
+        // prediction (and evaluation) score the plain loss, whatever the training loss does
+        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, labels, LossMode::Predict, &tl, &lb)], rows);
+        let s = read(&ctx, &sample, rows * 2);
+        let (plain, _) = loss_forward_backward(loss, 1, k, &z[..k], targets_row0(targets), None, 1.0f32);
+        common::assert_close(&format!("{what} predict loss row 0"), &[s[0]], &[plain as f32], REL, ABS);
         let mut want_p = vec![0f32; rows * k];
         wgpu_mlp::cpu::loss::output_probabilities(loss, rows, k, &z, &mut want_p);
         common::assert_close(&format!("{what} probabilities"), &read(&ctx, &probs, rows * k), &want_p, REL, ABS);
@@ -233,8 +261,9 @@ fn confident_samples_keep_relative_precision() {
         let (zb, tb) = (buf(&ctx, &z), words(&ctx, &lab));
         let (dz, sample, probs) = (buf(&ctx, &vec![0.0; rows * k]), buf(&ctx, &vec![0.0; rows * 2]), buf(&ctx, &vec![0.0; rows * k]));
         let st = step(&ctx, rows, 0, 1.0);
-        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs };
-        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, true, LossMode::Train, &lb)], rows);
+        let cw = buf(&ctx, &[1.0]);
+        let lb = LossBuffers { step: &st, logits: &zb, targets: &tb, dz: &dz, sample: &sample, probs: &probs, class_weight: &cw };
+        run(&ctx, &[lk.dispatch(&ctx.device, loss, k as u32, true, LossMode::Train, &TrainLoss::default(), &lb)], rows);
         let z64: Vec<f64> = z.iter().map(|&v| v as f64).collect();
         let mut want = vec![0f64; rows * k];
         loss_forward_backward(loss, rows, k, &z64, BatchTargets::Classes(&lab), Some(&mut want), 1.0);

@@ -70,6 +70,8 @@ pub struct Buffers {
     pub targets: wgpu::Buffer,
     /// per-sample (loss, correct)
     pub sample: wgpu::Buffer,
+    /// the training loss's class weights (one 1.0 when unweighted)
+    pub class_weight: wgpu::Buffer,
     /// norm partial triples of every weight tensor, written by the fused update
     pub partials: wgpu::Buffer,
     /// the fused update's tensors, in record order: per layer weights (with norm) then bias
@@ -140,6 +142,7 @@ impl Buffers {
             dz,
             targets: storage(ctx, "targets", 4 * rows * spec.outputs().max(1) as u64)?,
             sample: storage(ctx, "sample", 8 * rows)?,
+            class_weight: storage_init(ctx, "class weight", if setup.train_loss.class_weight.is_empty() { &[1.0f32][..] } else { &setup.train_loss.class_weight })?,
             partials: storage(ctx, "partials", 4 * partial_floats as u64)?,
             tensors,
             counters: storage(ctx, "counters", 4 * words as u64)?,

@@ -12,7 +12,7 @@ use super::optimizer::{OptimizerBuffers, OptimizerKernel};
 use super::pipeline::Dispatch;
 use super::reduce::{ReduceBuffers, ReduceKernels};
 use super::stats::{self, stats_stride};
-use crate::engine::TrainSetup;
+use crate::engine::{TrainLoss, TrainSetup};
 use crate::model::ParamLayout;
 
 /// Every kernel's pipelines, built once per device and shared by all plans.
@@ -127,8 +127,9 @@ impl Ctx<'_> {
         let dev = self.dev();
         let mut out = Vec::new();
         self.forward(data, perm, true, data.tw, &mut out);
-        out.push(self.k.loss.dispatch(dev, spec.loss, spec.outputs() as u32, data.labels, LossMode::Train, &LossBuffers {
+        out.push(self.k.loss.dispatch(dev, spec.loss, spec.outputs() as u32, data.labels, LossMode::Train, &self.setup.train_loss, &LossBuffers {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dz[layers - 1], sample: &b.sample, probs: &b.dummy_rw,
+            class_weight: &b.class_weight,
         }));
         for l in (0..layers).rev() {
             let slot = self.layout.layers[l];
@@ -167,8 +168,9 @@ impl Ctx<'_> {
         let layers = spec.num_layers();
         let mut out = Vec::new();
         self.forward(data, &b.dummy_r, false, data.tw, &mut out);
-        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, data.labels, LossMode::Evaluate, &LossBuffers {
+        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, data.labels, LossMode::Evaluate, &TrainLoss::default(), &LossBuffers {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs: &b.dummy_rw,
+            class_weight: &b.class_weight,
         }));
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.dummy_r, dst: stats, counters: &b.dummy_rw };
         out.push(self.k.reduce.sum_final(self.dev(), &stats::eval_jobs(), stats::EVAL_STRIDE, &rb));
@@ -181,8 +183,9 @@ impl Ctx<'_> {
         let layers = spec.num_layers();
         let mut out = Vec::new();
         self.forward(data, &b.dummy_r, false, 0, &mut out);
-        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, false, LossMode::Predict, &LossBuffers {
+        out.push(self.k.loss.dispatch(self.dev(), spec.loss, spec.outputs() as u32, false, LossMode::Predict, &TrainLoss::default(), &LossBuffers {
             step: &b.steps, logits: &b.h[layers], targets: &b.targets, dz: &b.dummy_rw, sample: &b.sample, probs,
+            class_weight: &b.class_weight,
         }));
         out
     }

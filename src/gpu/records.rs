@@ -131,6 +131,14 @@ record! {
         labels: u32,
         /// `LossMode` as u32 (`MODE_TRAIN` also writes dz)
         mode: u32,
+        /// label smoothing ε of softmax cross-entropy in training (0: none)
+        smoothing: f32,
+        /// ε/K, computed on the host as the CPU engine does
+        eps_k: f32,
+        /// ε − ε/K, the label's own share, likewise
+        eps_rest: f32,
+        /// nonzero: in training, each sample's loss and gradient times its class's weight
+        weighted: u32,
     }
 }
 

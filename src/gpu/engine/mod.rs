@@ -63,9 +63,6 @@ impl GpuEngine {
         if setup.batch == 0 {
             return Err(Error::config("batch", "must be at least 1"));
         }
-        if !setup.train_loss.is_plain() {
-            return Err(Error::config("label-smoothing", "label smoothing and class weights run on the CPU engine only so far (--device cpu)"));
-        }
         if let Some(p) = setup.keep.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
             return Err(Error::config("dropout", format!("keep probability {p} must be in (0, 1]")));
         }
