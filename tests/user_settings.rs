@@ -18,7 +18,9 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// Trains 2 epochs on the tiny CSV into `dir/out` with `extra`; returns the weights' bits.
 fn weights(dir: &Path, out: &str, extra: &[&str]) -> Vec<u32> {
-    let mut args = vec!["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--batch", "8", "--out", out, "--json"];
+    let csv = if extra.contains(&"--csv") { vec![] } else { vec!["--csv", "t.csv"] };
+    let mut args = vec!["train", "--device", "cpu", "--target", "y", "--layers", "2,4,2", "--batch", "8", "--out", out, "--json"];
+    args.extend(csv);
     if !extra.contains(&"--epochs") && !extra.contains(&"--config") {
         args.extend(["--epochs", "2"]);
     }
@@ -233,4 +235,45 @@ fn warmup_and_reduce_on_plateau_follow_their_rules() {
     assert_eq!(resumed, full);
     refused(p, &["train", "--warmup", "0", "--out", "r"], &["--warmup"]);
     refused(p, &["train", "--reduce-on-plateau", "2:1.5", "--out", "r"], &["--reduce-on-plateau", "factor"]);
+}
+
+/// `--label-smoothing` and `--class-weight` (a list, or scikit-learn's `balanced`) change the
+/// training loss on both engines alike; evaluation keeps scoring the plain loss.
+#[test]
+fn label_smoothing_and_class_weights_train() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let plain = weights(p, "plain", &[]);
+    let smooth = weights(p, "smooth", &["--label-smoothing", "0.1"]);
+    let listed = weights(p, "listed", &["--class-weight", "1,3"]);
+    assert!(plain != smooth && plain != listed && smooth != listed);
+    assert_eq!(weights(p, "ones", &["--class-weight", "1,1"]), plain);
+    // one sample in three of class 1: balanced weights n / (K·n_c), recorded in the model, favour
+    // the rare class
+    let rows: String = (0..60).map(|i| format!("{},{},{}\n", (i % 7) as f32 / 7.0, (i % 5) as f32 / 5.0, (i % 3 == 0) as u8)).collect();
+    std::fs::write(p.join("u.csv"), format!("a,b,y\n{rows}")).unwrap();
+    let uneven = |out: &str, extra: &[&str]| {
+        let mut args = vec!["--csv", "u.csv"];
+        args.extend_from_slice(extra);
+        weights(p, out, &args)
+    };
+    assert_ne!(uneven("u-balanced", &["--class-weight", "balanced"]), uneven("u-plain", &[]));
+    let meta = load_model(p.join("u-balanced/model.safetensors")).unwrap().2;
+    let w: Vec<f64> = meta["class_weight"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(w.len() == 2 && w[1] > 1.0 && w[0] < 1.0, "{meta}");
+    // w_c = n / (2·n_c), so the class shares n_c / n = 1 / (2·w_c) add up to 1
+    assert!((1.0 / (2.0 * w[0]) + 1.0 / (2.0 * w[1]) - 1.0).abs() < 1e-6, "not n / (K·n_c): {w:?}");
+    refused(p, &["train", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--class-weight", "1,2,3", "--out", "r"], &["--class-weight", "3 weights", "2 classes"]);
+    refused(p, &["train", "--csv", "t.csv", "--target", "y", "--layers", "2,4,1", "--loss", "mse", "--class-weight", "1,2", "--out", "r"], &["--class-weight", "regression"]);
+    refused(p, &["train", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--loss", "bce", "--label-smoothing", "0.1", "--out", "r"], &["--label-smoothing", "softmax_xent"]);
+    refused(p, &["train", "--label-smoothing", "1", "--out", "r"], &["--label-smoothing"]);
+}
+
+/// scikit-learn's `balanced`: n / (K · n_c).
+#[test]
+fn balanced_class_weights_are_scikit_learns() {
+    use wgpu_mlp::engine::ClassWeight;
+    let labels = [0, 0, 0, 1, 2, 2];
+    assert_eq!(ClassWeight::Balanced.resolve(&labels, 4), vec![6.0 / 12.0, 6.0 / 4.0, 6.0 / 8.0, 1.0]);
 }

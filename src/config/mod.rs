@@ -13,7 +13,7 @@ pub use sections::{
 };
 
 pub use crate::device::DeviceChoice;
-use crate::engine::TrainSetup;
+use crate::engine::{ClassWeight, TrainLoss, TrainSetup};
 use crate::error::{Error, Result};
 use crate::model::{Activation, NetworkSpec};
 use crate::optim::{OptimizerConfig, OptimizerKind, Regularization, Warmup};
@@ -332,7 +332,28 @@ impl TrainConfig {
             return Err(Error::config("batch", "must be at least 1"));
         }
         let keep = self.keep(n)?;
-        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.run.batch, seed: self.run.seed, augment: self.reg.augment, train_loss: Default::default() })
+        let m = &self.model;
+        let eps = m.label_smoothing;
+        if !(0.0..1.0).contains(&eps) {
+            return Err(Error::config("label-smoothing", format!("{eps} must be in [0, 1)")));
+        }
+        if eps > 0.0 && m.loss != crate::model::Loss::SoftmaxCrossEntropy {
+            return Err(Error::config("label-smoothing", format!("applies to softmax_xent, not {}", m.loss)));
+        }
+        // class k's weight for K outputs; a single sigmoid output has the two classes 0 and 1
+        let classes = spec.outputs().max(2);
+        let class_weight = match &m.class_weight {
+            None => vec![],
+            Some(_) if !spec.loss.is_classification() => return Err(Error::config("class-weight", format!("needs class labels; {} is a regression loss", m.loss))),
+            Some(ClassWeight::List(w)) if w.len() != classes => {
+                return Err(Error::config("class-weight", format!("{} weights given for {classes} classes", w.len())))
+            }
+            Some(ClassWeight::List(w)) => w.clone(),
+            // from the training labels, once they are read (run::fit_to_data)
+            Some(ClassWeight::Balanced) => vec![],
+        };
+        let train_loss = TrainLoss { label_smoothing: eps, class_weight };
+        Ok(TrainSetup { spec, optimizer, regularization, keep, batch: self.run.batch, seed: self.run.seed, augment: self.reg.augment, train_loss })
     }
 
     /// The loop's settings: epochs, lr and schedule, shuffling, seed, early stopping.

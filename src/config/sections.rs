@@ -4,6 +4,7 @@
 
 use super::DeviceChoice;
 use crate::data::Augment;
+use crate::engine::ClassWeight;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::{LrSchedule, OptimizerKind, Plateau, Warmup};
 use crate::train::Monitor;
@@ -82,6 +83,12 @@ section! {
         /// softmax_xent, bce, mse or cosine [default: softmax_xent]
         #[arg(long)]
         loss: Plain<Loss> = Loss::SoftmaxCrossEntropy,
+        /// label smoothing ε in [0, 1) for softmax_xent: targets (1 − ε)·one-hot + ε/K, as PyTorch's label_smoothing (training only) [default: 0]
+        #[arg(long, allow_negative_numbers = true)]
+        label_smoothing: Plain<f64> = 0.0,
+        /// class weights of the training loss, Keras' class_weight: `balanced` (n / (K·n_class), scikit-learn's) or one positive weight per class [default: none]
+        #[arg(long, value_name = "balanced|W0,W1,...")]
+        class_weight: Option<ClassWeight> = None,
         /// gaussian[:std], xavier_normal, xavier_uniform, he_normal, he_uniform [default: he_normal]
         #[arg(long)]
         init: Plain<Init> = Init::HeNormal,

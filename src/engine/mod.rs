@@ -49,6 +49,72 @@ pub struct TrainLoss {
     pub class_weight: Vec<f32>,
 }
 
+/// `--class-weight`: scikit-learn's `balanced` (n / (K · count of the class) over the
+/// training data), or one weight per class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ClassWeight {
+    /// n / (K · n_c) from the training split's labels (a class with no sample gets 1)
+    Balanced,
+    /// one weight per class, in class order
+    List(Vec<f32>),
+}
+
+impl ClassWeight {
+    /// The weights for training labels `labels` of `classes` classes.
+    pub fn resolve(&self, labels: &[u32], classes: usize) -> Vec<f32> {
+        match self {
+            ClassWeight::List(w) => w.clone(),
+            ClassWeight::Balanced => {
+                let mut count = vec![0u64; classes];
+                for &l in labels {
+                    if let Some(c) = count.get_mut(l as usize) {
+                        *c += 1;
+                    }
+                }
+                let n = labels.len() as f64;
+                count.iter().map(|&c| if c == 0 { 1.0 } else { (n / (classes as f64 * c as f64)) as f32 }).collect()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ClassWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClassWeight::Balanced => f.write_str("balanced"),
+            ClassWeight::List(w) => f.write_str(&w.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
+        }
+    }
+}
+
+impl std::str::FromStr for ClassWeight {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        if s.trim() == "balanced" {
+            return Ok(ClassWeight::Balanced);
+        }
+        let w = s
+            .split(',')
+            .map(|x| x.trim().parse::<f32>().ok().filter(|w| w.is_finite() && *w > 0.0))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| crate::Error::config("class-weight", format!("'{s}' is not `balanced` or a list of positive weights, one per class")))?;
+        Ok(ClassWeight::List(w))
+    }
+}
+
+impl TryFrom<String> for ClassWeight {
+    type Error = crate::Error;
+    fn try_from(s: String) -> crate::Result<Self> {
+        s.parse()
+    }
+}
+impl From<ClassWeight> for String {
+    fn from(c: ClassWeight) -> String {
+        c.to_string()
+    }
+}
+
 impl TrainLoss {
     /// Neither smoothing nor weights.
     pub fn is_plain(&self) -> bool {

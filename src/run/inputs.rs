@@ -118,6 +118,16 @@ pub fn clamp_batch(setup: &TrainSetup, samples: usize) -> TrainSetup {
     TrainSetup { batch: setup.batch.min(samples.max(1)), ..setup.clone() }
 }
 
+/// `setup` for training on `train`: the batch clamped to it ([`clamp_batch`]) and
+/// `--class-weight balanced` computed from its labels.
+pub fn fit_to_data(setup: &TrainSetup, cfg: &TrainConfig, train: &Dataset) -> TrainSetup {
+    let mut s = clamp_batch(setup, train.len);
+    if let (Some(cw @ crate::engine::ClassWeight::Balanced), Targets::Classes { labels, .. }) = (&cfg.model.class_weight, &train.targets) {
+        s.train_loss.class_weight = cw.resolve(labels, s.spec.outputs().max(2));
+    }
+    s
+}
+
 /// Bytes `data` occupies resident in an engine ([`dataset_bytes`]: u8 pixels or f32 columns, plus targets).
 pub fn resident_bytes(data: &Dataset) -> u64 {
     let feature_bytes = match data.features {

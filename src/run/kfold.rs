@@ -4,7 +4,7 @@
 //! run on one device (one GPU context).
 
 use super::outdir::{choose_out_dir, Kept, OutDir};
-use super::{check_fits, clamp_batch, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
+use super::{check_fits, fit_to_data, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
 use crate::config::Plan;
 use crate::device::Device;
@@ -81,7 +81,7 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     // every fold starts from the same weights, on the one device
     let params = initial_params(cfg, setup)?;
     // the engine of fold 1 is made before the directory, so its errors leave nothing behind
-    let mut engine = device.engine(clamp_batch(setup, data.len), params.clone())?;
+    let mut engine = device.engine(fit_to_data(setup, cfg, &data), params.clone())?;
     let out = choose_out_dir(cfg.run.out.as_deref());
     let out_dir = OutDir::prepare(&out, false, opts.quit.clone())?;
     let classification = setup.spec.loss.is_classification();
@@ -104,7 +104,7 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     let mut interrupted = false;
     for (f, (train_idx, val_idx)) in folds.iter().enumerate() {
         if f > 0 {
-            engine = device.engine(clamp_batch(setup, data.len), params.clone())?;
+            engine = device.engine(fit_to_data(setup, cfg, &data), params.clone())?;
         }
         let (train, val) = (data.subset(train_idx), data.subset(val_idx));
         engine.load_train(&train)?;

@@ -13,7 +13,7 @@ mod resume;
 
 pub use events::{Event, Reporter, RunStart, Silent};
 pub use inputs::{
-    check_fits, clamp_batch, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
+    check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
@@ -159,7 +159,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     // a run killed before its first checkpoint has nothing to continue: it starts again
     let restart = opts.resume && outdir::killed_before_first_checkpoint(&out);
     let resume = if opts.resume && !restart { Some(read_checkpoint(&out, cfg, &setup.spec, has_val, &print)?) } else { None };
-    let clamped = clamp_batch(setup, splits.train.len);
+    let clamped = fit_to_data(setup, cfg, &splits.train);
     let mut engine = match &resume {
         // the weights come from the checkpoint; --init-from is not read again
         Some(r) => device.engine(clamped, r.state.params.clone())?,
@@ -225,7 +225,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     // model.safetensors is written last and records the epochs it holds: a resume after a kill
     // before it finishes the run (see `read_checkpoint`)
     let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
-        "device": engine.describe(), "class_names": data.class_names});
+        "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight});
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
