@@ -129,6 +129,10 @@ fn every_optimizer_matches_cpu() {
     // 7 of the 10 steps inside the warm-up: the host writes each step's own rate
     let warm = OptimizerConfig { warmup_steps: 7, ..OptimizerConfig::new(OptimizerKind::Adam) };
     cases.push(case("adam+warmup", &[13, 9, 5], Activation::Relu, Loss::SoftmaxCrossEntropy, warm));
+    // the training loss with label smoothing and class weights (the loss kernel's twin)
+    let mut smoothed = case("momentum+smoothing+class weights", &[13, 9, 5], Activation::Relu, Loss::SoftmaxCrossEntropy, OptimizerConfig::new(OptimizerKind::Momentum));
+    smoothed.setup.train_loss = wgpu_mlp::engine::TrainLoss { label_smoothing: 0.1, class_weight: vec![0.5, 2.0, 1.0, 3.0, 0.25] };
+    cases.push(smoothed);
     for c in &cases {
         check(&ctx, c);
     }
