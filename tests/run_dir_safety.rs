@@ -338,3 +338,21 @@ fn a_checkpoint_of_an_older_build_still_resumes_with_a_note() {
     again.extend(NET);
     ok(dir, &again);
 }
+
+/// `--resume` of a directory that only holds someone's config.toml (no checkpoint, no lock
+/// file of a run) is refused and leaves every file as it was: it is not a run to continue.
+#[test]
+fn resume_refuses_a_directory_that_is_not_a_run() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = d.path().join("exp");
+    std::fs::create_dir(&exp).unwrap();
+    std::fs::write(exp.join("config.toml"), "layers = [784, 8, 10]\nepochs = 1\ndevice = \"cpu\"\n").unwrap();
+    std::fs::write(exp.join("metrics.csv"), "mine\n").unwrap();
+    let out = assert_cmd::Command::cargo_bin("wgpu-mlp").unwrap().current_dir(d.path()).args(["train", "--resume", "exp"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.lines().count() == 1 && err.contains("not a run directory"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&exp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["config.toml", "metrics.csv"], "the refused resume touched the directory");
+    assert_eq!(std::fs::read_to_string(exp.join("metrics.csv")).unwrap(), "mine\n");
+}

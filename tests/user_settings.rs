@@ -277,3 +277,30 @@ fn balanced_class_weights_are_scikit_learns() {
     let labels = [0, 0, 0, 1, 2, 2];
     assert_eq!(ClassWeight::Balanced.resolve(&labels, 4), vec![6.0 / 12.0, 6.0 / 4.0, 6.0 / 8.0, 1.0]);
 }
+
+/// A run written before settings the optimizer ignored were given PyTorch's meaning (or
+/// refused) resumes as it trained: sgd with `momentum = 0.9` in its own config.toml stays SGD.
+#[test]
+fn old_runs_keep_what_their_optimizer_ignored() {
+    use wgpu_mlp::config::{Origin, TrainConfig};
+    let old = "optimizer = \"sgd\"\nmomentum = 0.9\nnesterov = true\nrho = 0.99\nbeta1 = 0.9\nbeta2 = 0.999\neps = 0.00000001\nweight_decay = 0.0\n";
+    let c = TrainConfig::from_toml_str(old, Origin::Program).unwrap();
+    let o = c.optimizer_config().unwrap();
+    assert_eq!((o.kind, o.weight_decay), (wgpu_mlp::optim::OptimizerKind::Sgd, 0.0));
+    let adam = TrainConfig::from_toml_str("optimizer = \"adam\"\nmomentum = 0.5\nbeta1 = 0.8\n", Origin::Program).unwrap();
+    assert_eq!(adam.optimizer_config().unwrap().beta1, 0.8);
+    // the user's own file without a version gets today's meaning, or a refusal by name
+    let user = TrainConfig::from_toml_str("optimizer = \"adam\"\nmomentum = 0.5\n", Origin::User).unwrap();
+    assert!(user.optimizer_config().unwrap_err().to_string().contains("momentum"));
+}
+
+/// A resume that spells out a default the run left unset changes nothing and is accepted.
+#[test]
+fn resume_accepts_an_explicit_default() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    weights(d.path(), "r", &["--optimizer", "adamw", "--lr", "0.01"]);
+    let o = run(d.path(), &["train", "--resume", "r", "--epochs", "3", "--monitor", "val_accuracy", "--weight-decay", "0.01", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    refused(d.path(), &["train", "--resume", "r", "--epochs", "4", "--weight-decay", "0.02"], &["--weight-decay", "0.02"]);
+}

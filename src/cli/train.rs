@@ -107,5 +107,8 @@ fn quit_message(q: &Quit) -> String {
             format!("quitting; {} keeps the {done} finished fold(s) (k-fold runs cannot be resumed)", dir.join("kfold.json").display())
         }
         Quit::Kept { dir, kept: Kept::Nothing } => format!("quitting; {} stays", dir.display()),
+        Quit::Kept { dir, kept: Kept::Config } => {
+            format!("quitting before the first checkpoint; {} keeps its config.toml (start it again with: {})", dir.display(), resume_command(dir))
+        }
     }
 }

@@ -68,6 +68,23 @@ fn old_version() -> u32 {
     1
 }
 
+/// Before version 2 a setting the optimizer had no use for was ignored (sgd with a momentum
+/// trained plain SGD); now it takes PyTorch's meaning or is refused. A run or model written then
+/// keeps what it trained with: the settings its optimizer ignored are dropped.
+fn drop_ignored_optimizer_settings(map: &mut serde_json::Map<String, serde_json::Value>) {
+    let kind = map.get("optimizer").and_then(|v| v.as_str()).unwrap_or("momentum").to_string();
+    let ignored: &[&str] = match kind.as_str() {
+        "sgd" => &["momentum", "nesterov", "rho", "beta1", "beta2", "eps"],
+        "momentum" | "nesterov" => &["nesterov", "rho", "beta1", "beta2", "eps"],
+        "rmsprop" => &["beta1", "beta2"],
+        "adam" | "adamw" => &["momentum", "nesterov", "rho"],
+        _ => &[],
+    };
+    for k in ignored {
+        map.remove(*k);
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -198,8 +215,17 @@ impl TrainConfig {
                 if let Some(keep) = map.remove("dropout") {
                     map.insert("keep_prob".into(), keep);
                 }
+                if origin == Origin::Program {
+                    drop_ignored_optimizer_settings(map);
+                }
             }
             Some(Some(v)) if v == CONFIG_VERSION as u64 => {}
+            // written on purpose: the meaning before version 2, as a file without the key
+            Some(Some(1)) => {
+                if let Some(keep) = map.remove("dropout") {
+                    map.insert("keep_prob".into(), keep);
+                }
+            }
             Some(v) => return Err(format!("config_version {} is not one this build reads ({CONFIG_VERSION})", v.map_or("?".into(), |v| v.to_string()))),
         }
         map.insert("config_version".into(), CONFIG_VERSION.into());
@@ -220,6 +246,20 @@ impl TrainConfig {
             toml::to_string(&self.run).map_err(encode)?,
         ]
         .concat())
+    }
+
+    /// This configuration with the optional settings that have a default filled in with what the
+    /// run uses (the monitored metric, momentum, weight decay), so two configurations that train
+    /// alike compare equal whether a default was written out or left unset.
+    pub fn with_defaults_filled(&self) -> Self {
+        let mut c = self.clone();
+        c.run.monitor.get_or_insert(crate::train::Monitor::default_for(c.model.loss.is_classification()));
+        let defaults = OptimizerConfig::new(c.optim.optimizer);
+        if !matches!(c.optim.optimizer, OptimizerKind::Adam | OptimizerKind::Adamw) {
+            c.optim.momentum.get_or_insert(defaults.momentum);
+        }
+        c.optim.weight_decay.get_or_insert(defaults.weight_decay);
+        c
     }
 
     /// The network `model` describes; errors with fewer than two layer sizes or an activation list
@@ -365,7 +405,8 @@ impl TrainConfig {
             schedule: self.optim.lr_schedule,
             shuffle: r.shuffle,
             seed: r.seed,
-            early_stop: r.early_stop.map(|patience| EarlyStop { patience, min_delta: r.min_delta }),
+            early_stop: r.early_stop.map(|patience| EarlyStop { patience }),
+            min_delta: r.min_delta,
             monitor: r.monitor,
             warmup_epochs: match self.optim.warmup {
                 Some(Warmup::Epochs(n)) => n,

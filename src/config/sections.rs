@@ -210,7 +210,7 @@ section! {
         /// the validation metric that picks the best epoch (its weights are kept) and that --early-stop watches: val_accuracy or val_loss [default: val_accuracy; regression: val_loss]
         #[arg(long)]
         monitor: Option<Monitor> = None,
-        /// smallest improvement of the --monitor metric that counts for --early-stop [default: 0]
+        /// smallest improvement of the --monitor metric that counts: for the best epoch, --early-stop and --reduce-on-plateau [default: 0]
         #[arg(long, allow_negative_numbers = true)]
         min_delta: Plain<f64> = 0.0,
         /// validation samples held out of the training data [default: 10%; without a test file as many again are held out for testing]

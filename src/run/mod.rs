@@ -181,8 +181,9 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     };
     let mut notes: Vec<String> = resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect();
     if restart {
-        // nothing resumable here yet: a failure removes what the runs wrote, as for a new run
-        out_dir.write_kept(Kept::Nothing, || Ok(()))?;
+        // nothing resumable here yet: a failure removes what this attempt wrote, and keeps the
+        // config.toml it starts from, so the same --resume starts it again
+        out_dir.write_kept(Kept::Config, || Ok(()))?;
         notes.push(format!("{} holds no checkpoint (the run was killed before its first epoch ended): starting it again", out.display()));
     }
 

@@ -45,6 +45,10 @@ pub(crate) fn choose_out_dir(out: Option<&Path>) -> PathBuf {
 pub enum Kept {
     /// Nothing resumable yet: a failure or a quit removes what the run created.
     Nothing,
+    /// A run started again after it was killed before its first checkpoint: a failure or a quit
+    /// removes what this attempt wrote but keeps the config.toml and lock file it started from,
+    /// so `--resume` can start it again.
+    Config,
     /// A checkpoint `--resume` continues from (`epoch` completed; 0 while a resumed run reads it).
     Checkpoint {
         /// Epochs the checkpoint holds.
@@ -124,6 +128,12 @@ impl QuitHandle {
                 let dir = st.path.clone();
                 let dir_removed = remove_created(st);
                 Quit::Removed { dir, dir_removed }
+            }
+            Some(st) if st.kept == Kept::Config => {
+                remove_attempt(&st.path);
+                let q = Quit::Kept { dir: st.path.clone(), kept: st.kept };
+                slot.dir = Some(st);
+                q
             }
             Some(st) => {
                 let q = Quit::Kept { dir: st.path.clone(), kept: st.kept };
@@ -211,6 +221,20 @@ pub(crate) fn remove_debris(dir: &Path) {
     }
 }
 
+/// Removes what a restarted attempt wrote, all but the config.toml it started from (and the lock).
+fn remove_attempt(dir: &Path) {
+    for n in names(dir) {
+        if (RUN_FILES.contains(&n.as_str()) && n != "config.toml") || is_debris(&n) {
+            let _ = std::fs::remove_file(dir.join(&n));
+        }
+    }
+    let ck = dir.join(CHECKPOINT_DIR);
+    for n in names(&ck).into_iter().filter(|n| is_checkpoint_file(n) || is_debris(n)) {
+        let _ = std::fs::remove_file(ck.join(n));
+    }
+    let _ = std::fs::remove_dir(&ck);
+}
+
 /// Removes what a run wrote into its directory (its own file names only), then the directories
 /// it created while they are empty. Returns whether the run directory itself is gone.
 fn remove_created(st: DirState) -> bool {
@@ -245,9 +269,18 @@ impl OutDir {
             if !dir.is_dir() {
                 return Err(Error::bad_file(dir, "no such run directory"));
             }
+            // a run's directory holds its lock file or (from older builds) a checkpoint; anything
+            // else is someone's directory with a config.toml in it, which is not ours to write
+            let ours = dir.join(LOCK_FILE).is_file()
+                || dir.join(CHECKPOINT_DIR).join(crate::model::STATE_FILE).exists()
+                || dir.join("model.safetensors").exists();
+            if !ours {
+                return Err(Error::bad_file(dir, "not a run directory: it holds no checkpoint (start a new run with --config, or pick another --out)"));
+            }
+            let kept = if killed_before_first_checkpoint(dir) { Kept::Config } else { Kept::Checkpoint { epoch: 0 } };
             let lock = lock(dir, what, &cannot)?;
             remove_debris(dir);
-            handle.slot().dir = Some(DirState { path: dir.into(), created: vec![], _lock: lock, kept: Kept::Checkpoint { epoch: 0 } });
+            handle.slot().dir = Some(DirState { path: dir.into(), created: vec![], _lock: lock, kept });
             return Ok(OutDir { handle });
         }
         if let Ok(m) = std::fs::symlink_metadata(dir) {
@@ -336,8 +369,12 @@ impl Drop for OutDir {
     fn drop(&mut self) {
         let mut slot = self.handle.slot();
         if let Some(st) = slot.dir.take() {
-            if st.kept == Kept::Nothing {
-                remove_created(st);
+            match st.kept {
+                Kept::Nothing => {
+                    remove_created(st);
+                }
+                Kept::Config => remove_attempt(&st.path),
+                _ => {}
             }
         }
     }

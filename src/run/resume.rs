@@ -163,7 +163,8 @@ fn show(v: &Value) -> String {
 fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, paths_free: bool) -> Result<()> {
     let Some(saved @ Value::Object(_)) = saved else { return Ok(()) };
     // the way the saved one went (a JSON value, then text), so f32 values compare as written
-    let as_json = |c: &TrainConfig| serde_json::to_value(c).ok().and_then(|v| serde_json::from_str::<Value>(&v.to_string()).ok());
+    // with their defaults filled in, so an explicit default is no change
+    let as_json = |c: &TrainConfig| serde_json::to_value(c.with_defaults_filled()).ok().and_then(|v| serde_json::from_str::<Value>(&v.to_string()).ok());
     // the saved settings read as this build reads a run's own (renamed keys, new defaults)
     let saved = TrainConfig::from_settings(saved.clone(), Origin::Program).ok().and_then(|c| as_json(&c)).unwrap_or_else(|| saved.clone());
     let (Value::Object(saved), Some(Value::Object(now))) = (saved, as_json(cfg)) else { return Ok(()) };

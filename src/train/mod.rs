@@ -56,13 +56,12 @@ impl FromStr for Monitor {
     }
 }
 
-/// Early stopping: stop once the validation score has not improved by more than `min_delta` for `patience` epochs.
+/// Early stopping: stop once the validation score has not improved (by more than
+/// [`FitOptions::min_delta`]) for `patience` epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStop {
     /// epochs without improvement before stopping
     pub patience: usize,
-    /// smallest change of the monitored score that counts as improvement
-    pub min_delta: f64,
 }
 
 /// What `fit` runs: epoch count, base learning rate and its schedule, shuffling, seed, early stopping.
@@ -90,6 +89,10 @@ pub struct FitOptions {
     /// Multiply the rate by a factor when the monitored metric stalls (Keras' ReduceLROnPlateau).
     #[serde(default)]
     pub plateau: Option<Plateau>,
+    /// Smallest change of the monitored score that counts as an improvement: for the best
+    /// epoch, early stopping and reduce-on-plateau alike.
+    #[serde(default)]
+    pub min_delta: f64,
 }
 
 impl Default for FitOptions {
@@ -105,6 +108,7 @@ impl Default for FitOptions {
             monitor: None,
             warmup_epochs: 0,
             plateau: None,
+            min_delta: 0.0,
         }
     }
 }
@@ -237,7 +241,8 @@ impl FitState {
             lr *= Warmup::factor(epoch as u64 + 1, opts.warmup_epochs);
         }
         match opts.plateau {
-            Some(p) if self.lr_factor < 1.0 => (lr * self.lr_factor).max(p.min_lr),
+            // never below the floor, and never above the schedule's own rate
+            Some(p) if self.lr_factor < 1.0 => (lr * self.lr_factor).max(p.min_lr).min(lr),
             _ => lr,
         }
     }
@@ -341,7 +346,7 @@ pub fn fit_from<E: Engine + ?Sized>(
         state.epoch = epoch + 1;
 
         let s = eval.as_ref().map(|e| monitor.score(e));
-        let min_delta = opts.early_stop.as_ref().map(|e| e.min_delta).unwrap_or(0.0);
+        let min_delta = opts.min_delta;
         let improved = match (s, state.best_score) {
             (Some(s), Some(b)) => s > b + min_delta,
             _ => true,
