@@ -356,3 +356,33 @@ fn resume_refuses_a_directory_that_is_not_a_run() {
     assert_eq!(names, ["config.toml", "metrics.csv"], "the refused resume touched the directory");
     assert_eq!(std::fs::read_to_string(exp.join("metrics.csv")).unwrap(), "mine\n");
 }
+
+/// Runs started together without `--out` each take their own runs/run-N, all succeeding.
+#[test]
+fn parallel_runs_without_out_take_their_own_directories() {
+    let d = tempfile::tempdir().unwrap();
+    let rows: String = (0..40).map(|i| format!("{},{},{}\n", i % 7, i % 5, i % 2)).collect();
+    std::fs::write(d.path().join("t.csv"), format!("a,b,y\n{rows}")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("wgpu-mlp");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&bin)
+                .current_dir(d.path())
+                .args(["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--layers", "2,4,2", "--epochs", "3", "--json"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut runs: Vec<String> = std::fs::read_dir(d.path().join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    runs.sort();
+    assert_eq!(runs, ["run-1", "run-2", "run-3", "run-4"]);
+    for r in &runs {
+        assert!(d.path().join("runs").join(r).join("model.safetensors").is_file(), "{r} has no model");
+    }
+}

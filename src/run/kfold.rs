@@ -3,7 +3,7 @@
 //! run directory gets config.toml and kfold.json (rewritten after every fold). All folds' engines
 //! run on one device (one GPU context).
 
-use super::outdir::{choose_out_dir, Kept, OutDir};
+use super::outdir::{Kept, OutDir};
 use super::{check_fits, fit_to_data, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
 use crate::config::Plan;
@@ -82,8 +82,7 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     let params = initial_params(cfg, setup)?;
     // the engine of fold 1 is made before the directory, so its errors leave nothing behind
     let mut engine = device.engine(fit_to_data(setup, cfg, &data), params.clone())?;
-    let out = choose_out_dir(cfg.run.out.as_deref());
-    let out_dir = OutDir::prepare(&out, false, opts.quit.clone())?;
+    let (out, out_dir) = OutDir::prepare_new(cfg.run.out.as_deref(), opts.quit.clone())?;
     let classification = setup.spec.loss.is_classification();
     let network = setup.spec.describe();
     let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds)", data.len, src.what);

@@ -145,7 +145,7 @@ fn write_reports(out: &Path, history: &History) -> Result<()> {
 fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
     let cfg = &plan.config;
     let setup = &plan.setup;
-    let out = choose_out_dir(cfg.run.out.as_deref());
+    let mut out = choose_out_dir(cfg.run.out.as_deref());
     // a resumed run locks its directory before reading it; a new one makes it after reading
     // everything that can fail
     let resumed_dir = if opts.resume { Some(OutDir::prepare(&out, true, opts.quit.clone())?) } else { None };
@@ -170,7 +170,11 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     }
     let out_dir = match resumed_dir {
         Some(d) => d,
-        None => OutDir::prepare(&out, false, opts.quit.clone())?,
+        None => {
+            let (dir, o) = OutDir::prepare_new(cfg.run.out.as_deref(), opts.quit.clone())?;
+            out = dir;
+            o
+        }
     };
     let mut writer = match &resume {
         Some(r) => {

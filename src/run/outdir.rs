@@ -315,6 +315,26 @@ impl OutDir {
         Ok(OutDir { handle })
     }
 
+    /// Takes a new run directory: `out`, or the first unused runs/run-N, taking the next N when a
+    /// run started at the same time took this one first (so parallel runs without `--out` each
+    /// get their own). Returns the directory with its hold.
+    pub(crate) fn prepare_new(out: Option<&Path>, handle: Option<Arc<QuitHandle>>) -> Result<(PathBuf, Self)> {
+        if let Some(dir) = out {
+            return Ok((dir.to_path_buf(), OutDir::prepare(dir, false, handle)?));
+        }
+        let mut last = None;
+        for _ in 0..64 {
+            let dir = choose_out_dir(None);
+            match OutDir::prepare(&dir, false, handle.clone()) {
+                Ok(o) => return Ok((dir, o)),
+                // taken meanwhile (it exists now): the next free one
+                Err(e) if dir.exists() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::config("out", "no free runs/run-N directory")))
+    }
+
     /// Runs `write` (some of the run's outputs) unless the run was quit meanwhile.
     pub(crate) fn write<T>(&self, write: impl FnOnce() -> Result<T>) -> Result<T> {
         self.write_then(None, write)

@@ -168,7 +168,10 @@ fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, path
     // the saved settings read as this build reads a run's own (renamed keys, new defaults)
     let saved = TrainConfig::from_settings(saved.clone(), Origin::Program).ok().and_then(|c| as_json(&c)).unwrap_or_else(|| saved.clone());
     let (Value::Object(saved), Some(Value::Object(now))) = (saved, as_json(cfg)) else { return Ok(()) };
-    for (key, old) in &saved {
+    // in the order the settings are defined (the optimizer before its momentum, and so on), so
+    // the one named is the one the user changed
+    for (key, old) in TrainConfig::keys().filter_map(|k| saved.get(k).map(|v| (k.to_string(), v))) {
+        let key = &key;
         if RESUME_MAY_CHANGE.contains(&key.as_str()) || (paths_free && (key == "data" || key == "csv")) {
             continue;
         }
