@@ -268,7 +268,7 @@ proptest! {
             prop_assert_eq!(d.feature_names.len(), d.dataset.dim);
             prop_assert!(d.dataset.len >= 1);
         }
-        let (r, peak) = peak_of(|| data::read_feature_rows(&f, width));
+        let (r, peak) = peak_of(|| data::read_feature_rows(&f, width, None));
         one_line(&r)?;
         prop_assert!(peak <= bound(text.len()));
         if let Ok(rows) = &r {

@@ -304,3 +304,25 @@ fn resume_accepts_an_explicit_default() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     refused(d.path(), &["train", "--resume", "r", "--epochs", "4", "--weight-decay", "0.02"], &["--weight-decay", "0.02"]);
 }
+
+/// A `.tsv` is read tab-separated, and `predict` on a table that still has the target column
+/// (by the name the model was trained with) drops it.
+#[test]
+fn tsv_tables_and_predict_on_a_table_with_its_target() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let csv = std::fs::read_to_string(p.join("t.csv")).unwrap();
+    std::fs::write(p.join("t.tsv"), csv.replace(',', "\t")).unwrap();
+    assert_eq!(weights(p, "tsv", &["--csv", "t.tsv"]), weights(p, "csv", &[]));
+    let features: String = csv.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect();
+    std::fs::write(p.join("x.csv"), features).unwrap();
+    let predict = |input: &str| {
+        let o = run(p, &["predict", "--model", "csv/model.safetensors", "--input", input, "--json", "--device", "cpu"]);
+        assert!(o.status.success(), "{input}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["outputs"].clone()).collect::<Vec<_>>()
+    };
+    let (with_target, without) = (predict("t.csv"), predict("x.csv"));
+    assert_eq!(with_target.len(), 60);
+    assert_eq!(with_target, without);
+}

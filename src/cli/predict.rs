@@ -9,7 +9,8 @@ use wgpu_mlp::run::predict_inputs;
 #[derive(Args, Debug)]
 #[command(after_help = "Images must have as many pixels as the model has inputs (28x28 for MNIST models); colour \
 PNGs are converted to gray. Pixels are scaled by 1/255 as in training; MNIST digits are light on dark, so pass \
---invert for a dark digit drawn on white. CSV inputs hold feature columns only (a non-numeric first row is a header).")]
+--invert for a dark digit drawn on white. CSV (or tab-separated .tsv) inputs hold feature rows; a non-numeric first row is a header, and a column it names \
+as the model's training target is dropped.")]
 pub struct PredictArgs {
     /// model file written by train
     #[arg(long, value_name = "PATH")]

@@ -78,11 +78,20 @@ fn target_column(header: &[String], target: &str, path: &Path) -> Result<usize> 
     Err(bad(path, format!("no target column {} (columns: {})", quoted(target), quoted_list(header, 12))))
 }
 
+/// The field separator of a table file: tab for `.tsv` and `.tab`, else a comma.
+pub fn delimiter_of(path: &Path) -> u8 {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("tsv" | "tab") => b'\t',
+        _ => b',',
+    }
+}
+
 /// Loads `path` (header row required) with column `target` (name or 0-based index) as the target.
 pub fn load_csv(path: impl AsRef<Path>, target: &str, task: CsvTask) -> Result<CsvData> {
     let path = path.as_ref();
     let file = crate::memory::open_bounded(path)?;
     let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter_of(path))
         .has_headers(true)
         .flexible(true) // we check row lengths ourselves for a clearer message
         .trim(::csv::Trim::All)

@@ -144,12 +144,20 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
     Ok(GrayImage { width: w, height: h, pixels })
 }
 
-/// Rows of numeric features (no target column). A first row that is not all numbers is a header.
-/// Every value must be a finite number; every row must have `width` values.
-pub fn read_feature_rows(path: &Path, width: usize) -> Result<Vec<Vec<f32>>> {
+/// Rows of numeric features. A first row that is not all numbers is a header; when it names
+/// `target` (the model's target column), that column is dropped from every row, so a table that
+/// still has its labels predicts as it is. Every value must be a finite number; every row must
+/// have `width` values. `.tsv` files are tab-separated.
+pub fn read_feature_rows(path: &Path, width: usize, target: Option<&str>) -> Result<Vec<Vec<f32>>> {
     let file = crate::memory::open_bounded(path)?;
-    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(::csv::Trim::All).from_reader(file);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(super::csv::delimiter_of(path))
+        .has_headers(false)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(file);
     let mut rows = Vec::new();
+    let mut drop: Option<usize> = None;
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| match e.kind() {
             ::csv::ErrorKind::Io(io) => crate::memory::too_big_or_io(path, std::io::Error::new(io.kind(), io.to_string())),
@@ -159,9 +167,15 @@ pub fn read_feature_rows(path: &Path, width: usize) -> Result<Vec<Vec<f32>>> {
         if record.len() == 1 && record.get(0) == Some("") {
             continue;
         }
-        let parsed: Vec<Option<f64>> = record.iter().map(|c| c.parse::<f64>().ok()).collect();
+        let mut parsed: Vec<Option<f64>> = record.iter().map(|c| c.parse::<f64>().ok()).collect();
         if i == 0 && parsed.iter().any(Option::is_none) {
+            drop = target.and_then(|t| record.iter().position(|c| c == t));
             continue; // header
+        }
+        let mut record: Vec<&str> = record.iter().collect();
+        if let Some(c) = drop.filter(|c| *c < record.len()) {
+            record.remove(c);
+            parsed.remove(c);
         }
         if record.len() != width {
             return Err(Error::bad_file(path, format!("line {line} has {} values but the model takes {width} inputs", record.len())));

@@ -185,7 +185,9 @@ pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: Dev
     let mut samples: Vec<(PathBuf, Option<usize>, Features)> = Vec::new();
     for input in inputs {
         if is_table(input) {
-            for (r, row) in data::read_feature_rows(input, dim)?.into_iter().enumerate() {
+            // a table that still has the training target column (by the name the model was trained with) predicts as it is
+            let target = model.config.as_ref().and_then(|c| c.data.target.as_deref());
+            for (r, row) in data::read_feature_rows(input, dim, target)?.into_iter().enumerate() {
                 samples.push((input.clone(), Some(r + 1), Features::F32(row)));
             }
         } else {
