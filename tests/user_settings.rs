@@ -326,3 +326,24 @@ fn tsv_tables_and_predict_on_a_table_with_its_target() {
     assert_eq!(with_target.len(), 60);
     assert_eq!(with_target, without);
 }
+
+/// A model records its training data's absolute path: eval and info work from any directory, and
+/// when the data has gone the message says the path came from the model's metadata.
+#[test]
+fn a_models_data_path_works_from_anywhere_and_says_where_it_came_from() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    weights(d.path(), "m", &[]);
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let model = d.path().join("m/model.safetensors");
+    let model = model.to_str().unwrap();
+    for args in [vec!["eval", "--model", model, "--device", "cpu", "--json"], vec!["info", "--model", model, "--json"]] {
+        let o = run(&elsewhere, &args);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    std::fs::remove_file(d.path().join("t.csv")).unwrap();
+    for args in [vec!["eval", "--model", model, "--device", "cpu"], vec!["info", "--model", model]] {
+        refused(&elsewhere, &args, &["t.csv", "metadata", "--csv"]);
+    }
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use wgpu_mlp::config::{ConfigArgs, Origin, TrainConfig};
 use wgpu_mlp::report::cost::{human_bytes, human_flops};
-use wgpu_mlp::run::{open_model, run_cost};
+use wgpu_mlp::run::{from_metadata, open_model, run_cost};
 
 /// train's own flags (one definition, in src/config/sections.rs), over a model's or a config
 /// file's settings: `info` describes the run that `train` with the same flags would make.
@@ -52,7 +52,11 @@ pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
     cfg.data = data;
     // the whole of train's validation: info describes only a run that train would start
     cfg.validate()?;
-    let (cost, data) = run_cost(&cfg)?;
+    let given = a.settings.data.data.is_some() || a.settings.data.csv.is_some();
+    let (cost, data) = run_cost(&cfg).map_err(|e| match &a.model {
+        Some(m) if !given => from_metadata(e, m),
+        _ => e,
+    })?;
     if a.json {
         println!("{}", serde_json::json!({"cost": cost, "data": data, "optimizer": cfg.optim.optimizer.to_string()}));
         return Ok(ExitCode::SUCCESS);

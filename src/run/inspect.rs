@@ -75,6 +75,18 @@ impl DataChoice {
     }
 }
 
+/// An error reading the data a model's metadata names says so: the user gave no path, the
+/// model did (a missing file otherwise reads as if the user had named it).
+pub fn from_metadata(e: Error, model: &Path) -> Error {
+    match e {
+        Error::Io { path, source } => Error::bad_file(
+            path,
+            format!("{source} (the training data named in {}'s metadata; give --data or --csv)", model.display()),
+        ),
+        e => e,
+    }
+}
+
 /// Relabels a CSV dataset whose classes are `names` to the model's class order `model_names`.
 pub fn remap_classes(ds: &Dataset, names: &[String], model_names: &[String], path: &Path) -> Result<Dataset> {
     let map: Vec<u32> = names
@@ -115,7 +127,8 @@ pub struct EvalOutcome {
 pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
     let model = open_model(path)?;
     let cfg = choice.apply(&model.config())?;
-    let LoadedData { splits, class_names, what } = load_data(&cfg)?;
+    let given = choice.source.data.is_some() || choice.source.csv.is_some();
+    let LoadedData { splits, class_names, what } = load_data(&cfg).map_err(|e| if given { e } else { from_metadata(e, path) })?;
     let mut parts: Vec<(&str, &Dataset)> = vec![("train", &splits.train)];
     parts.extend(splits.val.as_ref().map(|v| ("val", v)));
     parts.extend(splits.test.as_ref().map(|t| ("test", t)));

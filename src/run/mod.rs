@@ -15,7 +15,7 @@ pub use events::{Event, Reporter, RunStart, Silent};
 pub use inputs::{
     check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
 };
-pub use inspect::{eval_model, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
+pub use inspect::{eval_model, from_metadata, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
 pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
@@ -229,7 +229,14 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     let params = engine.params()?;
     // model.safetensors is written last and records the epochs it holds: a resume after a kill
     // before it finishes the run (see `read_checkpoint`)
-    let meta = serde_json::json!({"config": cfg, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
+    // the data's paths absolute, so eval and info find it from any directory
+    let mut recorded = cfg.clone();
+    for p in [&mut recorded.data.data, &mut recorded.data.csv].into_iter().flatten() {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    let meta = serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
         "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight});
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
