@@ -105,7 +105,7 @@ fn train_one_epoch_then_eval_predict_info() {
     let (f0, f1) = (files[0].to_str().unwrap(), files[1].to_str().unwrap());
     let text = ok(dir, &["predict", "--model", model, "--input", f0, f1, "--device", "cpu"]);
     assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(text.contains("class"), "{text}");
+    assert!(text.contains("class") && text.lines().all(|l| l.contains("top 3: ") && l.matches(", ").count() == 2), "{text}");
     let preds = json_lines(&ok(dir, &["predict", "--model", model, "--input", f0, f1, "--device", "cpu", "--json"]));
     for (p, label) in preds.iter().zip(&labels) {
         let probs: Vec<f64> = p["outputs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -114,6 +114,12 @@ fn train_one_epoch_then_eval_predict_info() {
         let argmax = (0..10).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap();
         assert_eq!(p["class"].as_u64().unwrap() as usize, argmax);
         eprintln!("digit labelled {label}: predicted {}", p["class"]);
+        // the three most probable classes, most probable first
+        let top: Vec<(String, f64)> = p["top"].as_array().unwrap().iter().map(|t| (t[0].as_str().unwrap().to_string(), t[1].as_f64().unwrap())).collect();
+        let mut order: Vec<usize> = (0..10).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        assert_eq!(top.iter().map(|t| t.0.clone()).collect::<Vec<_>>(), order[..3].iter().map(|c| c.to_string()).collect::<Vec<_>>(), "{p}");
+        assert_eq!(top[0].1, probs[argmax]);
     }
     // CSV rows of features
     let ds = wgpu_mlp::data::bundled_mnist().unwrap();

@@ -43,14 +43,10 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
             None => p.input.display().to_string(),
         };
         match (p.class, &p.label) {
-            (Some(c), Some(label)) => {
-                let prob = if p.outputs.len() == 1 {
-                    if c == 1 { p.outputs[0] } else { 1.0 - p.outputs[0] }
-                } else {
-                    p.outputs[c]
-                };
-                let all: Vec<String> = p.outputs.iter().enumerate().map(|(k, v)| format!("{k}:{v:.3}")).collect();
-                println!("{name}: class {label} (p = {prob:.3})  probabilities {}", all.join(" "));
+            (Some(_), Some(label)) => {
+                let prob = p.top.first().map_or(0.0, |t| t.1);
+                let top: Vec<String> = p.top.iter().map(|(name, v)| format!("{name} {v:.3}")).collect();
+                println!("{name}: class {label} (p = {prob:.3})  top {}: {}", top.len(), top.join(", "));
             }
             _ => {
                 let vals: Vec<String> = p.outputs.iter().map(|v| format!("{v}")).collect();

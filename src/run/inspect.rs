@@ -181,6 +181,20 @@ pub struct Prediction {
     pub label: Option<String>,
     /// class probabilities, or the regression outputs
     pub outputs: Vec<f32>,
+    /// the (up to) three most probable classes, most probable first: (name, probability)
+    pub top: Vec<(String, f32)>,
+}
+
+/// The `n` most probable classes of one output row, most probable first (the lower class on
+/// ties, as the prediction's argmax); a single sigmoid output is the two classes 1 and 0.
+pub fn top_classes(probs: &[f32], n: usize) -> Vec<(usize, f32)> {
+    let mut all: Vec<(usize, f32)> = match probs {
+        [p] => vec![(0, 1.0 - p), (1, *p)],
+        _ => probs.iter().copied().enumerate().collect(),
+    };
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(n);
+    all
 }
 
 fn is_table(path: &Path) -> bool {
@@ -223,7 +237,8 @@ pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: Dev
         let ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
         let outputs = engine.predict(&ds)?;
         let class = classify.then(|| predicted_class(&outputs[..width]));
-        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec() });
+        let top = if classify { top_classes(&outputs[..width], 3).into_iter().map(|(c, p)| (model.class_name(c), p)).collect() } else { vec![] };
+        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec(), top });
     }
     Ok(out)
 }
