@@ -163,9 +163,9 @@ impl From<Warmup> for String {
 pub struct Plateau {
     /// epochs without improvement before a reduction (>= 1)
     pub patience: usize,
-    /// multiplier per reduction, in (0, 1) [Keras: 0.1]
+    /// multiplier per reduction, in (0, 1) (default 0.1, as Keras)
     pub factor: f64,
-    /// the rate is never reduced below this [0]
+    /// the rate is never reduced below this (default 0)
     pub min_lr: f64,
 }
 
