@@ -54,6 +54,25 @@
 #![warn(missing_docs)]
 
 pub(crate) mod atomic;
+/// Serde through the type's text form (`FromStr` and `Display`, with the crate's `Error`), so
+/// config.toml and metadata hold a setting as its flag is written (`exp:0.95`, `leaky_relu:0.1`);
+/// the type says `#[serde(try_from = "String", into = "String")]`.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = crate::Error;
+            fn try_from(s: String) -> crate::Result<Self> {
+                s.parse()
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+
 pub mod bench;
 pub mod config;
 pub mod cpu;

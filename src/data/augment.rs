@@ -134,18 +134,7 @@ impl fmt::Display for Augment {
     }
 }
 
-impl TryFrom<String> for Augment {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<Augment> for String {
-    fn from(a: Augment) -> String {
-        a.to_string()
-    }
-}
+serde_as_text!(Augment);
 
 /// (rows, cols) of the images in `data`: its recorded shape, or 28×28 for 784 features.
 pub fn image_shape(data: &Dataset) -> Option<(usize, usize)> {

@@ -103,17 +103,7 @@ impl std::str::FromStr for ClassWeight {
     }
 }
 
-impl TryFrom<String> for ClassWeight {
-    type Error = crate::Error;
-    fn try_from(s: String) -> crate::Result<Self> {
-        s.parse()
-    }
-}
-impl From<ClassWeight> for String {
-    fn from(c: ClassWeight) -> String {
-        c.to_string()
-    }
-}
+serde_as_text!(ClassWeight);
 
 impl TrainLoss {
     /// Neither smoothing nor weights.

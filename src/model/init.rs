@@ -110,14 +110,4 @@ impl FromStr for Init {
     }
 }
 
-impl TryFrom<String> for Init {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<Init> for String {
-    fn from(i: Init) -> String {
-        i.to_string()
-    }
-}
+serde_as_text!(Init);

@@ -90,17 +90,7 @@ impl FromStr for Activation {
     }
 }
 
-impl TryFrom<String> for Activation {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<Activation> for String {
-    fn from(a: Activation) -> String {
-        a.to_string()
-    }
-}
+serde_as_text!(Activation);
 
 /// Norms below this count as this, so the cosine loss stays finite at zero vectors (PyTorch's
 /// eps); both engines use it (the shaders through the generated constants).
@@ -163,17 +153,7 @@ impl FromStr for Loss {
     }
 }
 
-impl TryFrom<String> for Loss {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<Loss> for String {
-    fn from(l: Loss) -> String {
-        l.to_string()
-    }
-}
+serde_as_text!(Loss);
 
 /// A dense network: `sizes[0]` inputs, `sizes[L]` outputs, `activations[i]` after hidden layer i
 /// (one per hidden layer, i.e. `sizes.len() - 2` of them); the output layer's nonlinearity is

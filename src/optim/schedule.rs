@@ -91,17 +91,7 @@ impl FromStr for LrSchedule {
     }
 }
 
-impl TryFrom<String> for LrSchedule {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<LrSchedule> for String {
-    fn from(s: LrSchedule) -> String {
-        s.to_string()
-    }
-}
+serde_as_text!(LrSchedule);
 
 /// Linear learning-rate warm-up, on top of any schedule: the k-th epoch or step (1-based) of
 /// the first N runs at k/N of the scheduled rate. Written `N` or `N:epochs`, or `N:steps`.
@@ -144,17 +134,7 @@ impl FromStr for Warmup {
     }
 }
 
-impl TryFrom<String> for Warmup {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<Warmup> for String {
-    fn from(w: Warmup) -> String {
-        w.to_string()
-    }
-}
+serde_as_text!(Warmup);
 
 /// Keras' ReduceLROnPlateau: once the monitored metric has not improved for `patience` epochs,
 /// the rate is multiplied by `factor`, never below `min_lr`. Written `PATIENCE[:FACTOR[:MIN_LR]]`.
@@ -196,17 +176,7 @@ impl FromStr for Plateau {
     }
 }
 
-impl TryFrom<String> for Plateau {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-impl From<Plateau> for String {
-    fn from(p: Plateau) -> String {
-        p.to_string()
-    }
-}
+serde_as_text!(Plateau);
 
 #[cfg(test)]
 mod tests {

@@ -221,10 +221,11 @@ pub(crate) fn remove_debris(dir: &Path) {
     }
 }
 
-/// Removes what a restarted attempt wrote, all but the config.toml it started from (and the lock).
-fn remove_attempt(dir: &Path) {
+/// Removes the files a run writes in `dir` (its own names and debris, the checkpoint's files and
+/// then the checkpoint directory while empty), keeping `config.toml` when `keep_config`.
+fn remove_run_files(dir: &Path, keep_config: bool) {
     for n in names(dir) {
-        if (RUN_FILES.contains(&n.as_str()) && n != "config.toml") || is_debris(&n) {
+        if (RUN_FILES.contains(&n.as_str()) && !(keep_config && n == "config.toml")) || is_debris(&n) {
             let _ = std::fs::remove_file(dir.join(&n));
         }
     }
@@ -235,20 +236,16 @@ fn remove_attempt(dir: &Path) {
     let _ = std::fs::remove_dir(&ck);
 }
 
+/// Removes what a restarted attempt wrote, all but the config.toml it started from (and the lock).
+fn remove_attempt(dir: &Path) {
+    remove_run_files(dir, true);
+}
+
 /// Removes what a run wrote into its directory (its own file names only), then the directories
 /// it created while they are empty. Returns whether the run directory itself is gone.
 fn remove_created(st: DirState) -> bool {
     let dir = &st.path;
-    for n in names(dir) {
-        if RUN_FILES.contains(&n.as_str()) || is_debris(&n) {
-            let _ = std::fs::remove_file(dir.join(&n));
-        }
-    }
-    let ck = dir.join(CHECKPOINT_DIR);
-    for n in names(&ck).into_iter().filter(|n| is_checkpoint_file(n) || is_debris(n)) {
-        let _ = std::fs::remove_file(ck.join(n));
-    }
-    let _ = std::fs::remove_dir(&ck);
+    remove_run_files(dir, false);
     let _ = std::fs::remove_file(dir.join(LOCK_FILE));
     drop(st._lock);
     if st.created.last().is_some_and(|c| c == dir) {
