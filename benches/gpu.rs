@@ -134,17 +134,19 @@ fn optimizer(c: &mut Criterion) {
         let u = UpdateParams::new(&cfg, 1e-3, 10, 1e-4, 0.0, false, false);
         // record 0: the step; record 1: the one tensor (with its norm partials, as weights have)
         let (grids, partial_floats) = tensor_grids(&[(0, n, true)]);
-        let recs = [RecordSlot::of(&Step::new(1, 0, 0, 0, 0.0)), RecordSlot::of(&update_record(&u, &grids[0]))];
+        let recs = [RecordSlot::of(&Step::new(1, 0, 0, 0, 0.0)), RecordSlot::of(&update_record(&u, &grids[0], false))];
         let st = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
         let partials = storage(&ctx, "partials", 4 * partial_floats as u64).expect("buffer");
-        let d = kernel.dispatch(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, &OptimizerBuffers {
+        let clip = storage(&ctx, "clip", 16).expect("buffer");
+        let d = kernel.dispatches(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, None, &OptimizerBuffers {
             step: &st,
             params: &params,
             grads: &grads,
             slot0: &slot0,
             slot1: &slot1,
             partials: &partials,
-        });
+            clip: &clip,
+        }).remove(0);
         // bytes moved: read w, g and each slot, write w and each slot
         g.throughput(Throughput::Bytes(4 * n as u64 * (3 + 2 * cfg.state_slots() as u64)));
         g.bench_function(BenchmarkId::new(kind.to_string(), n), |b| b.iter_custom(|iters| time_dispatches(&ctx, &d, 1, iters)));

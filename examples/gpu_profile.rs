@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     words[0] = RecordSlot::of(&Step::new(batch as u32, 0, 0, 0, 1.0 / batch as f32));
     for (i, grid) in b.tensors.iter().enumerate() {
         let u = UpdateParams::new(&setup.optimizer, 1e-3, 1, 0.0, 0.0, false, i % 2 == 1);
-        words[1 + i] = RecordSlot::of(&update_record(&u, grid));
+        words[1 + i] = RecordSlot::of(&update_record(&u, grid, setup.optimizer.clip_norm.is_some()));
     }
     ctx.queue.write_buffer(&b.steps, 0, bytemuck::cast_slice(&words));
     let rows = batch as u32;

@@ -44,9 +44,9 @@ struct UpdateRecord {
 
 struct UpdateDims {
     tensors: u32,
+    clip_count: u32, // clip_scale: partials to sum (one per invocation of the fused grid)
+    max_norm: f32,   // --clip-norm's bound
     _p0: u32,
-    _p1: u32,
-    _p2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> recs: array<UpdateRecord>;
@@ -59,9 +59,22 @@ struct UpdateDims {
 @group(0) @binding(4) var<storage, read_write> s0: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> s1: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+// --clip-norm: clip[0] the step's factor min(1, max/(‖g‖ + 1e-6)), clip[1] ‖g‖, and from
+// CLIP_HEAD one Σg² partial per invocation of the fused grid (clip_partials -> clip_scale -> update)
+@group(0) @binding(7) var<storage, read_write> clip: array<f32>;
 
 fn sign0(x: vec4<f32>) -> vec4<f32> {
     return select(select(vec4<f32>(0.0), vec4<f32>(-1.0), x < vec4<f32>(0.0)), vec4<f32>(1.0), x > vec4<f32>(0.0));
+}
+
+// The tensor whose workgroup range holds `group` (ranges ascend with t), 0 past the last.
+fn tensor_of(group: u32) -> u32 {
+    for (var t = 1u; t <= dims.tensors; t++) {
+        if group < recs[t].wg_end {
+            return t;
+        }
+    }
+    return 0u;
 }
 
 // UPDATE_PER elements per invocation, as quads strided by UPDATE_WG so neighbouring invocations
@@ -70,22 +83,19 @@ fn sign0(x: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(UPDATE_WG)
 fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let group = wid.x + wid.y * nwg.x;
-    // the tensor whose workgroup range holds this group (ranges ascend with t)
-    let count = dims.tensors;
-    var t = 1u;
-    loop {
-        if t > count {
-            return;
-        }
-        if group < recs[t].wg_end {
-            break;
-        }
-        t++;
+    let t = tensor_of(group);
+    if t == 0u {
+        return;
     }
     let u = recs[t].u;
     let first = recs[t].wg_first;
     let norm_out = recs[t].norm_out;
     let base = (group - first) * UPDATE_WG * UPDATE_PER;
+    // the raw gradient's factor: 1 without clipping (g·1 is g exactly)
+    var scale = 1.0;
+    if (u.flags & FLAG_CLIP) != 0u {
+        scale = clip[0];
+    }
     var sums = vec3<f32>(0.0);
     for (var i = 0u; i < UPDATE_PER / 4u; i++) {
         let e = base + 4u * (i * UPDATE_WG + lid.x);
@@ -96,7 +106,7 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         }
         let left = u.len - e;
         let live = vec4<bool>(true, left > 1u, left > 2u, left > 3u);
-        let gw = update_quad(u, (u.off + e) >> 2u, live);
+        let gw = update_quad(u, (u.off + e) >> 2u, live, scale);
         let gr = select(vec4<f32>(0.0), gw[0], live);
         let w0 = select(vec4<f32>(0.0), gw[1], live);
         sums += vec3<f32>(dot(gr, gr), dot(w0, w0), dot(abs(w0), vec4<f32>(1.0)));
@@ -111,9 +121,9 @@ fn update(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 
 // Updates quad q (lanes not `live` keep their values); returns the regularised gradient it
 // applied and w before the update, per lane.
-fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
+fn update_quad(u: Update, q: u32, live: vec4<bool>, scale: f32) -> array<vec4<f32>, 2> {
     let w0 = w[q];
-    let grad = g[q] + u.l2 * w0 + u.l1_sub * sign0(w0);
+    let grad = g[q] * scale + u.l2 * w0 + u.l1_sub * sign0(w0);
     var wi = w0;
     if (u.flags & FLAG_DECAY) != 0u {
         wi *= u.decay;
@@ -167,4 +177,55 @@ fn update_quad(u: Update, q: u32, live: vec4<bool>) -> array<vec4<f32>, 2> {
     }
     w[q] = select(w0, wi, live);
     return array<vec4<f32>, 2>(grad, w0);
+}
+
+// --clip-norm, before the update: each invocation of the fused grid writes Σg² over the raw
+// gradient of the elements it will update (weights and biases alike) to its own partial.
+@compute @workgroup_size(UPDATE_WG)
+fn clip_partials(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let group = wid.x + wid.y * nwg.x;
+    let t = tensor_of(group);
+    if t == 0u {
+        return;
+    }
+    let u = recs[t].u;
+    let base = (group - recs[t].wg_first) * UPDATE_WG * UPDATE_PER;
+    var sum = 0.0;
+    for (var i = 0u; i < UPDATE_PER / 4u; i++) {
+        let e = base + 4u * (i * UPDATE_WG + lid.x);
+        if e >= u.len {
+            break;
+        }
+        let left = u.len - e;
+        let live = vec4<bool>(true, left > 1u, left > 2u, left > 3u);
+        let gq = select(vec4<f32>(0.0), g[(u.off + e) >> 2u], live);
+        sum += dot(gq, gq);
+    }
+    clip[CLIP_HEAD + group * UPDATE_WG + lid.x] = sum;
+}
+
+var<workgroup> clip_red: array<f32, UPDATE_WG>;
+
+// One workgroup: the partials summed in a fixed order (strided, then a binary tree), so the
+// factor repeats bit for bit; PyTorch's clip_grad_norm_ factor min(1, max/(‖g‖ + 1e-6)).
+@compute @workgroup_size(UPDATE_WG)
+fn clip_scale(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let i0 = lid.x;
+    var acc = 0.0;
+    for (var i = i0; i < dims.clip_count; i += UPDATE_WG) {
+        acc += clip[CLIP_HEAD + i];
+    }
+    clip_red[i0] = acc;
+    for (var s = UPDATE_WG / 2u; s > 0u; s >>= 1u) {
+        workgroupBarrier();
+        if i0 < s {
+            clip_red[i0] += clip_red[i0 + s];
+        }
+    }
+    workgroupBarrier();
+    if i0 == 0u {
+        let norm = sqrt(clip_red[0]);
+        clip[1] = norm;
+        clip[0] = min(1.0, dims.max_norm / (norm + 1e-6));
+    }
 }

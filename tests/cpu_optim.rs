@@ -171,3 +171,47 @@ fn warmup_steps_ramp_the_rate_linearly() {
     let first = run(&adam, lr, 1, |_| 0.5)[1];
     assert!((first + lr / 10.0).abs() < 1e-9, "adam's first warmed-up step {first}");
 }
+
+/// `--clip-norm c`, PyTorch's `clip_grad_norm_`: one SGD step moves all parameters together by
+/// lr·g·min(1, c/(‖g‖ + 1e-6)), ‖g‖ over every weight and bias; the L2 penalty is added after
+/// the clipping (unclipped), and a bound above ‖g‖ leaves the step bit-identical.
+#[test]
+fn clip_norm_scales_the_whole_gradient_as_pytorch() {
+    let spec = NetworkSpec::new(&[3, 5, 2], Activation::Tanh, Loss::SoftmaxCrossEntropy).unwrap();
+    let layout = ParamLayout::new(&spec);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let normal = Normal::new(0.0, 1.0).unwrap();
+    let mut p0 = Params::zeros(&layout);
+    for x in p0.data.iter_mut() {
+        *x = normal.sample(&mut rng);
+    }
+    let xs: Vec<f32> = (0..12).map(|_| normal.sample(&mut rng) as f32).collect();
+    let data = Dataset::new(Features::F32(xs), 3, Targets::Classes { labels: vec![0, 1, 1, 0], num_classes: 2 }).unwrap();
+    let lr = 0.1;
+    let step = |clip: Option<f64>, l2: f64| -> Vec<f64> {
+        let optimizer = OptimizerConfig { clip_norm: clip, ..OptimizerConfig::sgd() };
+        let regularization = Regularization::uniform(2, l2, 0.0);
+        let setup = TrainSetup { spec: spec.clone(), optimizer, regularization, keep: vec![], batch: 4, seed: 0, augment: None, train_loss: Default::default() };
+        let mut e = CpuEngine::<f64>::new(setup, p0.clone()).unwrap();
+        e.load_train(&data).unwrap();
+        e.train_epoch(&[0, 1, 2, 3], lr).unwrap();
+        e.params().unwrap().data.iter().zip(&p0.data).map(|(a, b)| b - a).collect()
+    };
+    let plain = step(None, 0.0);
+    let norm = plain.iter().map(|d| (d / lr) * (d / lr)).sum::<f64>().sqrt();
+    let max = norm / 4.0;
+    let factor = max / (norm + 1e-6);
+    for (c, p) in step(Some(max), 0.0).iter().zip(&plain) {
+        assert!((c - p * factor).abs() <= 1e-15, "clipped step {c}, want {}", p * factor);
+    }
+    assert_eq!(step(Some(norm * 2.0), 0.0), plain, "a bound above the norm changes nothing");
+    // λw is not clipped: the clipped step with L2 is the clipped step plus lr·λ·w on weights
+    let l2 = 0.3;
+    let with_l2 = step(Some(max), l2);
+    let clipped = step(Some(max), 0.0);
+    let weights: Vec<bool> = (0..layout.len).map(|i| layout.layers.iter().any(|s| s.weight_range().contains(&i))).collect();
+    for (i, ((a, b), w0)) in with_l2.iter().zip(&clipped).zip(&p0.data).enumerate() {
+        let want = if weights[i] { b + lr * l2 * w0 } else { *b };
+        assert!((a - want).abs() <= 1e-14, "element {i}: {a} vs {want}");
+    }
+}

@@ -17,7 +17,7 @@ use wgpu_mlp::cpu::loss::{loss_forward_backward, training_loss, BatchTargets};
 use wgpu_mlp::engine::TrainLoss;
 use wgpu_mlp::cpu::matmul::{matmul_ab, matmul_abt, matmul_atb};
 use wgpu_mlp::cpu::optimizer::optimizer_update;
-use wgpu_mlp::optim::UpdateParams;
+use wgpu_mlp::optim::{clip_coefficient, UpdateParams};
 use wgpu_mlp::cpu::reduce::{bias_grad, grad_norm, penalty, unit_stats};
 use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::storage_init;
@@ -25,7 +25,7 @@ use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDi
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
 use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
 use wgpu_mlp::gpu::records::{RecordSlot, Step};
-use wgpu_mlp::gpu::optimizer::{tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
+use wgpu_mlp::gpu::optimizer::{clip_floats, tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::reduce::{ReduceBuffers, ReduceKernels, SumJob};
 use wgpu_mlp::gpu::GpuContext;
 use wgpu_mlp::model::{Activation, Loss};
@@ -334,7 +334,10 @@ fn optimizer_update_matches_cpu() {
     }
     let total = at;
     let (grids, partial_floats) = tensor_grids(&list);
-    for cfg in &configs {
+    // --clip-norm: none, a bound far below the global norm (about 9.8 here: every gradient is
+    // scaled), and one above it (the factor is 1 and the update is the unclipped one)
+    let clips = [None, Some(0.05f64), Some(1e3)];
+    for (cfg, clip) in configs.iter().flat_map(|c| clips.iter().map(move |&k| (c, k))) {
         let w = uniform(&mut r, total, -1.0, 1.0);
         let g = uniform(&mut r, total, -0.1, 0.1);
         // RMSprop's s0 is a second moment (>= 0); the others' first slot takes either sign
@@ -347,7 +350,7 @@ fn optimizer_update_matches_cpu() {
         let mut recs = vec![RecordSlot::of(&Step::new(1, 0, 0, 0, 0.0)); 1 + cases.len()];
         let params: Vec<UpdateParams> = cases.iter().map(|&(_, l2, l1, prox, is_bias)| UpdateParams::new(cfg, 0.01, t, l2, l1, prox, is_bias)).collect();
         for (i, (u, grid)) in params.iter().zip(&grids).enumerate() {
-            recs[1 + i] = RecordSlot::of(&update_record(u, grid));
+            recs[1 + i] = RecordSlot::of(&update_record(u, grid, clip.is_some()));
         }
         let ub = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&recs), usage: wgpu::BufferUsages::STORAGE });
         let stats = buf(&ctx, &[0.0; 2 + 3 * 3]);
@@ -355,15 +358,30 @@ fn optimizer_update_matches_cpu() {
             .map(|(i, t)| SumJob::weight_sums(t, i as u32))
             .collect();
         let (dummy_r, dummy_rw) = (buf(&ctx, &[0.0; 4]), buf(&ctx, &[0.0; 4]));
-        let ob = OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b, partials: &partials };
+        let clip_buf = buf(&ctx, &vec![0.0; clip_floats(&grids) as usize]);
+        let ob = OptimizerBuffers { step: &ub, params: &wb, grads: &gb, slot0: &s0b, slot1: &s1b, partials: &partials, clip: &clip_buf };
         let rb = ReduceBuffers { step: &ub, src: &dummy_r, src2: &partials, dst: &stats, counters: &dummy_rw };
-        run(&ctx, &[ok.dispatch(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, &ob), rk.sum_final(&ctx.device, &jobs, 11, &rb)], 1);
+        let mut dispatches = ok.dispatches(&ctx.device, &grids, ctx.limits.max_compute_workgroups_per_dimension, clip.map(|c| c as f32), &ob);
+        dispatches.push(rk.sum_final(&ctx.device, &jobs, 11, &rb));
+        run(&ctx, &dispatches, 1);
+        // the clip factor: the global norm of the raw gradients of all four tensors, against f64
+        let mut grad_scale = 1.0;
+        if let Some(max) = clip {
+            let norm = grids.iter().map(|t| g[t.off as usize..(t.off + t.len) as usize].iter().map(|&x| (x as f64).powi(2)).sum::<f64>()).sum::<f64>().sqrt();
+            let head = read(&ctx, &clip_buf, 2);
+            // f32 partials and a tree against an f64 sum of ~29,000 squares
+            common::assert_close(&format!("{:?} clip norm", cfg.kind), &[head[1]], &[norm as f32], 1e-5, 0.0);
+            common::assert_close(&format!("{:?} clip factor", cfg.kind), &[head[0]], &[clip_coefficient(norm, max) as f32], 1e-5, 0.0);
+            // the update itself against the CPU's with the device's factor: the same f32 operations
+            grad_scale = head[0] as f64;
+        }
+        let params: Vec<UpdateParams> = params.into_iter().map(|u| UpdateParams { grad_scale, ..u }).collect();
         let (gw, gs0, gs1, gstats) = (read(&ctx, &wb, total), read(&ctx, &s0b, total), read(&ctx, &s1b, total), read(&ctx, &stats, 11));
         for (i, ((&(len, l2, l1, prox, is_bias), u), grid)) in cases.iter().zip(&params).zip(&grids).enumerate() {
             let range = grid.off as usize..grid.off as usize + len;
             let (mut ww, mut s0w, mut s1w) = (w[range.clone()].to_vec(), s0[range.clone()].to_vec(), s1[range.clone()].to_vec());
             optimizer_update(u, &mut ww, &g[range.clone()], &mut s0w, &mut s1w);
-            let what = format!("{:?} tensor {i} (len {len}) l2 {l2} l1 {l1} prox {prox} bias {is_bias}", cfg.kind);
+            let what = format!("{:?} tensor {i} (len {len}) l2 {l2} l1 {l1} prox {prox} bias {is_bias} clip {clip:?}", cfg.kind);
             // same f32 operations in the same order: only sqrt/division rounding may differ
             common::assert_close(&format!("{what} w"), &gw[range.clone()], &ww, 1e-6, 1e-7);
             if cfg.state_slots() >= 1 {
@@ -374,10 +392,12 @@ fn optimizer_update_matches_cpu() {
             }
             // the norm and penalty sums of the weights before the update
             if !is_bias {
-                let (g0, w0) = (&g[range.clone()], &w[range.clone()]);
+                // the norm is of the gradient the update applied: clipped, then penalised
+                let g0: Vec<f32> = g[range.clone()].iter().map(|&x| x * grad_scale as f32).collect();
+                let w0 = &w[range.clone()];
                 let l1_sub = if prox { 0.0 } else { l1 };
                 let s = &gstats[2 + 3 * i..5 + 3 * i];
-                let norm = grad_norm(g0, w0, l2, l1_sub) as f32;
+                let norm = grad_norm(&g0, w0, l2, l1_sub) as f32;
                 common::assert_close(&format!("{what} grad_norm"), &[s[0].sqrt()], &[norm], REL, ABS);
                 let pen = (0.5 * l2 * s[1] as f64 + l1 * s[2] as f64) as f32;
                 common::assert_close(&format!("{what} penalty"), &[pen], &[penalty(w0, l2, l1) as f32], REL, ABS);

@@ -43,6 +43,8 @@ fn cases() -> Vec<Case> {
         Case { name: "rmsprop + momentum", optimizer: opt(OptimizerKind::Rmsprop, |o| o.momentum = 0.9), lr: 1e-3, reg: Regularization::none() },
         Case { name: "adam + l1 (proximal)", optimizer: opt(OptimizerKind::Adam, |_| {}), lr: 1e-3, reg: l1(1e-4, true) },
         Case { name: "adamw", optimizer: opt(OptimizerKind::Adamw, |_| {}), lr: 1e-3, reg: Regularization::uniform(2, 1e-4, 0.0) },
+        // a bound under the global norm of most steps' gradients: the device's factor in every step
+        Case { name: "momentum + clip-norm", optimizer: opt(OptimizerKind::Momentum, |o| o.clip_norm = Some(0.5)), lr: 0.05, reg: Regularization::uniform(2, 1e-4, 0.0) },
     ]
 }
 

@@ -133,6 +133,11 @@ fn every_optimizer_matches_cpu() {
     let mut smoothed = case("momentum+smoothing+class weights", &[13, 9, 5], Activation::Relu, Loss::SoftmaxCrossEntropy, OptimizerConfig::new(OptimizerKind::Momentum));
     smoothed.setup.train_loss = wgpu_mlp::engine::TrainLoss { label_smoothing: 0.1, class_weight: vec![0.5, 2.0, 1.0, 3.0, 0.25] };
     cases.push(smoothed);
+    // --clip-norm below the gradients' global norm: the device's norm pre-pass and factor
+    for kind in [OptimizerKind::Momentum, OptimizerKind::Adam] {
+        let clipped = OptimizerConfig { clip_norm: Some(0.05), ..OptimizerConfig::new(kind) };
+        cases.push(case(&format!("{kind}+clip-norm"), &[13, 9, 5], Activation::Relu, Loss::SoftmaxCrossEntropy, clipped));
+    }
     for c in &cases {
         check(&ctx, c);
     }

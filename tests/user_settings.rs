@@ -347,3 +347,18 @@ fn a_models_data_path_works_from_anywhere_and_says_where_it_came_from() {
         refused(&elsewhere, &args, &["t.csv", "metadata", "--csv"]);
     }
 }
+
+/// `--clip-norm` changes training where it bites, not where the bound is above every step's
+/// gradient norm, and is refused at zero.
+#[test]
+fn clip_norm_takes_effect_where_it_bites() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let plain = weights(p, "plain", &[]);
+    assert_eq!(weights(p, "loose", &["--clip-norm", "1e9"]), plain);
+    assert_ne!(weights(p, "tight", &["--clip-norm", "1e-3"]), plain);
+    let toml = std::fs::read_to_string(p.join("tight/config.toml")).unwrap();
+    assert!(toml.contains("clip_norm = 0.001"), "{toml}");
+    refused(p, &["train", "--clip-norm", "0", "--out", "r"], &["--clip-norm", "> 0"]);
+}

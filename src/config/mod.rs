@@ -322,6 +322,7 @@ impl TrainConfig {
         if let Some(wd) = c.weight_decay {
             o.weight_decay = wd;
         }
+        o.clip_norm = c.clip_norm;
         Ok(o)
     }
 

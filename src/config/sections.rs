@@ -137,6 +137,9 @@ section! {
         /// Keras' ReduceLROnPlateau: PATIENCE[:FACTOR[:MIN_LR]], the rate times FACTOR (0.1) after PATIENCE epochs without --monitor improvement [default: off]
         #[arg(long, value_name = "PATIENCE[:FACTOR[:MIN_LR]]")]
         reduce_on_plateau: Option<Plateau> = None,
+        /// clip the gradient to this global L2 norm over every weight and bias before each step, as PyTorch's clip_grad_norm_(max_norm); --l2/--l1 penalties are added after [default: off]
+        #[arg(long, value_name = "MAX_NORM", allow_negative_numbers = true)]
+        clip_norm: Option<f64> = None,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::data::{check_augmentable, Dataset, Targets};
 use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, TrainSetup};
 use crate::error::{Error, Result};
 use crate::model::{ParamLayout, Params};
-use crate::optim::{OptimizerState, UpdateParams};
+use crate::optim::{clip_coefficient, OptimizerState, UpdateParams};
 use crate::rng::seed_key;
 use crate::scalar::Scalar;
 
@@ -245,10 +245,11 @@ impl<T: Scalar> CpuEngine<T> {
         let cfg = &self.setup.optimizer;
         let reg = &self.setup.regularization;
         let mut sq = vec![0.0; self.params.num_layers()];
+        let grad_scale = cfg.clip_norm.map_or(1.0, |max| clip_coefficient(self.raw_grad_norm(), max));
         for (l, sq) in sq.iter_mut().enumerate() {
             let slot = self.params.layout.layers[l];
             for (range, is_bias) in [(slot.weight_range(), false), (slot.bias_range(), true)] {
-                let u = UpdateParams::new(cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
+                let u = UpdateParams { grad_scale, ..UpdateParams::new(cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias) };
                 let (s0, s1) = split_slots(&mut self.state.slots, range.clone());
                 let n = optimizer_update_norm(&u, &mut self.params.data[range.clone()], &self.ws.grads.data[range], s0, s1);
                 if !is_bias {
@@ -257,6 +258,18 @@ impl<T: Scalar> CpuEngine<T> {
             }
         }
         sq
+    }
+
+    /// ‖g‖ over every weight and bias of this step's loss gradient (before penalties): what
+    /// `--clip-norm` bounds, as PyTorch's `clip_grad_norm_` over `model.parameters()`.
+    fn raw_grad_norm(&self) -> f64 {
+        let mut lanes = [0.0; super::sum::LANES];
+        for slot in &self.params.layout.layers {
+            for range in [slot.weight_range(), slot.bias_range()] {
+                super::sum::add_squares(&mut lanes, &self.ws.grads.data[range]);
+            }
+        }
+        lanes.iter().sum::<f64>().sqrt()
     }
 }
 

@@ -68,6 +68,7 @@ fn update_kinds<T: Scalar, const PROX: bool>(u: &UpdateParams, w: &mut [T], g: &
     let c = |x: f64| T::from_f64_lossy(x);
     let (lr, mu, eps, one) = (c(u.lr), c(u.momentum), c(u.eps), T::one());
     let k = Common {
+        scale: c(u.grad_scale),
         l2: c(u.l2),
         l1_sub: if u.l1_proximal { T::zero() } else { c(u.l1) },
         // w·1 is w exactly, so "no decay" needs no branch in the loop
@@ -152,6 +153,8 @@ fn update_kinds<T: Scalar, const PROX: bool>(u: &UpdateParams, w: &mut [T], g: &
 
 /// Per-tensor constants every optimizer kind applies the same way.
 struct Common<T> {
+    /// the clipping factor on the raw gradient (1: none)
+    scale: T,
     l2: T,
     l1_sub: T,
     decay: T,
@@ -159,10 +162,10 @@ struct Common<T> {
 }
 
 impl<T: Scalar> Common<T> {
-    /// The gradient the optimizer sees (`regularized_grad`).
+    /// The gradient the optimizer sees (`regularized_grad` of the clipped gradient).
     #[inline(always)]
     fn grad(&self, g: T, w: T) -> T {
-        regularized_grad(g, w, self.l2, self.l1_sub)
+        regularized_grad(g * self.scale, w, self.l2, self.l1_sub)
     }
     /// w·decay − step, then the proximal L1 shrink when on.
     #[inline(always)]

@@ -3,7 +3,7 @@
 
 use super::context::GpuContext;
 use super::records::RECORD;
-use super::optimizer::{tensor_grids, TensorGrid};
+use super::optimizer::{clip_floats, tensor_grids, TensorGrid};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
 use crate::model::ParamLayout;
@@ -74,6 +74,8 @@ pub struct Buffers {
     pub class_weight: wgpu::Buffer,
     /// norm partial triples of every weight tensor, written by the fused update
     pub partials: wgpu::Buffer,
+    /// --clip-norm's factor, norm and per-invocation Σg² (16 bytes without clipping)
+    pub clip: wgpu::Buffer,
     /// the fused update's tensors, in record order: per layer weights (with norm) then bias
     pub tensors: Vec<TensorGrid>,
     /// per hidden unit: fired flag at `alive_off[l]`, saturated count at `sat_off[l]` (u32)
@@ -144,6 +146,7 @@ impl Buffers {
             sample: storage(ctx, "sample", 8 * rows)?,
             class_weight: storage_init(ctx, "class weight", if setup.train_loss.class_weight.is_empty() { &[1.0f32][..] } else { &setup.train_loss.class_weight })?,
             partials: storage(ctx, "partials", 4 * partial_floats as u64)?,
+            clip: storage(ctx, "clip", if setup.optimizer.clip_norm.is_some() { 4 * clip_floats(&tensors) as u64 } else { 16 })?,
             tensors,
             counters: storage(ctx, "counters", 4 * words as u64)?,
             alive_off,

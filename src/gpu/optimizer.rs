@@ -5,7 +5,7 @@
 
 use crate::error::Result;
 use super::pipeline::{bind_group, grid_1d, layout, module, pipeline, Dispatch, Res, Slot};
-use super::records::{words, Update, UpdateDims, UpdateRecord, FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM};
+use super::records::{words, Update, UpdateDims, UpdateRecord, CLIP_HEAD, FLAG_CLIP, FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM};
 use super::shaders::Module;
 use crate::optim::{OptimizerKind, UpdateParams};
 
@@ -53,9 +53,14 @@ pub fn tensor_grids(tensors: &[(u32, u32, bool)]) -> (Vec<TensorGrid>, u32) {
 
 /// The record for one tensor at one step: UpdateParams's constants rounded to f32 exactly where
 /// the CPU engine rounds them (`T::from_f64_lossy` of the same f64 expressions), then its grid.
-pub fn update_record(u: &UpdateParams, t: &TensorGrid) -> UpdateRecord {
+/// `clip`: the gradient is scaled by the step's clip factor, which the device computes
+/// (`u.grad_scale` is the CPU's and is not read here).
+pub fn update_record(u: &UpdateParams, t: &TensorGrid, clip: bool) -> UpdateRecord {
     let c = |x: f64| x as f32;
     let mut flags = 0;
+    if clip {
+        flags |= FLAG_CLIP;
+    }
     if u.nesterov {
         flags |= FLAG_NESTEROV;
     }
@@ -111,35 +116,60 @@ pub struct OptimizerBuffers<'a> {
     pub slot1: &'a wgpu::Buffer,
     /// the norm partial triples of weight tensors
     pub partials: &'a wgpu::Buffer,
+    /// --clip-norm's factor, norm and Σg² partials (`clip_floats`; a dummy without clipping)
+    pub clip: &'a wgpu::Buffer,
+}
+
+/// Floats of the clip buffer for tensors laid out as `grids`: the head, then one partial per
+/// invocation of the fused grid.
+pub fn clip_floats(grids: &[TensorGrid]) -> u32 {
+    CLIP_HEAD + grids.last().map_or(0, |g| g.wg_end) * UPDATE_WG
 }
 
 /// The fused update pipeline (optimizer.wgsl `update`; CPU twin src/cpu/optimizer.rs).
 pub struct OptimizerKernel {
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
+    clip_partials: wgpu::ComputePipeline,
+    clip_scale: wgpu::ComputePipeline,
 }
 
 impl OptimizerKernel {
     /// Builds the update pipeline on `dev`.
     pub fn new(dev: &wgpu::Device) -> Result<Self> {
         use Slot::*;
-        let layout = layout(dev, "optimizer", &[Step, Dims, ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite]);
-        let pipeline = pipeline(dev, &layout, &module(dev, Module::Optimizer)?, "update");
-        Ok(OptimizerKernel { layout, pipeline })
+        let layout = layout(dev, "optimizer", &[Step, Dims, ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite]);
+        let m = module(dev, Module::Optimizer)?;
+        Ok(OptimizerKernel {
+            pipeline: pipeline(dev, &layout, &m, "update"),
+            clip_partials: pipeline(dev, &layout, &m, "clip_partials"),
+            clip_scale: pipeline(dev, &layout, &m, "clip_scale"),
+            layout,
+        })
     }
 
     /// The update of every tensor in `grids` (laid out by `tensor_grids`), whose records are
-    /// 1 ..= grids.len() of each step.
-    pub fn dispatch(&self, dev: &wgpu::Device, grids: &[TensorGrid], max_dim: u32, b: &OptimizerBuffers) -> Dispatch {
+    /// 1 ..= grids.len() of each step; with `clip_norm`, first the gradient's global norm and
+    /// the clip factor (the records then carry `FLAG_CLIP`).
+    pub fn dispatches(&self, dev: &wgpu::Device, grids: &[TensorGrid], max_dim: u32, clip_norm: Option<f32>, b: &OptimizerBuffers) -> Vec<Dispatch> {
         let tensors = grids.len() as u32;
         let groups = grids.last().map_or(0, |g| g.wg_end);
+        let dims = UpdateDims { tensors, clip_count: groups * UPDATE_WG, max_norm: clip_norm.unwrap_or(0.0), ..Default::default() };
         let bg = bind_group(
             dev,
             &self.layout,
             "optimizer",
-            &[Res::Records(b.step, 1 + tensors), Res::Dims(words(&UpdateDims { tensors, ..Default::default() })), Res::Buf(b.params), Res::Buf(b.grads),
-              Res::Buf(b.slot0), Res::Buf(b.slot1), Res::Buf(b.partials)],
+            &[Res::Records(b.step, 1 + tensors), Res::Dims(words(&dims)), Res::Buf(b.params), Res::Buf(b.grads),
+              Res::Buf(b.slot0), Res::Buf(b.slot1), Res::Buf(b.partials), Res::Buf(b.clip)],
         );
-        Dispatch { label: "update", pipeline: self.pipeline.clone(), bind_group: bg, record: 0, grid: grid_1d(groups, 1, max_dim) }
+        let grid = grid_1d(groups, 1, max_dim);
+        let d = |label, p: &wgpu::ComputePipeline, grid| Dispatch { label, pipeline: p.clone(), bind_group: bg.clone(), record: 0, grid };
+        let mut out = Vec::new();
+        if clip_norm.is_some() {
+            out.push(d("clip_partials", &self.clip_partials, grid));
+            out.push(d("clip_scale", &self.clip_scale, super::pipeline::Grid::Fixed(1, 1, 1)));
+        }
+        out.push(d("update", &self.pipeline, grid));
+        out
     }
 }

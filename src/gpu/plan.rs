@@ -152,9 +152,12 @@ impl Ctx<'_> {
         }
         // the fused update of every tensor (weights then bias, layer by layer, as
         // CpuEngine::apply_update), writing the weights' norm and penalty partials on the way
-        let ob = OptimizerBuffers { step: &b.steps, params: &b.params, grads: &b.grads, slot0: &b.slot0, slot1: &b.slot1, partials: &b.partials };
+        let ob = OptimizerBuffers {
+            step: &b.steps, params: &b.params, grads: &b.grads, slot0: &b.slot0, slot1: &b.slot1, partials: &b.partials, clip: &b.clip,
+        };
         let max_dim = self.gpu.limits.max_compute_workgroups_per_dimension;
-        out.push(self.k.optimizer.dispatch(dev, &b.tensors, max_dim, &ob));
+        let clip_norm = s.optimizer.clip_norm.map(|c| c as f32);
+        out.extend(self.k.optimizer.dispatches(dev, &b.tensors, max_dim, clip_norm, &ob));
         // the step's loss and correct count, then per layer Σ grad², Σ w², Σ |w|: one dispatch
         let jobs = stats::train_jobs(&b.tensors);
         let rb = ReduceBuffers { step: &b.steps, src: &b.sample, src2: &b.partials, dst: stats, counters: &b.dummy_rw };

@@ -18,6 +18,10 @@ pub const FLAG_PROXIMAL: u32 = 1 << 1;
 pub const FLAG_DECAY: u32 = 1 << 2;
 /// RMSprop with momentum > 0
 pub const FLAG_RMS_MOMENTUM: u32 = 1 << 3;
+/// --clip-norm: the update multiplies the raw gradient by the step's factor (clip[0])
+pub const FLAG_CLIP: u32 = 1 << 4;
+/// Floats before the clip partials in the clip buffer (factor, norm, padding).
+pub const CLIP_HEAD: u32 = 4;
 /// `UpdateRecord::norm_out` of a tensor without norm partials (biases).
 pub const NO_NORM: u32 = u32::MAX;
 /// `SumJob::count` meaning "this step's rows".
@@ -286,12 +290,12 @@ record! {
     UpdateDims {
         /// tensors in this step's record block (slots 1..=tensors)
         tensors: u32,
+        /// `clip_scale`: the clip partials to sum (one per invocation of the fused grid)
+        clip_count: u32,
+        /// `--clip-norm`'s bound (`clip_scale`)
+        max_norm: f32,
         /// padding (WGSL sees it as a u32 nobody reads)
         _p0: u32,
-        /// padding (WGSL sees it as a u32 nobody reads)
-        _p1: u32,
-        /// padding (WGSL sees it as a u32 nobody reads)
-        _p2: u32,
     }
 }
 

@@ -7,7 +7,7 @@ mod state;
 mod update;
 pub use schedule::{LrSchedule, Plateau, Warmup};
 pub use state::OptimizerState;
-pub use update::{regularized_grad, sign0, UpdateParams};
+pub use update::{clip_coefficient, regularized_grad, sign0, UpdateParams};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,10 @@ pub struct OptimizerConfig {
     /// Linear warm-up over the first this many steps (0: none): step t runs at t/N of the rate.
     #[serde(default)]
     pub warmup_steps: u64,
+    /// Clip the raw gradient of every weight and bias to this global L2 norm before the step
+    /// (PyTorch's `clip_grad_norm_`: g·min(1, max/(‖g‖ + 1e-6))); None: no clipping.
+    #[serde(default)]
+    pub clip_norm: Option<f64>,
 }
 
 impl OptimizerConfig {
@@ -124,6 +128,7 @@ impl OptimizerConfig {
             eps,
             weight_decay: if kind == OptimizerKind::Adamw { 1e-2 } else { 0.0 },
             warmup_steps: 0,
+            clip_norm: None,
         }
     }
     /// Plain SGD: `new(OptimizerKind::Sgd)`.
@@ -157,6 +162,9 @@ impl OptimizerConfig {
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(Error::config("weight-decay", format!("{} must be >= 0", self.weight_decay)));
+        }
+        if let Some(c) = self.clip_norm.filter(|c| !(c.is_finite() && *c > 0.0)) {
+            return Err(Error::config("clip-norm", format!("{c} must be > 0")));
         }
         Ok(())
     }

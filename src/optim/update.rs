@@ -36,6 +36,10 @@ pub struct UpdateParams {
     pub bias_correction1: f64,
     /// 1 − β2^t for this step t (1-based).
     pub bias_correction2: f64,
+    /// Factor on the raw gradient before penalties: the step's [`clip_coefficient`] under
+    /// `--clip-norm`, else 1 (g·1 is g exactly). The CPU engine sets it once the step's gradients
+    /// are known; the GPU computes it on the device (optimizer.wgsl `clip_scale`).
+    pub grad_scale: f64,
 }
 
 impl UpdateParams {
@@ -60,8 +64,15 @@ impl UpdateParams {
             l1_proximal,
             bias_correction1: 1.0 - cfg.beta1.powi(t),
             bias_correction2: 1.0 - cfg.beta2.powi(t),
+            grad_scale: 1.0,
         }
     }
+}
+
+/// PyTorch's `clip_grad_norm_` factor for a global gradient norm `norm` and bound `max`:
+/// min(1, max / (norm + 1e-6)), by which every gradient is multiplied.
+pub fn clip_coefficient(norm: f64, max: f64) -> f64 {
+    (max / (norm + 1e-6)).min(1.0)
 }
 
 /// sign(w) with sign(0) = 0, the L1 subgradient PyTorch's `torch.sign` gives.
@@ -80,4 +91,18 @@ pub fn sign0<T: Scalar>(w: T) -> T {
 #[inline]
 pub fn regularized_grad<T: Scalar>(g: T, w: T, l2: T, l1_subgrad: T) -> T {
     g + l2 * w + l1_subgrad * sign0(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_coefficient;
+
+    /// PyTorch's rule: the 1e-6 in the denominator, and never a factor above 1.
+    #[test]
+    fn clip_coefficient_is_pytorchs() {
+        assert_eq!(clip_coefficient(3.0, 10.0), 1.0);
+        assert_eq!(clip_coefficient(1e-6, 1e-6), 0.5);
+        assert!((clip_coefficient(4.0, 1.0) - 1.0 / (4.0 + 1e-6)).abs() < 1e-15);
+        assert_eq!(clip_coefficient(f64::INFINITY, 1.0), 0.0);
+    }
 }

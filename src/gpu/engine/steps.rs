@@ -91,6 +91,7 @@ impl GpuEngine {
         let (cfg, reg) = (self.setup.optimizer.clone(), self.setup.regularization.clone());
         let tensors = self.bufs.tensors.clone();
         let step0 = self.step;
+        let clip = cfg.clip_norm.is_some();
         let counters = self.bufs.counters.clone();
         let counter_bytes = 4 * self.bufs.counter_words as u64;
         self.run_steps(
@@ -106,7 +107,7 @@ impl GpuEngine {
                 for (i, grid) in tensors.iter().enumerate() {
                     let (l, is_bias) = (i / 2, i % 2 == 1);
                     let u = UpdateParams::new(&cfg, lr, t, reg.l2_of(l), reg.l1_of(l), reg.l1_proximal, is_bias);
-                    w[1 + i] = RecordSlot::of(&update_record(&u, grid));
+                    w[1 + i] = RecordSlot::of(&update_record(&u, grid, clip));
                 }
             },
             |enc| {
