@@ -362,3 +362,79 @@ fn clip_norm_takes_effect_where_it_bites() {
     assert!(toml.contains("clip_norm = 0.001"), "{toml}");
     refused(p, &["train", "--clip-norm", "0", "--out", "r"], &["--clip-norm", "> 0"]);
 }
+
+/// `--hidden` takes the input width and the output count from the data (classes for softmax, one
+/// sigmoid for two classes under bce, the target's width for regression); config.toml records
+/// the whole network, and `info` describes the same run.
+#[test]
+fn hidden_sizes_take_the_rest_of_the_network_from_the_data() {
+    let d = tempfile::tempdir().unwrap();
+    tiny_csv(d.path());
+    let p = d.path();
+    let train = |out: &str, extra: &[&str]| {
+        let mut args = vec!["train", "--device", "cpu", "--csv", "t.csv", "--target", "y", "--hidden", "8,3", "--epochs", "1", "--out", out, "--json"];
+        args.extend_from_slice(extra);
+        let o = run(p, &args);
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        load_model(p.join(out).join("model.safetensors")).unwrap().0.sizes
+    };
+    assert_eq!(train("soft", &[]), vec![2, 8, 3, 2]);
+    assert_eq!(train("bce", &["--loss", "bce"]), vec![2, 8, 3, 1]);
+    assert_eq!(train("mse", &["--loss", "mse"]), vec![2, 8, 3, 1]);
+    let toml = std::fs::read_to_string(p.join("soft/config.toml")).unwrap();
+    assert!(toml.contains("layers = [2, 8, 3, 2]") && !toml.contains("hidden"), "{toml}");
+    let o = run(p, &["info", "--csv", "t.csv", "--target", "y", "--hidden", "8,3", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2-8-3-2"), "{}", String::from_utf8_lossy(&o.stdout));
+    // the bundled digits: 784 inputs, 10 classes
+    let o = run(p, &["info", "--hidden", "16"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("784-16-10"), "{}", String::from_utf8_lossy(&o.stdout));
+    refused(p, &["train", "--csv", "t.csv", "--target", "y", "--hidden", "8", "--layers", "2,8,2", "--out", "r"], &["--hidden", "--layers"]);
+    refused(p, &["gradcheck", "--hidden", "8"], &["--hidden", "--layers"]);
+}
+
+/// `--standardize`: the model keeps the training split's means and deviations, eval and predict
+/// apply them (eval scores the test split as the run did; without the stored transform the
+/// same weights score differently), and eval says when the model's data has changed since.
+#[test]
+fn standardized_models_carry_their_transform_and_their_datas_fingerprint() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // features on scales a network trains badly on without standardization
+    let rows: String = (0..60).map(|i| format!("{},{},{}\n", 1000 + (i % 7) * 50, (i % 5) as f32 * 0.001, ((i % 7) > 3) as u8)).collect();
+    std::fs::write(p.join("s.csv"), format!("a,b,y\n{rows}")).unwrap();
+    let o = run(p, &["train", "--device", "cpu", "--csv", "s.csv", "--target", "y", "--hidden", "8", "--standardize", "--epochs", "5", "--out", "m", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let done: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    let test = done["summary"]["scores"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap().clone();
+    let (spec, params, meta) = load_model(p.join("m/model.safetensors")).unwrap();
+    let mean: Vec<f64> = meta["standardize"]["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(mean.len() == 2 && (mean[0] - 1150.0).abs() < 60.0, "{meta}");
+    let eval = |model: &str| -> serde_json::Value {
+        let o = run(p, &["eval", "--model", model, "--device", "cpu", "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let e = eval("m/model.safetensors");
+    assert!((e["report"]["loss"].as_f64().unwrap() - test["loss"].as_f64().unwrap()).abs() < 1e-6, "eval {e} vs the run's test score {test}");
+    assert!(e["notes"].to_string().contains("standardized"), "{e}");
+    // the same weights without the stored transform
+    let mut bare = meta.clone();
+    bare.as_object_mut().unwrap().remove("standardize");
+    wgpu_mlp::model::save_model(p.join("bare.safetensors"), &spec, &params, bare).unwrap();
+    assert_ne!(eval("bare.safetensors")["report"]["loss"], e["report"]["loss"]);
+    // predict applies it too: a row of the table predicts as eval scored it
+    let o = run(p, &["predict", "--model", "m/model.safetensors", "--input", "s.csv", "--json", "--device", "cpu"]);
+    let bare_o = run(p, &["predict", "--model", "bare.safetensors", "--input", "s.csv", "--json", "--device", "cpu"]);
+    assert!(o.status.success() && bare_o.status.success());
+    assert_ne!(o.stdout, bare_o.stdout, "predict ignored the model's standardization");
+    // a changed data file: eval still runs, and says so
+    std::fs::write(p.join("s.csv"), format!("a,b,y\n{}", rows.replacen("1000,", "1001,", 1))).unwrap();
+    let changed = eval("m/model.safetensors");
+    assert!(changed["notes"].to_string().contains("not the data the model was trained on"), "{changed}");
+    // a stored transform that does not fit the network is an error, not ignored
+    let mut broken = meta.clone();
+    broken["standardize"]["std"] = serde_json::json!([1.0]);
+    wgpu_mlp::model::save_model(p.join("broken.safetensors"), &spec, &params, broken).unwrap();
+    refused(p, &["eval", "--model", "broken.safetensors", "--device", "cpu"], &["broken.safetensors", "standardization"]);
+}

@@ -46,10 +46,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
             return Err(Error::config(flag, "check writes no run directory and compares one split; drop it").into());
         }
     }
-    let cfg = a.train.to_config()?;
+    let cfg = wgpu_mlp::run::resolve_hidden(&a.train.to_config()?)?;
     let plan = cfg.validate()?;
     let (setup, opts) = (&plan.setup, &plan.fit);
-    let data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
+    let mut data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
+    wgpu_mlp::run::standardize_splits(&cfg, &mut data.splits);
     let train = &data.splits.train;
     check_fits(setup, train)?;
     let params = initial_params(&cfg, setup)?;

@@ -63,6 +63,9 @@ fn print_text(o: &EvalOutcome) {
     println!("model: {} ({})", o.model.display(), o.network);
     println!("data: {}", o.data);
     println!("split: {} ({} samples)", o.split, r.samples);
+    for n in &o.notes {
+        println!("note: {n}");
+    }
     match (r.accuracy, r.correct) {
         (Some(acc), Some(c)) => println!("loss {:.4}  accuracy {:.2}% ({c}/{})", r.loss, 100.0 * acc, r.samples),
         _ => println!("loss {:.4}  MAE {:.4}  RMSE {:.4}", r.loss, r.mae.unwrap_or(f64::NAN), r.rmse.unwrap_or(f64::NAN)),

@@ -51,6 +51,9 @@ pub fn run(a: GradcheckArgs) -> anyhow::Result<ExitCode> {
     if cfg.reg.augment.is_some() {
         return Err(wgpu_mlp::Error::config("augment", "changes the inputs, not the gradient: gradcheck does not take it").into());
     }
+    if cfg.model.standardize {
+        return Err(wgpu_mlp::Error::config("standardize", "changes the inputs, not the gradient: gradcheck does not take it").into());
+    }
     if cfg.reg.l1_proximal {
         return Err(wgpu_mlp::Error::config("l1_proximal", "is an update step, not a gradient: gradcheck checks --l1 as a subgradient").into());
     }

@@ -51,6 +51,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<ExitCode> {
     a.settings.apply_to(&mut cfg);
     cfg.data = data;
     // the whole of train's validation: info describes only a run that train would start
+    let cfg = wgpu_mlp::run::resolve_hidden(&cfg)?;
     cfg.validate()?;
     let given = a.settings.data.data.is_some() || a.settings.data.csv.is_some();
     let (cost, data) = run_cost(&cfg).map_err(|e| match &a.model {

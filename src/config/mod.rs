@@ -126,6 +126,10 @@ impl ConfigArgs {
     /// The given flags over `c`.
     pub fn apply_to(&self, c: &mut TrainConfig) {
         self.model.apply_to(&mut c.model);
+        // --layers over a config that gives `hidden`: the flag's whole architecture wins
+        if self.model.layers.is_some() {
+            c.model.hidden = None;
+        }
         self.optim.apply_to(&mut c.optim);
         self.reg.apply_to(&mut c.reg);
         self.data.apply_to(&mut c.data);
@@ -266,12 +270,26 @@ impl TrainConfig {
     /// that is neither one value nor one per hidden layer (an empty list means ReLU everywhere).
     pub fn spec(&self) -> Result<NetworkSpec> {
         let m = &self.model;
+        if m.hidden.is_some() {
+            // `run::resolve_hidden` fills the layers in from the data before anything is planned
+            return Err(Error::config("hidden", "takes its input and output sizes from the data, which this command does not read; give --layers"));
+        }
         if m.layers.len() < 2 {
             return Err(Error::config("layers", "need at least an input and an output size, e.g. 784,10"));
         }
         let hidden = m.layers.len() - 2;
         let acts = per_layer("activation", &m.activation, hidden, Activation::Relu)?;
         NetworkSpec::with_activations(&m.layers, acts, m.loss)
+    }
+
+    /// This config with `hidden` resolved for data of `inputs` features and `outputs` network
+    /// outputs: `layers` = inputs, hidden…, outputs (config.toml then records the whole network).
+    pub fn with_data_shape(&self, inputs: usize, outputs: usize) -> TrainConfig {
+        let mut c = self.clone();
+        if let Some(hidden) = c.model.hidden.take() {
+            c.model.layers = std::iter::once(inputs).chain(hidden).chain(std::iter::once(outputs)).collect();
+        }
+        c
     }
 
     /// The optimizer the settings describe, as PyTorch reads them: `sgd` with a momentum above 0

@@ -82,6 +82,9 @@ impl TrainConfig {
             return Err(Error::config("monitor", format!("val_accuracy needs a classification loss; {} is judged by val_loss", self.model.loss)));
         }
         self.data.validate()?;
+        if self.model.standardize && self.reg.augment.is_some() {
+            return Err(Error::config("standardize", "and --augment do not go together: augmentation transforms pixels, standardized features are not pixels"));
+        }
         if let Some(f) = r.val_frac {
             if !(f > 0.0 && f < 1.0) {
                 return Err(Error::config("val-frac", format!("{f} must be in (0, 1)")));

@@ -77,6 +77,9 @@ section! {
         /// layer sizes, input first [default: 784,64,10]
         #[arg(long, value_delimiter = ',')]
         layers: Plain<Vec<usize> > = vec![784, 64, 10],
+        /// hidden layer sizes only, e.g. 64,32: the input width and the output count come from the data (its features; its classes, or its target columns) [default: --layers]
+        #[arg(long, value_delimiter = ',', conflicts_with = "layers")]
+        hidden: Option<Vec<usize> > = None,
         /// hidden activation, or one per hidden layer: identity, relu, leaky_relu[:slope], tanh, sigmoid [default: relu]
         #[arg(long, value_delimiter = ',')]
         activation: Plain<Vec<Activation> > = vec![Activation::Relu],
@@ -95,6 +98,9 @@ section! {
         /// start from the weights of this model file (same architecture) instead of --init
         #[arg(long, value_name = "MODEL")]
         init_from: Option<PathBuf> = None,
+        /// shift and scale every feature to mean 0 and deviation 1 over the training split (scikit-learn's StandardScaler); the model keeps the transform, and eval and predict apply it [default: off]
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        standardize: Plain<bool> = false,
     }
 }
 

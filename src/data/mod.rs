@@ -6,6 +6,7 @@ mod dataset;
 mod idx;
 mod image;
 mod split;
+mod standardize;
 
 pub use augment::{check_augmentable, image_shape, Augment, AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, TWO_PI};
 pub use self::csv::{load_csv, CsvData, CsvTask, AUTO_MAX_CLASSES};
@@ -15,6 +16,7 @@ pub use idx::{
     read_idx_labels, read_maybe_gz, IdxDir, IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IDX_NUM_CLASSES,
 };
 pub use image::{decode_pgm, decode_png, read_feature_rows, read_gray_image, GrayImage, MAX_IMAGE_PIXELS};
+pub use standardize::Standardizer;
 pub use split::{
     epoch_order, kfold, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
 };

@@ -48,6 +48,37 @@ pub fn load_sources(cfg: &TrainConfig) -> Result<Sources> {
     read_sources(&cfg.data, cfg.model.loss.is_classification())
 }
 
+/// `cfg` with `--hidden` resolved from the data it names (unchanged without it): the input width
+/// is the data's feature count, the outputs its class count (softmax_xent), one sigmoid for two
+/// classes or a column per target (bce), or the target's width (regression).
+pub fn resolve_hidden(cfg: &TrainConfig) -> Result<TrainConfig> {
+    if cfg.model.hidden.is_none() {
+        return Ok(cfg.clone());
+    }
+    let loss = cfg.model.loss;
+    let s = load_sources(cfg)?;
+    let d = &s.train;
+    let outputs = match (&d.targets, loss) {
+        (Targets::Classes { num_classes, .. }, crate::model::Loss::BinaryCrossEntropy) if *num_classes <= 2 => 1,
+        (Targets::Classes { num_classes, .. }, _) => *num_classes,
+        (Targets::Values { dim, .. }, _) => *dim,
+    };
+    Ok(cfg.with_data_shape(d.dim, outputs))
+}
+
+/// `--standardize`: every split transformed by the training split's means and deviations,
+/// which are returned (for the model file); None, and the splits untouched, without it.
+pub fn standardize_splits(cfg: &TrainConfig, splits: &mut Splits) -> Option<data::Standardizer> {
+    if !cfg.model.standardize {
+        return None;
+    }
+    let s = data::Standardizer::fit(&splits.train);
+    for d in [Some(&mut splits.train), splits.val.as_mut(), splits.test.as_mut()].into_iter().flatten() {
+        *d = s.apply(d);
+    }
+    Some(s)
+}
+
 /// The validation setting of a config.
 pub fn val_of(cfg: &TrainConfig) -> Option<Val> {
     match (cfg.run.val, cfg.run.val_frac) {

@@ -4,7 +4,8 @@
 use super::{load_data, LoadedData};
 use crate::config::{DataArgs, DeviceChoice, Origin, TrainConfig};
 use crate::device::inference_engine;
-use crate::data::{self, Dataset, Features, Targets};
+use crate::data::{self, Dataset, Features, Standardizer, Targets};
+use super::DataPrint;
 use crate::error::{Error, Result};
 use crate::model::{load_model, NetworkSpec, Params};
 use crate::report::cost::RunCost;
@@ -24,15 +25,30 @@ pub struct ModelFile {
     pub config: Option<TrainConfig>,
     /// `class_names[label]` for models trained on CSV labels.
     pub class_names: Option<Vec<String>>,
+    /// The inputs' transform of a model trained with `--standardize`, applied before the network.
+    pub standardizer: Option<Standardizer>,
+    /// The fingerprint of the data it was trained on (models of older builds have none).
+    pub data: Option<DataPrint>,
 }
 
 /// Reads the model file at `path` with its metadata; errors when the file is missing or not a valid model.
-/// Unreadable `config` or `class_names` metadata is treated as absent.
+/// Unreadable `config`, `class_names` or `data` metadata is treated as absent; a standardization
+/// that does not fit the network is an error (without it every prediction would be wrong).
 pub fn open_model(path: &Path) -> Result<ModelFile> {
     let (spec, params, meta) = load_model(path)?;
     let config = meta.get("config").cloned().and_then(|c| TrainConfig::from_settings(c, Origin::Program).ok());
     let class_names = meta.get("class_names").cloned().and_then(|c| serde_json::from_value::<Vec<String>>(c).ok());
-    Ok(ModelFile { path: path.to_path_buf(), spec, params, config, class_names })
+    let data = meta.get("data").cloned().and_then(|c| serde_json::from_value::<DataPrint>(c).ok());
+    let standardizer = match meta.get("standardize") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => {
+            let s: Standardizer = serde_json::from_value(v.clone())
+                .map_err(|e| Error::bad_file(path, format!("metadata 'standardize' is not a standardization: {e}")))?;
+            s.check(spec.inputs(), "model").map_err(|e| Error::bad_file(path, e.to_string()))?;
+            Some(s)
+        }
+    };
+    Ok(ModelFile { path: path.to_path_buf(), spec, params, config, class_names, standardizer, data })
 }
 
 impl ModelFile {
@@ -40,6 +56,7 @@ impl ModelFile {
     pub fn config(&self) -> TrainConfig {
         let mut c = self.config.clone().unwrap_or_default();
         c.model.layers = self.spec.sizes.clone();
+        c.model.hidden = None;
         c.model.activation = self.spec.activations.clone();
         c.model.loss = self.spec.loss;
         c.run.kfold = None;
@@ -118,6 +135,8 @@ pub struct EvalOutcome {
     pub split: String,
     /// `class_names[class]` in the model's class order; empty for regression.
     pub class_names: Vec<String>,
+    /// What the user should know about the data: it changed since training, it was standardized.
+    pub notes: Vec<String>,
     /// Loss, accuracy and confusion matrix over the chosen split.
     pub report: EvalReport,
 }
@@ -143,12 +162,29 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
         }
     };
     let source = cfg.data.csv.clone().or(cfg.data.data.clone()).unwrap_or_else(|| PathBuf::from("<bundled>"));
+    let mut notes = Vec::new();
+    if let Some(trained) = model.data.as_ref().filter(|_| !given) {
+        let now = DataPrint::of(&splits, &what);
+        if now.hash != trained.hash {
+            notes.push(format!(
+                "{} is not the data the model was trained on: its content fingerprint differs ({} vs {}, {:?} vs {:?} train/val/test samples)",
+                source.display(), now.hash, trained.hash, now.samples, trained.samples
+            ));
+        }
+    }
+    if model.standardizer.is_some() {
+        notes.push("features standardized by the training split's means and deviations, stored in the model".into());
+    }
     let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
     let mut acc = EvalAccumulator::default();
     for d in chosen {
         let d = match (&class_names, &model.class_names) {
             (Some(names), Some(model_names)) if names != model_names => remap_classes(d, names, model_names, &source)?,
             _ => d.clone(),
+        };
+        let d = match &model.standardizer {
+            Some(st) if d.dim == st.dim() => st.apply(&d),
+            _ => d,
         };
         super::check_fits(engine.setup(), &d).map_err(|e| match e {
             Error::Config { msg, .. } => Error::config("model", format!("{}: {msg}", path.display())),
@@ -164,6 +200,7 @@ pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceC
         data: format!("{what} ({}; seed {})", splits.protocol, cfg.run.seed),
         split: split.to_string(),
         class_names: (0..k).map(|c| model.class_name(c)).collect(),
+        notes,
         report,
     })
 }
@@ -234,7 +271,10 @@ pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: Dev
     let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
     let mut out = Vec::with_capacity(samples.len());
     for (input, row, features) in samples {
-        let ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
+        let mut ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
+        if let Some(st) = &model.standardizer {
+            ds = st.apply(&ds);
+        }
         let outputs = engine.predict(&ds)?;
         let class = classify.then(|| predicted_class(&outputs[..width]));
         let top = if classify { top_classes(&outputs[..width], 3).into_iter().map(|(c, p)| (model.class_name(c), p)).collect() } else { vec![] };

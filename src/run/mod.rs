@@ -13,7 +13,7 @@ mod resume;
 
 pub use events::{Event, Reporter, RunStart, Silent};
 pub use inputs::{
-    check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
+    check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, resolve_hidden, split_by_name, standardize_splits, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, from_metadata, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
@@ -116,7 +116,8 @@ pub fn train_run(cfg: &TrainConfig) -> Result<RunSummary> {
 /// Order: the config is validated into a plan and the device opened and checked against it
 /// before any data is read; everything that can fail is read before the run directory is made.
 pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
-    let plan = cfg.validate()?;
+    // --hidden needs the data's shape: the one case where data is read before the plan
+    let plan = resolve_hidden(cfg)?.validate()?;
     if let Protocol::Kfold { k } = plan.protocol {
         if opts.resume {
             return Err(Error::config("resume", "k-fold runs cannot be resumed; start the cross-validation again"));
@@ -149,12 +150,15 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     // a resumed run locks its directory before reading it; a new one makes it after reading
     // everything that can fail
     let resumed_dir = if opts.resume { Some(OutDir::prepare(&out, true, opts.quit.clone())?) } else { None };
-    let data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
+    let mut data = read_data(&plan.source, setup.spec.loss.is_classification(), plan.val(), setup.seed)?;
+    // the fingerprint is of the data as read: eval compares it with what it reads
+    let print = DataPrint::of(&data.splits, &data.what);
+    let data_print = print.clone();
+    let standardizer = standardize_splits(cfg, &mut data.splits);
     let splits = &data.splits;
     for d in [Some(&splits.train), splits.val.as_ref(), splits.test.as_ref()].into_iter().flatten() {
         check_fits(setup, d)?;
     }
-    let print = DataPrint::of(splits, &data.what);
     let has_val = splits.val.is_some();
     // a run killed before its first checkpoint has nothing to continue: it starts again
     let restart = opts.resume && outdir::killed_before_first_checkpoint(&out);
@@ -237,7 +241,8 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         }
     }
     let meta = serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
-        "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight});
+        "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight,
+        "standardize": standardizer, "data": data_print});
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
