@@ -37,7 +37,7 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Evaluate a model: loss, accuracy, per-class precision/recall and a confusion matrix
     Eval(eval::EvalArgs),
-    /// Predict the class of 28x28 grayscale images (PNG/PGM) or of CSV rows
+    /// Predict the class of images (PNG/PGM; fitted to 28x28 as MNIST) or of CSV rows
     Predict(predict::PredictArgs),
     /// Layers, parameters, FLOPs and the memory a run needs, before anything runs
     Info(info::InfoArgs),

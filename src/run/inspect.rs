@@ -183,6 +183,10 @@ pub struct Prediction {
     pub outputs: Vec<f32>,
     /// the (up to) three most probable classes, most probable first: (name, probability)
     pub top: Vec<(String, f32)>,
+    /// whether an image's pixels were inverted (None for CSV rows)
+    pub inverted: Option<bool>,
+    /// what was done to an image to make it the model's input (alpha, inversion, resizing)
+    pub notes: Vec<String>,
 }
 
 /// The `n` most probable classes of one output row, most probable first (the lower class on
@@ -201,44 +205,39 @@ fn is_table(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("csv" | "txt" | "tsv"))
 }
 
-/// Predicts every input: images (PNG/PGM, one sample each, pixels scaled like the IDX data;
-/// `invert` for dark-on-light drawings) or CSV files (one sample per row, features only).
-pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: DeviceChoice) -> Result<Vec<Prediction>> {
+/// Predicts every input: images (PNG/PGM, one sample each, made light-on-dark and fitted by
+/// [`data::prepare_image`], pixels scaled like the IDX data) or CSV files (one sample per row,
+/// features only).
+pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: data::Invert, device: DeviceChoice) -> Result<Vec<Prediction>> {
     let model = open_model(path)?;
     let dim = model.spec.inputs();
     let width = model.spec.outputs();
     let classify = model.spec.loss.is_classification();
     // read and check every input before computing anything
-    let mut samples: Vec<(PathBuf, Option<usize>, Features)> = Vec::new();
+    let mut samples: Vec<(PathBuf, Option<usize>, Features, Option<data::Prepared>)> = Vec::new();
     for input in inputs {
         if is_table(input) {
             // a table that still has the training target column (by the name the model was trained with) predicts as it is
             let target = model.config.as_ref().and_then(|c| c.data.target.as_deref());
             for (r, row) in data::read_feature_rows(input, dim, target)?.into_iter().enumerate() {
-                samples.push((input.clone(), Some(r + 1), Features::F32(row)));
+                samples.push((input.clone(), Some(r + 1), Features::F32(row), None));
             }
         } else {
-            let mut img = data::read_gray_image(input)?;
-            if img.width * img.height != dim {
-                return Err(Error::bad_file(
-                    input,
-                    format!("image is {}x{} ({} pixels) but the model takes {dim} inputs", img.width, img.height, img.width * img.height),
-                ));
-            }
-            if invert {
-                img.invert();
-            }
-            samples.push((input.clone(), None, Features::U8(img.pixels)));
+            let img = data::read_gray_image(input)?;
+            let mut prepared = data::prepare_image(&img, dim, invert, input)?;
+            let pixels = std::mem::take(&mut prepared.pixels);
+            samples.push((input.clone(), None, Features::U8(pixels), Some(prepared)));
         }
     }
     let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
     let mut out = Vec::with_capacity(samples.len());
-    for (input, row, features) in samples {
+    for (input, row, features, prepared) in samples {
         let ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
         let outputs = engine.predict(&ds)?;
         let class = classify.then(|| predicted_class(&outputs[..width]));
         let top = if classify { top_classes(&outputs[..width], 3).into_iter().map(|(c, p)| (model.class_name(c), p)).collect() } else { vec![] };
-        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec(), top });
+        let (inverted, notes) = prepared.map_or((None, vec![]), |p| (Some(p.inverted), p.notes));
+        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec(), top, inverted, notes });
     }
     Ok(out)
 }
