@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod devices;
 mod eval;
+mod export;
 mod gradcheck;
 mod info;
 mod predict;
@@ -37,6 +38,8 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Evaluate a model: loss, accuracy, per-class precision/recall and a confusion matrix
     Eval(eval::EvalArgs),
+    /// Write a model's weights for PyTorch: nn.Sequential's keys (0.weight, 0.bias, 2.weight, ...)
+    Export(export::ExportArgs),
     /// Predict the class of images (PNG/PGM; fitted to 28x28 as MNIST) or of CSV rows
     Predict(predict::PredictArgs),
     /// Layers, parameters, FLOPs and the memory a run needs, before anything runs
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Bench(args) => bench::run(*args),

@@ -6,7 +6,7 @@ use crate::config::{DataArgs, DeviceChoice, Origin, TrainConfig};
 use crate::device::inference_engine;
 use crate::data::{self, Dataset, Features, Targets};
 use crate::error::{Error, Result};
-use crate::model::{load_model, NetworkSpec, Params};
+use crate::model::{check_architecture, load_model_as, NetworkSpec, Params};
 use crate::report::cost::RunCost;
 use crate::report::eval::{evaluate_into, predicted_class, EvalAccumulator, EvalReport};
 use serde::Serialize;
@@ -29,7 +29,19 @@ pub struct ModelFile {
 /// Reads the model file at `path` with its metadata; errors when the file is missing or not a valid model.
 /// Unreadable `config` or `class_names` metadata is treated as absent.
 pub fn open_model(path: &Path) -> Result<ModelFile> {
-    let (spec, params, meta) = load_model(path)?;
+    open_model_as(path, None)
+}
+
+/// [`open_model`], or a PyTorch state dict read as the network `network` (from the flags;
+/// [`crate::model::load_model_as`]). A wgpu-mlp model file given with `network` must be that network.
+pub fn open_model_as(path: &Path, network: Option<&NetworkSpec>) -> Result<ModelFile> {
+    let (spec, params, meta) = load_model_as(path, network)?;
+    if let Some(n) = network {
+        check_architecture(n, &spec).map_err(|e| match e {
+            Error::Config { msg, .. } => Error::bad_file(path, msg.replace("the run asks for", "the flags say")),
+            e => e,
+        })?;
+    }
     let config = meta.get("config").cloned().and_then(|c| TrainConfig::from_settings(c, Origin::Program).ok());
     let class_names = meta.get("class_names").cloned().and_then(|c| serde_json::from_value::<Vec<String>>(c).ok());
     Ok(ModelFile { path: path.to_path_buf(), spec, params, config, class_names })
@@ -123,9 +135,10 @@ pub struct EvalOutcome {
 }
 
 /// Evaluates the model at `path` on `split` ("test", "val", "train" or "all") of the data
-/// `choice` names, split exactly as training split it (same seed and validation size).
-pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
-    let model = open_model(path)?;
+/// `choice` names, split exactly as training split it (same seed and validation size);
+/// `network` reads a PyTorch state dict as that network ([`open_model_as`]).
+pub fn eval_model(path: &Path, network: Option<&NetworkSpec>, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
+    let model = open_model_as(path, network)?;
     let cfg = choice.apply(&model.config())?;
     let given = choice.source.data.is_some() || choice.source.csv.is_some();
     let LoadedData { splits, class_names, what } = load_data(&cfg).map_err(|e| if given { e } else { from_metadata(e, path) })?;
