@@ -435,3 +435,19 @@ pub fn load_training_state(dir: impl AsRef<Path>) -> Result<TrainingState> {
         extra,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+
+    /// A state dict's modules in the order of their numbers, not of their text.
+    #[test]
+    fn module_names_sort_by_their_numbers() {
+        let mut names = vec!["fc10", "fc2", "fc1", "out"];
+        names.sort_by_cached_key(|m| natural_key(m));
+        assert_eq!(names, ["fc1", "fc2", "fc10", "out"]);
+        let mut seq = vec!["net.10", "net.2", "net.0", "layers.1"];
+        seq.sort_by_cached_key(|m| natural_key(m));
+        assert_eq!(seq, ["layers.1", "net.0", "net.2", "net.10"]);
+    }
+}
