@@ -1,7 +1,7 @@
 //! PyTorch both ways, without PyTorch: `export --format torch` writes nn.Sequential's keys
 //! (checked with the safetensors crate against our model), and a state dict as PyTorch saves it
-//! (no metadata; keys `0.weight`, `net.0.weight` or `fc1.weight`; F32 or F64) evaluates exactly
-//! as the model it came from and starts a run. With PyTorch installed, the export also loads into
+//! (no metadata; keys `0.weight`, `net.0.weight` or `fc1.weight`; F32 or F64) evaluates and
+//! predicts exactly as the model it came from and starts a run. With PyTorch installed, the export also loads into
 //! nn.Sequential with strict=True and gives predict's probabilities; otherwise that test says
 //! it skipped.
 
@@ -113,6 +113,18 @@ fn pytorch_state_dicts_evaluate_exactly_and_start_runs() {
         args.extend_from_slice(&net);
         assert_eq!(eval_report(dir, &args), want, "{file}: eval must score as the original model");
     }
+    // predict reads it as eval does
+    let ds = wgpu_mlp::data::bundled_mnist().unwrap();
+    let wgpu_mlp::data::Features::U8(px) = &ds.features else { panic!("u8 pixels") };
+    let mut pgm = b"P5\n28 28\n255\n".to_vec();
+    pgm.extend_from_slice(&px[..784]);
+    std::fs::write(dir.join("d.pgm"), pgm).unwrap();
+    let predict = |model: &str, flags: &[&str]| {
+        let mut args = vec!["predict", "--device", "cpu", "--json", "--input", "d.pgm", "--model", model];
+        args.extend_from_slice(flags);
+        serde_json::from_str::<serde_json::Value>(ok(dir, &args).trim()).unwrap()["outputs"].clone()
+    };
+    assert_eq!(predict("prefixed.safetensors", &net), predict(m.to_str().unwrap(), &[]));
     // train --init-from starts from it
     ok(dir, &["train", "--device", "cpu", "--layers", "784,16,12,10", "--activation", "tanh", "--init-from", "seq.safetensors", "--epochs", "1", "--out", "run", "--json"]);
     // a network the file is not, no network at all: one line each
@@ -120,6 +132,8 @@ fn pytorch_state_dicts_evaluate_exactly_and_start_runs() {
     fails(dir, &["train", "--device", "cpu", "--layers", "784,32,12,10", "--init-from", "seq.safetensors", "--epochs", "1", "--out", "run2"], &["seq.safetensors", "shape", "--layers 784,32,12,10"]);
     fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors", "--layers", "784,16,10"], &["seq.safetensors", "3 Linear layers", "makes 2"]);
     fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors"], &["seq.safetensors", "--layers", "--activation"]);
+    fails(dir, &["predict", "--device", "cpu", "--model", "seq.safetensors", "--input", "d.pgm"], &["seq.safetensors", "--layers"]);
+    fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors", "--init", "he_normal"], &["--init", "eval takes only"]);
 }
 
 /// Runs only where `python3 -c "import torch, safetensors"` works (never installed by this test).

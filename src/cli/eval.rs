@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig, ModelArgs, TrainConfig};
+use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig, ModelArgs};
 use wgpu_mlp::report::eval::{EvalReport, CONFUSION_MAX_CLASSES};
 use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
 
@@ -56,21 +56,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let split = format!("{:?}", a.split).to_lowercase();
     let mut engine = EngineConfig::default();
     a.engine.apply_to(&mut engine);
-    let n = &a.network;
-    if let Some(flag) = [(n.label_smoothing.is_some(), "label-smoothing"), (n.class_weight.is_some(), "class-weight"), (n.init.is_some(), "init"), (n.init_from.is_some(), "init-from")]
-        .iter()
-        .find_map(|(given, f)| given.then_some(*f))
-    {
-        anyhow::bail!("--{flag}: eval takes only the network's --layers, --activation and --loss");
-    }
-    let network = match (&n.layers, &n.activation, &n.loss) {
-        (None, None, None) => None,
-        _ => {
-            let mut cfg = TrainConfig::default();
-            n.apply_to(&mut cfg.model);
-            Some(cfg.spec()?)
-        }
-    };
+    let network = super::network_flags(&a.network, "eval")?;
     let out = eval_model(&a.model, network.as_ref(), &choice, &split, engine.device)?;
     if a.json {
         println!("{}", serde_json::to_string(&out)?);

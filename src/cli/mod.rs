@@ -62,6 +62,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The network a PyTorch state dict is read as, from train's network flags (None when none is
+/// given); `command` takes only --layers, --activation and --loss of them.
+fn network_flags(n: &wgpu_mlp::config::ModelArgs, command: &str) -> anyhow::Result<Option<wgpu_mlp::model::NetworkSpec>> {
+    let unused = [(n.label_smoothing.is_some(), "label-smoothing"), (n.class_weight.is_some(), "class-weight"), (n.init.is_some(), "init"), (n.init_from.is_some(), "init-from")];
+    if let Some((_, flag)) = unused.iter().find(|u| u.0) {
+        anyhow::bail!("--{flag}: {command} takes only the network's --layers, --activation and --loss");
+    }
+    if n.layers.is_none() && n.activation.is_none() && n.loss.is_none() {
+        return Ok(None);
+    }
+    let mut cfg = wgpu_mlp::config::TrainConfig::default();
+    n.apply_to(&mut cfg.model);
+    Ok(Some(cfg.spec()?))
+}
+
 /// Whether `--{name}` is a flag of some command, read from clap's definitions, so every option
 /// (defined once in the library's config sections) maps its errors back to its flag.
 fn is_flag(name: &str) -> bool {

@@ -220,9 +220,9 @@ fn is_table(path: &Path) -> bool {
 
 /// Predicts every input: images (PNG/PGM, one sample each, made light-on-dark and fitted by
 /// [`data::prepare_image`], pixels scaled like the IDX data) or CSV files (one sample per row,
-/// features only).
-pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: data::Invert, device: DeviceChoice) -> Result<Vec<Prediction>> {
-    let model = open_model(path)?;
+/// features only); `network` reads a PyTorch state dict as that network ([`open_model_as`]).
+pub fn predict_inputs(path: &Path, network: Option<&NetworkSpec>, inputs: &[PathBuf], invert: data::Invert, device: DeviceChoice) -> Result<Vec<Prediction>> {
+    let model = open_model_as(path, network)?;
     let dim = model.spec.inputs();
     let width = model.spec.outputs();
     let classify = model.spec.loss.is_classification();
