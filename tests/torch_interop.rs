@@ -93,7 +93,9 @@ fn export_writes_sequential_keys_and_our_weights() {
     }
     // our export reads back without flags (it carries its spec) and scores as the model
     assert_eq!(eval_report(d.path(), &["--model", "t.safetensors"]), eval_report(d.path(), &["--model", m.to_str().unwrap()]));
-    let _ = spec;
+    let j: serde_json::Value = serde_json::from_str(ok(d.path(), &["export", "--model", m.to_str().unwrap(), "--out", "j.safetensors", "--json"]).trim()).unwrap();
+    assert_eq!((j["format"].as_str(), j["network"].as_str(), j["sequential"].as_array().map(Vec::len)), (Some("torch"), Some(&*spec.describe()), Some(5)), "{j}");
+    fails(d.path(), &["export", "--model", m.to_str().unwrap(), "--out", "x.safetensors", "--python", "x.safetensors"], &["--python", "x.safetensors"]);
 }
 
 #[test]
