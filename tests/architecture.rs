@@ -152,8 +152,8 @@ fn commands_do_not_redefine_the_settings() {
     assert!(settings.len() > 30 && settings.contains("layers") && settings.contains("dropout"), "found {settings:?}");
     // gradcheck's --batch and --seed size and seed its random batch, not a run (defaults 4 and 0);
     // eval's --seed is optional, defaulting to the seed in the model's metadata; bench's
-    // --epochs counts timed epochs of each case
-    let own: &[(&str, &str)] = &[("cli/gradcheck", "batch"), ("cli/gradcheck", "seed"), ("cli/eval", "seed"), ("cli/bench", "epochs")];
+    // --epochs counts timed epochs of each case; export's --out is the file it writes, not a run directory
+    let own: &[(&str, &str)] = &[("cli/gradcheck", "batch"), ("cli/gradcheck", "seed"), ("cli/eval", "seed"), ("cli/bench", "epochs"), ("cli/export", "out")];
     for (stem, text) in files.iter().filter(|(s, _)| s.starts_with("cli/")) {
         for f in flag_fields(text).intersection(&settings) {
             assert!(own.contains(&(stem.as_str(), f.as_str())), "src/{stem}.rs declares its own --{f}; flatten the section that defines it");

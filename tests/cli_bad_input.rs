@@ -372,14 +372,16 @@ fn divergence_stops_with_a_clear_message() {
 
 // ---- predict inputs
 
+/// A 784-input model fits an image of any size to 28x28 (tests/predict_images.rs); a blank one
+/// has nothing to fit.
 #[test]
-fn predict_image_of_the_wrong_size() {
+fn predict_blank_image_of_another_size() {
     let model = small_model().join("model.safetensors");
     let d = tmp();
     let mut pgm = b"P5\n10 10\n255\n".to_vec();
     pgm.extend([0u8; 100]);
     let f = write(&d.path().join("small.pgm"), &pgm);
-    fails(d.path(), &["predict", "--model", model.to_str().unwrap(), "--input", f.to_str().unwrap(), "--device", "cpu"], &["small.pgm", "10x10", "784"]);
+    fails(d.path(), &["predict", "--model", model.to_str().unwrap(), "--input", f.to_str().unwrap(), "--device", "cpu"], &["small.pgm", "10x10", "blank"]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig};
+use wgpu_mlp::config::{DataArgs, EngineArgs, EngineConfig, ModelArgs};
 use wgpu_mlp::report::eval::{EvalReport, CONFUSION_MAX_CLASSES};
 use wgpu_mlp::run::{eval_model, DataChoice, EvalOutcome};
 
@@ -18,11 +18,22 @@ pub enum Split {
 
 #[derive(Args, Debug)]
 #[command(after_help = "The data is split exactly as `train` split it (same seed and validation size, read from the \
-model's metadata), so --split test is the held-out test set of the run that wrote the model.")]
+model's metadata), so --split test is the held-out test set of the run that wrote the model. A PyTorch state dict \
+(safetensors.torch.save_file of an nn.Sequential of Linear layers) has no metadata: give its network with --layers \
+(and --activation, --loss); its data is the bundled digits split with seed 0, as train's defaults.")]
+#[command(mut_arg("layers", |a| a.help("the network of a PyTorch state dict, as for train (a wgpu-mlp model must match it)")))]
+#[command(mut_arg("label_smoothing", |a| a.hide(true)))]
+#[command(mut_arg("class_weight", |a| a.hide(true)))]
+#[command(mut_arg("init", |a| a.hide(true)))]
+#[command(mut_arg("init_from", |a| a.hide(true)))]
 pub struct EvalArgs {
-    /// model file written by train (model.safetensors; a checkpoint's state.safetensors works too)
+    /// model file written by train (model.safetensors; a checkpoint's state.safetensors works
+    /// too), or a PyTorch state dict with --layers
     #[arg(long, value_name = "PATH")]
     model: PathBuf,
+    /// the network of a state dict: train's --layers, --activation, --loss
+    #[command(flatten)]
+    network: ModelArgs,
     /// the data to evaluate on [default: the data the model was trained on, else the bundled digits]
     #[command(flatten)]
     data: DataArgs,
@@ -45,7 +56,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let split = format!("{:?}", a.split).to_lowercase();
     let mut engine = EngineConfig::default();
     a.engine.apply_to(&mut engine);
-    let out = eval_model(&a.model, &choice, &split, engine.device)?;
+    let network = super::network_flags(&a.network, "eval")?;
+    let out = eval_model(&a.model, network.as_ref(), &choice, &split, engine.device)?;
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {

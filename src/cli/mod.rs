@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod devices;
 mod eval;
+mod export;
 mod gradcheck;
 mod info;
 mod predict;
@@ -37,7 +38,9 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Evaluate a model: loss, accuracy, per-class precision/recall and a confusion matrix
     Eval(eval::EvalArgs),
-    /// Predict the class of 28x28 grayscale images (PNG/PGM) or of CSV rows
+    /// Write a model's weights for PyTorch: nn.Sequential's keys (0.weight, 0.bias, 2.weight, ...)
+    Export(export::ExportArgs),
+    /// Predict the class of images (PNG/PGM; fitted to 28x28 as MNIST) or of CSV rows
     Predict(predict::PredictArgs),
     /// Layers, parameters, FLOPs and the memory a run needs, before anything runs
     Info(info::InfoArgs),
@@ -50,12 +53,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Bench(args) => bench::run(*args),
         Command::Check(args) => check::run(*args),
         Command::Devices(args) => devices::run(args),
     }
+}
+
+/// The network a PyTorch state dict is read as, from train's network flags (None when none is
+/// given); `command` takes only --layers, --activation and --loss of them.
+fn network_flags(n: &wgpu_mlp::config::ModelArgs, command: &str) -> anyhow::Result<Option<wgpu_mlp::model::NetworkSpec>> {
+    let unused = [(n.label_smoothing.is_some(), "label-smoothing"), (n.class_weight.is_some(), "class-weight"), (n.init.is_some(), "init"), (n.init_from.is_some(), "init-from")];
+    if let Some((_, flag)) = unused.iter().find(|u| u.0) {
+        anyhow::bail!("--{flag}: {command} takes only the network's --layers, --activation and --loss");
+    }
+    if n.layers.is_none() && n.activation.is_none() && n.loss.is_none() {
+        return Ok(None);
+    }
+    let mut cfg = wgpu_mlp::config::TrainConfig::default();
+    n.apply_to(&mut cfg.model);
+    Ok(Some(cfg.spec()?))
 }
 
 /// Whether `--{name}` is a flag of some command, read from clap's definitions, so every option

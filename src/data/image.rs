@@ -1,5 +1,7 @@
 //! Inputs for `predict`: grayscale images (PNG, or PGM/PNM P2/P5) and CSV rows of features.
 //! Colour PNGs are converted to gray (ITU-R BT.601 luma); 16-bit samples keep their high byte.
+//! [`prepare_image`] turns a drawing into what an MNIST model saw: alpha composited, light ink
+//! on dark, and (for 784-input models) any size fitted as MNIST's digits were.
 
 use crate::error::{quoted, Error, Result};
 use std::path::Path;
@@ -30,6 +32,8 @@ pub struct GrayImage {
     pub height: usize,
     /// (height, width) row-major, 0 black to 255 white.
     pub pixels: Vec<u8>,
+    /// Opacity per pixel (0 transparent), for PNGs with an alpha channel or a transparent colour.
+    pub alpha: Option<Vec<u8>>,
 }
 
 impl GrayImage {
@@ -51,8 +55,8 @@ pub fn read_gray_image(path: &Path) -> Result<GrayImage> {
     }
 }
 
-/// PNG bytes to gray: colour by BT.601 luma, alpha dropped, 16-bit samples cut to their high
-/// byte; [`Error::BadFile`] naming `path` if the bytes are not a PNG this can read.
+/// PNG bytes to gray: colour by BT.601 luma, alpha kept beside it, 16-bit samples cut to their
+/// high byte; [`Error::BadFile`] naming `path` if the bytes are not a PNG this can read.
 pub fn decode_png(bytes: &[u8], path: &Path) -> Result<GrayImage> {
     let bad = |e: png::DecodingError| Error::bad_file(path, format!("not a valid PNG: {e}"));
     // the decoder's own buffers are bounded too (its default is 64 MiB)
@@ -83,7 +87,12 @@ pub fn decode_png(bytes: &[u8], path: &Path) -> Result<GrayImage> {
         png::ColorType::Rgba => data.chunks_exact(4).map(|c| luma(c[0], c[1], c[2])).collect(),
         png::ColorType::Indexed => return Err(Error::bad_file(path, "indexed PNG was not expanded")),
     };
-    Ok(GrayImage { width: w, height: h, pixels })
+    let alpha = match info.color_type {
+        png::ColorType::GrayscaleAlpha => Some(data.chunks_exact(2).map(|c| c[1]).collect()),
+        png::ColorType::Rgba => Some(data.chunks_exact(4).map(|c| c[3]).collect()),
+        _ => None,
+    };
+    Ok(GrayImage { width: w, height: h, pixels, alpha })
 }
 
 /// Netpbm graymap: "P5" (binary) or "P2" (ASCII), width, height, maxval, pixels; '#' comments.
@@ -141,7 +150,207 @@ pub fn decode_pgm(bytes: &[u8], path: &Path) -> Result<GrayImage> {
         }
         vals.into_iter().map(scale).collect()
     };
-    Ok(GrayImage { width: w, height: h, pixels })
+    Ok(GrayImage { width: w, height: h, pixels, alpha: None })
+}
+
+/// `predict --invert`: whether image pixels become 255 − p before predicting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Invert {
+    /// when the background (the border's median) is light: MNIST is light ink on dark
+    #[default]
+    Auto,
+    /// always (dark ink on a light background)
+    Always,
+    /// never (the image is light on dark already)
+    Never,
+}
+
+/// Side of the images MNIST models take (28×28 = 784 inputs).
+pub const MNIST_SIDE: usize = 28;
+/// The larger side of the ink's box in a fitted image, as in MNIST (20 px in a 28 px field).
+pub const MNIST_BOX: usize = 20;
+/// The dimmest ink that counts: an image whose brightest pixel is below this (after alpha and
+/// polarity) is blank.
+pub const MIN_INK: u8 = 16;
+
+/// An image as a model input, and what was done to get there (for the user).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    /// The model's input pixels, light ink on dark.
+    pub pixels: Vec<u8>,
+    /// Whether the pixels were inverted.
+    pub inverted: bool,
+    /// What was done, one phrase each ("inverted: light background detected").
+    pub notes: Vec<String>,
+}
+
+/// Turns `img` into `dim` input pixels: alpha composited (transparent pixels become the
+/// background, so the alpha channel is the ink), inverted as `invert` says, and, for a
+/// 784-input model, any size but 28×28 fitted as MNIST's digits were ([`fit_mnist`]). A 28×28
+/// image (and, for other models, an image of exactly `dim` pixels) is used as it is.
+pub fn prepare_image(img: &GrayImage, dim: usize, invert: Invert, path: &Path) -> Result<Prepared> {
+    let (w, h) = (img.width, img.height);
+    let fit = dim == MNIST_SIDE * MNIST_SIDE && (w, h) != (MNIST_SIDE, MNIST_SIDE);
+    if !fit && w * h != dim {
+        return Err(Error::bad_file(
+            path,
+            format!("image is {w}x{h} ({} pixels) but the model takes {dim} inputs (only 784-input, 28x28 models fit other sizes)", w * h),
+        ));
+    }
+    let mut notes = Vec::new();
+    let mut pixels = match &img.alpha {
+        Some(a) if a.iter().any(|&a| a < 255) => {
+            let (px, note) = composite_alpha(&img.pixels, a);
+            notes.push(note);
+            px
+        }
+        _ => img.pixels.clone(),
+    };
+    let light = border_median(&pixels, w, h) > 127;
+    let inverted = match invert {
+        Invert::Always => true,
+        Invert::Never => false,
+        Invert::Auto => light,
+    };
+    if inverted {
+        pixels.iter_mut().for_each(|p| *p = 255 - *p);
+        notes.push(if invert == Invert::Auto { "inverted: light background detected".into() } else { "inverted (--invert always)".into() });
+    }
+    if fit {
+        let Some((fitted, f)) = fit_mnist(&pixels, w, h) else {
+            let bg = if inverted { "after inverting, " } else { "" };
+            return Err(Error::bad_file(path, format!("image ({w}x{h}) is blank: {bg}no pixel is brighter than {MIN_INK} of 255, so there is no digit to fit")));
+        };
+        notes.push(format!(
+            "resized {w}x{h} (ink box {}x{}) -> {}x{}, centred by mass in 28x28",
+            f.ink_box.2, f.ink_box.3, f.scaled.0, f.scaled.1
+        ));
+        pixels = fitted;
+    }
+    Ok(Prepared { pixels, inverted, notes })
+}
+
+/// Gray over the background that contrasts with the ink: the ink's colour is the
+/// alpha-weighted mean gray; dark ink goes over white, light ink over black, so a black digit
+/// drawn on a transparent canvas reads as one on white (then inverted as any such drawing).
+fn composite_alpha(gray: &[u8], alpha: &[u8]) -> (Vec<u8>, String) {
+    let (mut sum, mut weight) = (0u64, 0u64);
+    for (&g, &a) in gray.iter().zip(alpha) {
+        sum += g as u64 * a as u64;
+        weight += a as u64;
+    }
+    let dark_ink = weight == 0 || sum < 128 * weight;
+    let bg: u32 = if dark_ink { 255 } else { 0 };
+    let px = gray.iter().zip(alpha).map(|(&g, &a)| ((g as u32 * a as u32 + bg * (255 - a as u32) + 127) / 255) as u8).collect();
+    let note = if dark_ink { "alpha composited over white (dark ink on transparent)" } else { "alpha composited over black (light ink on transparent)" };
+    (px, note.to_string())
+}
+
+/// The median of the outermost ring of pixels: the background's level in a drawing whose ink
+/// may touch an edge.
+fn border_median(px: &[u8], w: usize, h: usize) -> u8 {
+    let mut ring: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| x == 0 || y == 0 || x + 1 == w || y + 1 == h)
+        .map(|(x, y)| px[y * w + x])
+        .collect();
+    ring.sort_unstable();
+    ring[ring.len() / 2]
+}
+
+/// How [`fit_mnist`] placed a digit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// The ink's bounding box in the source: (x, y, width, height).
+    pub ink_box: (usize, usize, usize, usize),
+    /// The box's size after scaling (the larger side [`MNIST_BOX`]).
+    pub scaled: (usize, usize),
+    /// Where the scaled box's top-left corner went in the 28×28 field (may be negative or clip).
+    pub offset: (i64, i64),
+}
+
+/// MNIST's own preprocessing of a light-on-dark image of any size: the bounding box of the
+/// pixels above a tenth of the brightest, scaled (aspect kept, area-averaged, so anti-aliased)
+/// until its larger side is 20 px, then placed in a 28×28 field with its centre of mass at
+/// pixel (14, 14) (MNIST digits' mass centres lie in 13.5–14.5), to the nearest pixel.
+/// None when the image is blank (no pixel reaches [`MIN_INK`]).
+pub fn fit_mnist(px: &[u8], w: usize, h: usize) -> Option<(Vec<u8>, Fit)> {
+    let max = px.iter().copied().max().unwrap_or(0);
+    if max < MIN_INK {
+        return None;
+    }
+    let thr = max / 10;
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            if px[y * w + x] > thr {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+    let side = bw.max(bh) as f64;
+    let scaled = |n: usize| ((n as f64 * MNIST_BOX as f64 / side).round() as usize).clamp(1, MNIST_BOX);
+    let (nw, nh) = (scaled(bw), scaled(bh));
+    // separable area averaging: rows of the box to nw columns, then columns to nh rows
+    let (wx, wy) = (area_weights(bw, nw), area_weights(bh, nh));
+    let mut rows = vec![0f32; bh * nw];
+    for y in 0..bh {
+        let src = &px[(y0 + y) * w + x0..][..bw];
+        for (o, ws) in wx.iter().enumerate() {
+            rows[y * nw + o] = ws.iter().map(|&(i, f)| f * src[i] as f32).sum();
+        }
+    }
+    let mut small = vec![0f32; nh * nw];
+    for (o, ws) in wy.iter().enumerate() {
+        for x in 0..nw {
+            small[o * nw + x] = ws.iter().map(|&(i, f)| f * rows[i * nw + x]).sum();
+        }
+    }
+    let (cx, cy) = center_of_mass_f32(&small, nw, nh);
+    let centre = (MNIST_SIDE / 2) as f64;
+    let (ox, oy) = ((centre - cx).round() as i64, (centre - cy).round() as i64);
+    let mut out = vec![0u8; MNIST_SIDE * MNIST_SIDE];
+    for y in 0..nh {
+        for x in 0..nw {
+            let (tx, ty) = (x as i64 + ox, y as i64 + oy);
+            if (0..MNIST_SIDE as i64).contains(&tx) && (0..MNIST_SIDE as i64).contains(&ty) {
+                out[ty as usize * MNIST_SIDE + tx as usize] = small[y * nw + x].round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    Some((out, Fit { ink_box: (x0, y0, bw, bh), scaled: (nw, nh), offset: (ox, oy) }))
+}
+
+/// For each of `m` output cells over `n` source cells, the (source index, weight) pairs of the
+/// source span it covers ([o·n/m, (o+1)·n/m)), weights summing to 1.
+fn area_weights(n: usize, m: usize) -> Vec<Vec<(usize, f32)>> {
+    let step = n as f64 / m as f64;
+    (0..m)
+        .map(|o| {
+            let (a, b) = (o as f64 * step, (o + 1) as f64 * step);
+            (a.floor() as usize..(b.ceil() as usize).min(n))
+                .map(|i| (i, ((b.min(i as f64 + 1.0) - a.max(i as f64)) / step) as f32))
+                .filter(|&(_, f)| f > 0.0)
+                .collect()
+        })
+        .collect()
+}
+
+fn center_of_mass_f32(px: &[f32], w: usize, h: usize) -> (f64, f64) {
+    let (mut m, mut sx, mut sy) = (0f64, 0f64, 0f64);
+    for y in 0..h {
+        for x in 0..w {
+            let v = px[y * w + x] as f64;
+            (m, sx, sy) = (m + v, sx + v * x as f64, sy + v * y as f64);
+        }
+    }
+    if m > 0.0 { (sx / m, sy / m) } else { (w as f64 / 2.0, h as f64 / 2.0) }
+}
+
+/// The centre of mass (x, y) of a row-major image, in pixel indices (pixel (0, 0)'s centre is 0).
+pub fn center_of_mass(px: &[u8], w: usize, h: usize) -> (f64, f64) {
+    center_of_mass_f32(&px.iter().map(|&p| p as f32).collect::<Vec<_>>(), w, h)
 }
 
 /// Rows of numeric features. A first row that is not all numbers is a header; when it names
@@ -204,7 +413,7 @@ mod tests {
         let p = Path::new("x.pgm");
         let mut b = b"P5\n# comment\n2 2\n255\n".to_vec();
         b.extend([0, 128, 255, 7]);
-        assert_eq!(decode_pgm(&b, p).unwrap(), GrayImage { width: 2, height: 2, pixels: vec![0, 128, 255, 7] });
+        assert_eq!(decode_pgm(&b, p).unwrap(), GrayImage { width: 2, height: 2, pixels: vec![0, 128, 255, 7], alpha: None });
         let a = b"P2 2 1 15\n0 15\n";
         assert_eq!(decode_pgm(a, p).unwrap().pixels, vec![0, 255]);
         assert!(decode_pgm(b"P5 2 2 255\n\x00", p).is_err());
@@ -223,5 +432,73 @@ mod tests {
         let img = decode_png(&bytes, Path::new("x.png")).unwrap();
         assert_eq!((img.width, img.height), (3, 1));
         assert_eq!(img.pixels, vec![255, 0, 76]);
+    }
+
+    /// A w×h dark image with a bright rectangle (x, y, rw, rh).
+    fn rect(w: usize, h: usize, (x, y, rw, rh): (usize, usize, usize, usize)) -> Vec<u8> {
+        let mut px = vec![0u8; w * h];
+        for r in y..y + rh {
+            px[r * w + x..r * w + x + rw].fill(255);
+        }
+        px
+    }
+
+    #[test]
+    fn fit_finds_the_ink_box_scales_it_to_20_and_centres_its_mass() {
+        // a 60x30 bar at (200, 50) of a 300x280 image: box 60x30 -> 20x10
+        let px = rect(300, 280, (200, 50, 60, 30));
+        let (out, fit) = fit_mnist(&px, 300, 280).unwrap();
+        assert_eq!(fit.ink_box, (200, 50, 60, 30));
+        assert_eq!(fit.scaled, (20, 10));
+        let (cx, cy) = center_of_mass(&out, 28, 28);
+        assert!((cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5, "centre of mass ({cx}, {cy})");
+        // area-averaged: a uniform bar stays a uniform 20x10 bar of full intensity
+        assert_eq!(out.iter().filter(|&&p| p == 255).count(), 200, "{out:?}");
+        assert_eq!(out.iter().filter(|&&p| p > 0).count(), 200);
+    }
+
+    #[test]
+    fn fit_keeps_the_aspect_ratio_and_antialiases() {
+        // a tall 7x45 bar: the height becomes 20, the width 7·20/45 = 3.1 -> 3 px; a 1 px wide
+        // line downscaled 5x leaves a fifth of its intensity, not a hard 0/255 edge
+        let px = rect(50, 50, (3, 2, 7, 45));
+        let (_, fit) = fit_mnist(&px, 50, 50).unwrap();
+        assert_eq!(fit.scaled, (3, 20));
+        // a 1 px line in a 100x100 box (its corners marked) downscaled 5x: a fifth of its intensity
+        let mut line = vec![0u8; 100 * 100];
+        (0..100).for_each(|y| line[y * 100 + 42] = 255);
+        (line[0], line[99 * 100 + 99]) = (255, 255);
+        let (out, fit) = fit_mnist(&line, 100, 100).unwrap();
+        assert_eq!(fit.scaled, (20, 20));
+        assert_eq!(out.iter().filter(|&&p| p == 51).count(), 20, "{out:?}");
+        assert!(out.iter().all(|&p| p <= 51), "{out:?}");
+    }
+
+    #[test]
+    fn fit_of_a_blank_image_is_none() {
+        assert_eq!(fit_mnist(&[0u8; 100], 10, 10), None);
+        assert_eq!(fit_mnist(&[MIN_INK - 1; 100], 10, 10), None);
+    }
+
+    #[test]
+    fn alpha_is_the_ink_and_a_light_background_is_inverted() {
+        let p = Path::new("x.png");
+        let ink: Vec<u8> = (0..784).map(|i| if i % 28 > 9 && i % 28 < 18 && i / 28 > 5 && i / 28 < 22 { (i * 7 % 256) as u8 } else { 0 }).collect();
+        // black ink whose opacity is the digit, on a transparent canvas whose colour is white
+        let black_on_clear = GrayImage { width: 28, height: 28, pixels: ink.iter().map(|&a| if a > 0 { 0 } else { 255 }).collect(), alpha: Some(ink.clone()) };
+        let r = prepare_image(&black_on_clear, 784, Invert::Auto, p).unwrap();
+        assert_eq!(r.pixels, ink);
+        assert!(r.inverted && r.notes.len() == 2, "{:?}", r.notes);
+        // white ink on a clear canvas that is black: composited over black, not inverted
+        let white_on_clear = GrayImage { width: 28, height: 28, pixels: vec![255; 784], alpha: Some(ink.clone()) };
+        let r = prepare_image(&white_on_clear, 784, Invert::Auto, p).unwrap();
+        assert_eq!((r.pixels == ink, r.inverted), (true, false));
+        // dark on white: inverted by auto and always, not by never; MNIST-like: untouched
+        let dark_on_white = GrayImage { width: 28, height: 28, pixels: ink.iter().map(|&v| 255 - v).collect(), alpha: None };
+        assert_eq!(prepare_image(&dark_on_white, 784, Invert::Auto, p).unwrap().pixels, ink);
+        assert_eq!(prepare_image(&dark_on_white, 784, Invert::Never, p).unwrap().pixels, dark_on_white.pixels);
+        let mnist = GrayImage { width: 28, height: 28, pixels: ink.clone(), alpha: None };
+        assert_eq!(prepare_image(&mnist, 784, Invert::Auto, p).unwrap(), Prepared { pixels: ink.clone(), inverted: false, notes: vec![] });
+        assert_eq!(prepare_image(&mnist, 784, Invert::Always, p).unwrap().pixels, dark_on_white.pixels);
     }
 }

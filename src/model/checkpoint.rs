@@ -6,31 +6,12 @@
 //! `config` = the run's configuration as JSON. Writes go to a temporary file in the same
 //! directory and are renamed into place, so a crash never leaves half a checkpoint.
 //!
-//! # Loading into PyTorch
+//! # PyTorch
 //!
-//! ```python
-//! import json, torch
-//! from safetensors import safe_open
-//! from safetensors.torch import load_file
-//!
-//! path = "model.safetensors"
-//! with safe_open(path, "pt") as f:
-//!     spec = json.loads(f.metadata()["spec"])   # {"sizes": [784, 32, 10], "activations": ["relu"], "loss": "softmax_xent"}
-//! acts = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid, "identity": torch.nn.Identity}
-//! layers = []
-//! for i, (n_in, n_out) in enumerate(zip(spec["sizes"], spec["sizes"][1:])):
-//!     layers.append(torch.nn.Linear(n_in, n_out))
-//!     if i < len(spec["activations"]):
-//!         a = spec["activations"][i]          # "leaky_relu:0.01" -> nn.LeakyReLU(0.01)
-//!         layers.append(torch.nn.LeakyReLU(float(a.split(":")[1])) if a.startswith("leaky_relu") else acts[a]())
-//! model = torch.nn.Sequential(*layers)
-//! # nn.Sequential names its Linear layers by position (0, 2, 4, ...); ours are numbered 0, 1, 2.
-//! state = load_file(path)
-//! linear = [m for m in model if isinstance(m, torch.nn.Linear)]
-//! for i, lin in enumerate(linear):
-//!     lin.weight.data.copy_(state[f"layers.{i}.weight"])
-//!     lin.bias.data.copy_(state[f"layers.{i}.bias"])
-//! ```
+//! `wgpu-mlp export --format torch` writes the weights under `nn.Sequential`'s names
+//! ([`super::torch`]); README.md ("PyTorch") has the five lines that load them. The other way,
+//! [`load_model_as`] reads a state dict PyTorch saved (no `format` metadata) against the network
+//! the flags give.
 //!
 //! The output nonlinearity is part of the loss (softmax_xent = `nn.CrossEntropyLoss` on logits,
 //! bce = `nn.BCEWithLogitsLoss`, mse = `nn.MSELoss`), so the Sequential ends with a Linear, as in
@@ -68,7 +49,8 @@ fn tensors_of(layout: &ParamLayout, data: &[f32], prefix: &str) -> Vec<(String, 
     out
 }
 
-fn serialize(path: &Path, tensors: &[(String, Vec<usize>, Vec<u8>)], meta: HashMap<String, String>) -> Result<Vec<u8>> {
+/// The safetensors bytes of F32 tensors (name, shape, little-endian bytes) with `meta`.
+pub(crate) fn safetensors_bytes(path: &Path, tensors: &[(String, Vec<usize>, Vec<u8>)], meta: HashMap<String, String>) -> Result<Vec<u8>> {
     let views = tensors
         .iter()
         .map(|(n, shape, bytes)| TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (n.clone(), v)))
@@ -106,7 +88,7 @@ pub fn model_bytes(path: &Path, spec: &NetworkSpec, params: &Params<f32>, extra_
         ("spec".to_string(), to_json(spec, path)?),
         ("config".to_string(), to_json(&extra_metadata, path)?),
     ]);
-    serialize(path, &tensors_of(&params.layout, &params.data, ""), meta)
+    safetensors_bytes(path, &tensors_of(&params.layout, &params.data, ""), meta)
 }
 
 /// A parsed checkpoint file: its metadata map and its tensors.
@@ -239,6 +221,110 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<(NetworkSpec, Params<f32>, V
     Ok((spec, Params { layout, data }, config))
 }
 
+/// Loads a wgpu-mlp model file, or a PyTorch state dict (`safetensors.torch.save_file(model.state_dict(), path)`:
+/// no `format` metadata) as the network `spec` (from the flags) or, without it, the `spec` its
+/// metadata holds (our `export` writes one). A state dict's Linear layers are its `X.weight` /
+/// `X.bias` pairs in the order of their names' numbers (`0, 2, 4`, `net.0`, `fc1, fc2`; ours,
+/// `layers.0`, too), each checked against `spec`'s shapes; F32, F64, F16 and BF16 are read as f32.
+/// A wgpu-mlp file loads as [`load_model`] does; comparing it with `spec` is the caller's.
+pub fn load_model_as(path: impl AsRef<Path>, spec: Option<&NetworkSpec>) -> Result<(NetworkSpec, Params<f32>, Value)> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    let ck = Loaded::parse(path, &bytes)?;
+    if ck.meta.contains_key("format") {
+        drop(ck);
+        return load_model(path);
+    }
+    let spec = match (spec, ck.meta.contains_key("spec")) {
+        (Some(s), _) => s.clone(),
+        (None, true) => ck.spec()?,
+        (None, false) => {
+            return Err(Error::bad_file(
+                path,
+                "has no wgpu-mlp metadata (a PyTorch state dict?): give its network with --layers (and --activation, --loss unless relu, softmax_xent)",
+            ))
+        }
+    };
+    let layout = ParamLayout::new(&spec);
+    let data = ck.read_state_dict(&layout, &spec)?;
+    Ok((spec, Params { layout, data }, Value::Null))
+}
+
+/// Sort key of a module name by its numbers: "fc10" after "fc2", "net.10" after "net.2".
+fn natural_key(name: &str) -> Vec<(u8, u64, String)> {
+    let mut key = Vec::new();
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        let digit = c.is_ascii_digit();
+        let end = rest.find(|ch: char| ch.is_ascii_digit() != digit).unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(end);
+        key.push(match run.parse::<u64>() {
+            Ok(n) if digit => (0, n, String::new()),
+            _ => (1, 0, run.to_string()),
+        });
+        rest = tail;
+    }
+    key
+}
+
+impl Loaded<'_> {
+    /// A state dict's Linear layers into a flat buffer laid out for `layout` (see [`load_model_as`]).
+    fn read_state_dict(&self, layout: &ParamLayout, spec: &NetworkSpec) -> Result<Vec<f32>> {
+        let mut modules: Vec<&str> = Vec::new();
+        for name in self.st.names() {
+            let module = name.strip_suffix(".weight").or_else(|| name.strip_suffix(".bias")).ok_or_else(|| {
+                Error::bad_file(self.path, format!("unexpected tensor {} (a state dict of Linear layers holds only X.weight and X.bias)", quoted(name)))
+            })?;
+            if !modules.contains(&module) {
+                modules.push(module);
+            }
+        }
+        modules.sort_by_cached_key(|m| natural_key(m));
+        let flags = format!("--layers {}", spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","));
+        if modules.len() != layout.layers.len() {
+            return Err(Error::bad_file(
+                self.path,
+                format!("holds {} Linear layers ({}) but {flags} makes {}", modules.len(), modules.join(", "), layout.layers.len()),
+            ));
+        }
+        let mut data = vec![0.0f32; layout.len];
+        for (s, m) in layout.layers.iter().zip(&modules) {
+            for (kind, shape, range) in [("weight", vec![s.outputs, s.inputs], s.weight_range()), ("bias", vec![s.outputs], s.bias_range())] {
+                let name = format!("{m}.{kind}");
+                let t = self.st.tensor(&name).map_err(|_| Error::bad_file(self.path, format!("missing tensor '{name}' (layer {m} has a {} but no {kind})", if kind == "bias" { "weight" } else { "bias" })))?;
+                if t.shape() != shape {
+                    return Err(Error::bad_file(self.path, format!("tensor '{name}' has shape {:?} but {flags} needs {shape:?}", t.shape())));
+                }
+                let out = &mut data[range];
+                let b = t.data();
+                match t.dtype() {
+                    Dtype::F32 => b.chunks_exact(4).zip(out.iter_mut()).for_each(|(c, o)| *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    Dtype::F64 => b.chunks_exact(8).zip(out.iter_mut()).for_each(|(c, o)| *o = f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32),
+                    Dtype::F16 => b.chunks_exact(2).zip(out.iter_mut()).for_each(|(c, o)| *o = f16_to_f32(u16::from_le_bytes([c[0], c[1]]))),
+                    Dtype::BF16 => b.chunks_exact(2).zip(out.iter_mut()).for_each(|(c, o)| *o = f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)),
+                    d => return Err(Error::bad_file(self.path, format!("tensor '{name}' is {d:?}; weights are read from F32, F64, F16 or BF16"))),
+                }
+                if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::bad_file(self.path, format!("tensor '{name}' holds {} at element {k}: a model with non-finite weights cannot be used", out[k])));
+                }
+            }
+        }
+        Ok(data)
+    }
+}
+
+/// IEEE half precision to f32 (exact: every f16 is an f32).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let (exp, frac) = ((h >> 10) & 0x1f, (h & 0x3ff) as f32);
+    sign * match exp {
+        0 => frac * 2f32.powi(-24),
+        0x1f if frac == 0.0 => f32::INFINITY,
+        0x1f => f32::NAN,
+        e => (1.0 + frac / 1024.0) * 2f32.powi(e as i32 - 15),
+    }
+}
+
 fn arch(spec: &NetworkSpec) -> String {
     spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")
 }
@@ -311,7 +397,7 @@ pub fn save_training_state(dir: impl AsRef<Path>, state: &TrainingState) -> Resu
         ("slots".to_string(), state.optimizer.slots.len().to_string()),
         ("extra".to_string(), to_json(&state.extra, &path)?),
     ]);
-    let bytes = serialize(&path, &tensors, meta)?;
+    let bytes = safetensors_bytes(&path, &tensors, meta)?;
     write_atomic(&path, &bytes)?;
     Ok(path)
 }
@@ -348,4 +434,20 @@ pub fn load_training_state(dir: impl AsRef<Path>) -> Result<TrainingState> {
         seed,
         extra,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+
+    /// A state dict's modules in the order of their numbers, not of their text.
+    #[test]
+    fn module_names_sort_by_their_numbers() {
+        let mut names = vec!["fc10", "fc2", "fc1", "out"];
+        names.sort_by_cached_key(|m| natural_key(m));
+        assert_eq!(names, ["fc1", "fc2", "fc10", "out"]);
+        let mut seq = vec!["net.10", "net.2", "net.0", "layers.1"];
+        seq.sort_by_cached_key(|m| natural_key(m));
+        assert_eq!(seq, ["layers.1", "net.0", "net.2", "net.10"]);
+    }
 }

@@ -6,7 +6,7 @@ use crate::engine::check_dataset_fits;
 use crate::data::{self, CsvTask, Dataset, Splits, Targets, Val};
 use crate::engine::TrainSetup;
 use crate::error::{Error, Result};
-use crate::model::{check_architecture, load_model, ParamLayout, Params};
+use crate::model::{check_architecture, load_model_as, ParamLayout, Params};
 use crate::report::cost::{check_memory, dataset_bytes, RunCost};
 
 /// The data a config names, before splitting: the training file (or table), the test file if
@@ -176,7 +176,8 @@ pub fn resident_bytes(data: &Dataset) -> u64 {
 pub fn initial_params(cfg: &TrainConfig, setup: &TrainSetup) -> Result<Params<f32>> {
     Ok(match &cfg.model.init_from {
         Some(path) => {
-            let (spec, params, _) = load_model(path)?;
+            // a PyTorch state dict has no spec of its own: it is read as the run's network
+            let (spec, params, _) = load_model_as(path, Some(&setup.spec))?;
             check_architecture(&setup.spec, &spec).map_err(|e| match e {
                 Error::Config { msg, .. } => Error::config("init-from", format!("{}: {msg}", path.display())),
                 e => e,

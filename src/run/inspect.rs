@@ -7,7 +7,7 @@ use crate::device::inference_engine;
 use crate::data::{self, Dataset, Features, Standardizer, Targets};
 use super::DataPrint;
 use crate::error::{Error, Result};
-use crate::model::{load_model, NetworkSpec, Params};
+use crate::model::{check_architecture, load_model_as, NetworkSpec, Params};
 use crate::report::cost::RunCost;
 use crate::report::eval::{evaluate_into, predicted_class, EvalAccumulator, EvalReport};
 use serde::Serialize;
@@ -35,7 +35,19 @@ pub struct ModelFile {
 /// Unreadable `config`, `class_names` or `data` metadata is treated as absent; a standardization
 /// that does not fit the network is an error (without it every prediction would be wrong).
 pub fn open_model(path: &Path) -> Result<ModelFile> {
-    let (spec, params, meta) = load_model(path)?;
+    open_model_as(path, None)
+}
+
+/// [`open_model`], or a PyTorch state dict read as the network `network` (from the flags;
+/// [`crate::model::load_model_as`]). A wgpu-mlp model file given with `network` must be that network.
+pub fn open_model_as(path: &Path, network: Option<&NetworkSpec>) -> Result<ModelFile> {
+    let (spec, params, meta) = load_model_as(path, network)?;
+    if let Some(n) = network {
+        check_architecture(n, &spec).map_err(|e| match e {
+            Error::Config { msg, .. } => Error::bad_file(path, msg.replace("the run asks for", "the flags say")),
+            e => e,
+        })?;
+    }
     let config = meta.get("config").cloned().and_then(|c| TrainConfig::from_settings(c, Origin::Program).ok());
     let class_names = meta.get("class_names").cloned().and_then(|c| serde_json::from_value::<Vec<String>>(c).ok());
     let data = meta.get("data").cloned().and_then(|c| serde_json::from_value::<DataPrint>(c).ok());
@@ -142,9 +154,10 @@ pub struct EvalOutcome {
 }
 
 /// Evaluates the model at `path` on `split` ("test", "val", "train" or "all") of the data
-/// `choice` names, split exactly as training split it (same seed and validation size).
-pub fn eval_model(path: &Path, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
-    let model = open_model(path)?;
+/// `choice` names, split exactly as training split it (same seed and validation size);
+/// `network` reads a PyTorch state dict as that network ([`open_model_as`]).
+pub fn eval_model(path: &Path, network: Option<&NetworkSpec>, choice: &DataChoice, split: &str, device: DeviceChoice) -> Result<EvalOutcome> {
+    let model = open_model_as(path, network)?;
     let cfg = choice.apply(&model.config())?;
     let given = choice.source.data.is_some() || choice.source.csv.is_some();
     let LoadedData { splits, class_names, what } = load_data(&cfg).map_err(|e| if given { e } else { from_metadata(e, path) })?;
@@ -220,6 +233,10 @@ pub struct Prediction {
     pub outputs: Vec<f32>,
     /// the (up to) three most probable classes, most probable first: (name, probability)
     pub top: Vec<(String, f32)>,
+    /// whether an image's pixels were inverted (None for CSV rows)
+    pub inverted: Option<bool>,
+    /// what was done to an image to make it the model's input (alpha, inversion, resizing)
+    pub notes: Vec<String>,
 }
 
 /// The `n` most probable classes of one output row, most probable first (the lower class on
@@ -238,39 +255,33 @@ fn is_table(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("csv" | "txt" | "tsv"))
 }
 
-/// Predicts every input: images (PNG/PGM, one sample each, pixels scaled like the IDX data;
-/// `invert` for dark-on-light drawings) or CSV files (one sample per row, features only).
-pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: DeviceChoice) -> Result<Vec<Prediction>> {
-    let model = open_model(path)?;
+/// Predicts every input: images (PNG/PGM, one sample each, made light-on-dark and fitted by
+/// [`data::prepare_image`], pixels scaled like the IDX data) or CSV files (one sample per row,
+/// features only); `network` reads a PyTorch state dict as that network ([`open_model_as`]).
+pub fn predict_inputs(path: &Path, network: Option<&NetworkSpec>, inputs: &[PathBuf], invert: data::Invert, device: DeviceChoice) -> Result<Vec<Prediction>> {
+    let model = open_model_as(path, network)?;
     let dim = model.spec.inputs();
     let width = model.spec.outputs();
     let classify = model.spec.loss.is_classification();
     // read and check every input before computing anything
-    let mut samples: Vec<(PathBuf, Option<usize>, Features)> = Vec::new();
+    let mut samples: Vec<(PathBuf, Option<usize>, Features, Option<data::Prepared>)> = Vec::new();
     for input in inputs {
         if is_table(input) {
             // a table that still has the training target column (by the name the model was trained with) predicts as it is
             let target = model.config.as_ref().and_then(|c| c.data.target.as_deref());
             for (r, row) in data::read_feature_rows(input, dim, target)?.into_iter().enumerate() {
-                samples.push((input.clone(), Some(r + 1), Features::F32(row)));
+                samples.push((input.clone(), Some(r + 1), Features::F32(row), None));
             }
         } else {
-            let mut img = data::read_gray_image(input)?;
-            if img.width * img.height != dim {
-                return Err(Error::bad_file(
-                    input,
-                    format!("image is {}x{} ({} pixels) but the model takes {dim} inputs", img.width, img.height, img.width * img.height),
-                ));
-            }
-            if invert {
-                img.invert();
-            }
-            samples.push((input.clone(), None, Features::U8(img.pixels)));
+            let img = data::read_gray_image(input)?;
+            let mut prepared = data::prepare_image(&img, dim, invert, input)?;
+            let pixels = std::mem::take(&mut prepared.pixels);
+            samples.push((input.clone(), None, Features::U8(pixels), Some(prepared)));
         }
     }
     let mut engine = inference_engine(model.spec.clone(), model.params.clone(), device)?;
     let mut out = Vec::with_capacity(samples.len());
-    for (input, row, features) in samples {
+    for (input, row, features, prepared) in samples {
         let mut ds = Dataset::new(features, dim, Targets::Classes { labels: vec![0], num_classes: 1 })?;
         if let Some(st) = &model.standardizer {
             ds = st.apply(&ds);
@@ -278,7 +289,8 @@ pub fn predict_inputs(path: &Path, inputs: &[PathBuf], invert: bool, device: Dev
         let outputs = engine.predict(&ds)?;
         let class = classify.then(|| predicted_class(&outputs[..width]));
         let top = if classify { top_classes(&outputs[..width], 3).into_iter().map(|(c, p)| (model.class_name(c), p)).collect() } else { vec![] };
-        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec(), top });
+        let (inverted, notes) = prepared.map_or((None, vec![]), |p| (Some(p.inverted), p.notes));
+        out.push(Prediction { input, row, class, label: class.map(|c| model.class_name(c)), outputs: outputs[..width].to_vec(), top, inverted, notes });
     }
     Ok(out)
 }

@@ -15,7 +15,7 @@ pub use events::{Event, Reporter, RunStart, Silent};
 pub use inputs::{
     check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, resolve_hidden, split_by_name, standardize_splits, val_of, LoadedData, Sources,
 };
-pub use inspect::{eval_model, from_metadata, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
+pub use inspect::{eval_model, from_metadata, open_model, open_model_as, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
 pub use kfold::{mean_std, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
 pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
