@@ -136,6 +136,8 @@ fn pytorch_state_dicts_evaluate_exactly_and_start_runs() {
     fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors"], &["seq.safetensors", "--layers", "--activation"]);
     fails(dir, &["predict", "--device", "cpu", "--model", "seq.safetensors", "--input", "d.pgm"], &["seq.safetensors", "--layers"]);
     fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors", "--init", "he_normal"], &["--init", "eval takes only"]);
+    fails(dir, &["eval", "--device", "cpu", "--model", "seq.safetensors", "--standardize"], &["--standardize", "eval takes only"]);
+    fails(dir, &["predict", "--device", "cpu", "--model", "seq.safetensors", "--hidden", "16,12", "--input", "x.png"], &["--hidden", "predict takes only"]);
 }
 
 /// Runs only where `python3 -c "import torch, safetensors"` works (never installed by this test).

@@ -26,6 +26,8 @@ model's metadata), so --split test is the held-out test set of the run that wrot
 #[command(mut_arg("class_weight", |a| a.hide(true)))]
 #[command(mut_arg("init", |a| a.hide(true)))]
 #[command(mut_arg("init_from", |a| a.hide(true)))]
+#[command(mut_arg("hidden", |a| a.hide(true)))]
+#[command(mut_arg("standardize", |a| a.hide(true)))]
 pub struct EvalArgs {
     /// model file written by train (model.safetensors; a checkpoint's state.safetensors works
     /// too), or a PyTorch state dict with --layers

@@ -65,7 +65,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The network a PyTorch state dict is read as, from train's network flags (None when none is
 /// given); `command` takes only --layers, --activation and --loss of them.
 fn network_flags(n: &wgpu_mlp::config::ModelArgs, command: &str) -> anyhow::Result<Option<wgpu_mlp::model::NetworkSpec>> {
-    let unused = [(n.label_smoothing.is_some(), "label-smoothing"), (n.class_weight.is_some(), "class-weight"), (n.init.is_some(), "init"), (n.init_from.is_some(), "init-from")];
+    let unused = [
+        (n.label_smoothing.is_some(), "label-smoothing"),
+        (n.class_weight.is_some(), "class-weight"),
+        (n.init.is_some(), "init"),
+        (n.init_from.is_some(), "init-from"),
+        // the sizes of a state dict are given whole; a model's standardization is in its file
+        (n.hidden.is_some(), "hidden"),
+        (n.standardize.is_some(), "standardize"),
+    ];
     if let Some((_, flag)) = unused.iter().find(|u| u.0) {
         anyhow::bail!("--{flag}: {command} takes only the network's --layers, --activation and --loss");
     }

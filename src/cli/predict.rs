@@ -20,6 +20,8 @@ as the model's training target is dropped. A PyTorch state dict (no metadata) ne
 #[command(mut_arg("class_weight", |a| a.hide(true)))]
 #[command(mut_arg("init", |a| a.hide(true)))]
 #[command(mut_arg("init_from", |a| a.hide(true)))]
+#[command(mut_arg("hidden", |a| a.hide(true)))]
+#[command(mut_arg("standardize", |a| a.hide(true)))]
 pub struct PredictArgs {
     /// model file written by train, or a PyTorch state dict with --layers
     #[arg(long, value_name = "PATH")]
