@@ -32,7 +32,7 @@ pub const BEST_FILE: &str = "best.safetensors";
 /// Settings (config keys) a resumed run may change; every other one must be the run's own.
 /// With a data fingerprint in the checkpoint, the data's paths (`data`, `csv`) may change too
 /// (the data's content is checked instead).
-pub const RESUME_MAY_CHANGE: &[&str] = &["epochs", "early_stop", "min_delta", "device", "out"];
+pub const RESUME_MAY_CHANGE: &[&str] = &["epochs", "early_stop", "min_delta", "checkpoint_every", "device", "out"];
 /// `checkpoint_version` in a state's `extra`: 2 names its best file and holds a data fingerprint.
 const CHECKPOINT_VERSION: u64 = 2;
 
@@ -177,7 +177,7 @@ fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, path
         }
         match now.get(key) {
             Some(new) if new != old => {
-                let may = RESUME_MAY_CHANGE[..4].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
+                let may = RESUME_MAY_CHANGE[..5].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
                 let may = if paths_free { format!("{may} and the data's path") } else { may };
                 // the one setting whose flag is not its key, and says the opposite
                 let (flag, new, old) = match (key.as_str(), new, old) {
