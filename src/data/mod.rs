@@ -16,5 +16,5 @@ pub use idx::{
 };
 pub use image::{decode_pgm, decode_png, read_feature_rows, read_gray_image, GrayImage, MAX_IMAGE_PIXELS};
 pub use split::{
-    epoch_order, kfold, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
+    epoch_order, kfold, kfold_holdout, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
 };

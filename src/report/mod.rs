@@ -2,6 +2,7 @@
 //! the cost estimate `info` prints.
 
 pub mod cost;
+pub mod ensemble;
 pub mod eval;
 mod metrics;
 mod plot;

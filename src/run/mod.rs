@@ -16,7 +16,7 @@ pub use inputs::{
     check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, from_metadata, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
-pub use kfold::{mean_std, FoldScore, KfoldReport};
+pub use kfold::{fold_model_name, mean_std, EnsembleScore, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
 pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
 pub use resume::{
@@ -248,15 +248,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     let params = engine.params()?;
     // model.safetensors is written last and records the epochs it holds: a resume after a kill
     // before it finishes the run (see `read_checkpoint`)
-    // the data's paths absolute, so eval and info find it from any directory
-    let mut recorded = cfg.clone();
-    for p in [&mut recorded.data.data, &mut recorded.data.csv].into_iter().flatten() {
-        if let Ok(abs) = std::path::absolute(&*p) {
-            *p = abs;
-        }
-    }
-    let meta = serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
-        "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight});
+    let meta = model_meta(cfg, &history, engine.as_ref(), &data.class_names);
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
@@ -283,6 +275,19 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     };
     reporter.report(Event::Done(&summary));
     Ok(summary)
+}
+
+/// A trained model's metadata: the config (the data's paths absolute, so eval and info find it
+/// from any directory), the epochs, the device, class names and weights.
+fn model_meta(cfg: &TrainConfig, history: &History, engine: &dyn Engine<Elem = f32>, class_names: &Option<Vec<String>>) -> serde_json::Value {
+    let mut recorded = cfg.clone();
+    for p in [&mut recorded.data.data, &mut recorded.data.csv].into_iter().flatten() {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
+        "device": engine.describe(), "class_names": class_names, "class_weight": engine.setup().train_loss.class_weight})
 }
 
 /// The command that continues an interrupted run.

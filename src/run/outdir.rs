@@ -225,7 +225,7 @@ pub(crate) fn remove_debris(dir: &Path) {
 /// then the checkpoint directory while empty), keeping `config.toml` when `keep_config`.
 fn remove_run_files(dir: &Path, keep_config: bool) {
     for n in names(dir) {
-        if (RUN_FILES.contains(&n.as_str()) && !(keep_config && n == "config.toml")) || is_debris(&n) {
+        if ((RUN_FILES.contains(&n.as_str()) || super::kfold::is_fold_model(&n)) && !(keep_config && n == "config.toml")) || is_debris(&n) {
             let _ = std::fs::remove_file(dir.join(&n));
         }
     }
