@@ -223,7 +223,7 @@ section! {
         #[arg(long, value_name = "K")]
         kfold: Option<usize> = None,
         /// write the checkpoint, history.json and curves.png every N epochs, or after the first epoch S seconds past the last (`Ss`, e.g. 30s); the last epoch, an early stop and Ctrl-C always checkpoint [default: 10s]
-        #[arg(long, value_name = "N|Ss")]
+        #[arg(long, value_name = "N|Ss", allow_hyphen_values = true)]
         checkpoint_every: Plain<CheckpointEvery> = CheckpointEvery::default(),
         /// run directory; must be new or empty [default: runs/run-N, the first unused N]
         #[arg(long, value_name = "DIR")]

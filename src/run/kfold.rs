@@ -5,7 +5,7 @@
 //! the ensemble scored on the test split. The run directory gets config.toml, the fold models and
 //! kfold.json (rewritten after every fold). All folds' engines run on one device (one GPU context).
 
-use super::outdir::{Kept, OutDir};
+use super::outdir::{fold_model_name, Kept, OutDir};
 use super::{check_fits, fit_to_data, initial_params, model_meta, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
 use crate::config::Plan;
@@ -83,15 +83,6 @@ pub struct KfoldReport {
     pub note: Option<String>,
 }
 
-/// File name of fold `fold`'s (1-based) model in the run directory.
-pub fn fold_model_name(fold: usize) -> String {
-    format!("model-fold-{fold}.safetensors")
-}
-
-/// Whether `name` is a fold model's file name.
-pub(crate) fn is_fold_model(name: &str) -> bool {
-    name.strip_prefix("model-fold-").and_then(|r| r.strip_suffix(".safetensors")).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
 
 /// Mean and population standard deviation.
 pub fn mean_std(v: &[f64]) -> (f64, f64) {

@@ -16,9 +16,9 @@ pub use inputs::{
     check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, split_by_name, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, from_metadata, open_model, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
-pub use kfold::{fold_model_name, mean_std, EnsembleScore, FoldScore, KfoldReport};
+pub use kfold::{mean_std, EnsembleScore, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
-pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
+pub use outdir::{fold_model_name, Kept, Quit, QuitHandle, LOCK_FILE};
 pub use resume::{
     apply_checkpoint, best_file_name, checkpoint_path, read_checkpoint, CheckpointWriter, FileRef, Resume, BEST_FILE, CHECKPOINT_DIR,
     RESUME_MAY_CHANGE,
@@ -238,6 +238,8 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
             out_dir.write_kept(Kept::Checkpoint { epoch: s.epoch }, || writer.write(cfg, e, s, has_val))?;
             out_dir.write(|| write_summaries(&out, &s.history))?;
             last_checkpoint = Instant::now();
+        } else {
+            writer.note_epoch(e, s, has_val)?;
         }
         Ok(if stop { Flow::Stop } else { Flow::Continue })
     });
