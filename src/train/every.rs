@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Every N epochs (`N`), or after the first epoch that ends at least S seconds after the last
 /// checkpoint (`Ss`). The last epoch, an early stop and a stop request checkpoint regardless.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "Written", into = "String")]
 pub enum CheckpointEvery {
     /// every N epochs (N >= 1), counted from the run's first epoch
     Epochs(usize),
@@ -66,7 +66,31 @@ impl FromStr for CheckpointEvery {
     }
 }
 
-serde_as_text!(CheckpointEvery);
+/// How a config file may write it: `"30s"`, `"5"`, or a bare `5` (which TOML reads as a number).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Written {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl TryFrom<Written> for CheckpointEvery {
+    type Error = Error;
+    fn try_from(w: Written) -> Result<Self> {
+        match w {
+            Written::Int(n) => n.to_string().parse(),
+            Written::Float(x) => x.to_string().parse(),
+            Written::Text(s) => s.parse(),
+        }
+    }
+}
+
+impl From<CheckpointEvery> for String {
+    fn from(v: CheckpointEvery) -> String {
+        v.to_string()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -85,6 +109,21 @@ mod tests {
             let e = s.parse::<CheckpointEvery>().expect_err(s).to_string();
             assert!(e.contains("checkpoint-every") && e.contains(&format!("'{s}'")), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn config_files_write_it_as_text_or_a_number() {
+        use crate::config::{Origin, TrainConfig};
+        for (toml, want) in [("checkpoint_every = 5", Epochs(5)), ("checkpoint_every = \"5\"", Epochs(5)), ("checkpoint_every = \"30s\"", Seconds(30.0))] {
+            let c = TrainConfig::from_toml_str(toml, Origin::User).unwrap();
+            assert_eq!(c.run.checkpoint_every, want, "{toml}");
+            assert_eq!(TrainConfig::from_toml_str(&c.to_toml().unwrap(), Origin::User).unwrap().run.checkpoint_every, want, "{toml} round trip");
+        }
+        for toml in ["checkpoint_every = 0", "checkpoint_every = -3", "checkpoint_every = 2.5", "checkpoint_every = \"0s\""] {
+            let e = TrainConfig::from_toml_str(toml, Origin::User).expect_err(toml);
+            assert!(e.contains("checkpoint-every"), "{toml}: {e}");
+        }
+        assert_eq!(TrainConfig::default().run.checkpoint_every, Seconds(10.0));
     }
 
     #[test]
