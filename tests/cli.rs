@@ -391,3 +391,27 @@ fn kfold_without_a_test_split_says_so() {
     assert!(k["folds"].as_array().unwrap().iter().all(|f| f["test_accuracy"].is_null()));
     assert!(dir.join("cv/model-fold-1.safetensors").is_file() && dir.join("cv/model-fold-2.safetensors").is_file());
 }
+
+#[test]
+fn an_interrupted_kfold_run_scores_the_ensemble_of_the_folds_that_ran() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let d = tempfile::tempdir().unwrap();
+    let mut cfg = wgpu_mlp::config::TrainConfig::default();
+    cfg.model.layers = vec![784, 16, 10];
+    cfg.engine.device = wgpu_mlp::config::DeviceChoice::Cpu;
+    (cfg.run.epochs, cfg.run.kfold, cfg.run.out) = (3, Some(3), Some(d.path().join("cv")));
+    // a stop asked for before the first epoch ends: fold 1 stops after it, and the run with it
+    let opts = wgpu_mlp::run::RunOptions { stop: Some(Arc::new(AtomicBool::new(true))), ..Default::default() };
+    let s = wgpu_mlp::run::train_run_with(&cfg, &opts, &mut wgpu_mlp::run::Silent).unwrap();
+    assert!(s.interrupted);
+    let rep = s.kfold.unwrap();
+    assert_eq!(rep.folds.len(), 1);
+    let e = rep.ensemble_test.unwrap();
+    assert_eq!((e.models, e.samples), (1, 1000));
+    // one model's ensemble is that model
+    assert!((e.accuracy.unwrap() - rep.folds[0].test_accuracy.unwrap()).abs() < 1e-12);
+    let k: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("cv/kfold.json")).unwrap()).unwrap();
+    assert_eq!((k["interrupted"].as_bool(), k["ensemble_test"]["models"].as_u64()), (Some(true), Some(1)));
+    assert!(d.path().join("cv/model-fold-1.safetensors").is_file() && !d.path().join("cv/model-fold-2.safetensors").exists());
+}
