@@ -42,7 +42,7 @@ impl OutputSum {
     pub fn score(&self, loss: Loss, data: &Dataset) -> EvalStats {
         let mean = self.mean();
         let n = data.len;
-        let width = if n == 0 { 0 } else { mean.len() / n };
+        let width = mean.len().checked_div(n).unwrap_or(0);
         let mut s = EvalStats { samples: n as u64, ..EvalStats::default() };
         if width == 0 {
             return s;

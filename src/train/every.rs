@@ -31,7 +31,7 @@ impl CheckpointEvery {
     /// start), is due for one.
     pub fn due(self, epoch: usize, since: Duration) -> bool {
         match self {
-            CheckpointEvery::Epochs(n) => epoch % n == 0,
+            CheckpointEvery::Epochs(n) => epoch.is_multiple_of(n),
             CheckpointEvery::Seconds(s) => since.as_secs_f64() >= s,
         }
     }
