@@ -330,8 +330,88 @@ fn kfold_writes_per_fold_scores_and_mean_std() {
     let mean = accs.iter().sum::<f64>() / 3.0;
     assert!((k["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
     assert!(k["std"].as_f64().unwrap() >= 0.0);
-    assert_eq!(folds.iter().map(|f| f["val_samples"].as_u64().unwrap()).sum::<u64>(), 10000);
+    // the folds partition the 9,000 digits a single run trains and validates on; its 1,000 test
+    // digits are held out of every fold
+    assert_eq!((k["samples"].as_u64(), k["test_samples"].as_u64()), (Some(9000), Some(1000)));
+    assert_eq!(folds.iter().map(|f| f["val_samples"].as_u64().unwrap()).sum::<u64>(), 9000);
+    assert!(folds.iter().all(|f| f["train_samples"].as_u64().unwrap() + f["val_samples"].as_u64().unwrap() == 9000));
     let done = events.last().unwrap();
     assert_eq!(done["event"], "done");
     assert_eq!(done["summary"]["kfold"]["k"], 3);
+    assert_eq!(done["summary"]["kfold"]["ensemble_test"], k["ensemble_test"]);
+
+    // the ensemble score is the mean of the fold models' probabilities on the test split
+    let cfg = wgpu_mlp::config::TrainConfig::default();
+    let test = wgpu_mlp::run::load_splits(&cfg).unwrap().test.unwrap();
+    let wgpu_mlp::data::Targets::Classes { labels, .. } = &test.targets else { panic!("labels") };
+    let mut mean = vec![0f64; test.len * 10];
+    for (i, f) in folds.iter().enumerate() {
+        let name = f["model"].as_str().unwrap();
+        assert_eq!(name, format!("model-fold-{}.safetensors", i + 1));
+        let (spec, params, meta) = load_model(dir.join("cv").join(name)).unwrap();
+        assert_eq!(meta["best_epoch"], 1);
+        let setup = wgpu_mlp::engine::TrainSetup { spec, ..wgpu_mlp::config::TrainConfig::default().setup().unwrap() };
+        let mut engine = wgpu_mlp::cpu::CpuEngine::<f32>::new(setup, params).unwrap();
+        let p = wgpu_mlp::engine::Engine::predict(&mut engine, &test).unwrap();
+        let own = (0..test.len).filter(|&b| argmax(&p[b * 10..(b + 1) * 10]) == labels[b] as usize).count() as f64 / test.len as f64;
+        assert!((own - f["test_accuracy"].as_f64().unwrap()).abs() < 1e-12, "fold {}: {own} against {}", i + 1, f["test_accuracy"]);
+        for (m, &x) in mean.iter_mut().zip(&p) {
+            *m += x as f64 / 3.0;
+        }
+    }
+    let loss = (0..test.len).map(|b| -mean[b * 10 + labels[b] as usize].ln()).sum::<f64>() / test.len as f64;
+    let correct = (0..test.len).filter(|&b| argmax(&mean[b * 10..(b + 1) * 10]) == labels[b] as usize).count();
+    let e = &k["ensemble_test"];
+    assert_eq!((e["models"].as_u64(), e["samples"].as_u64()), (Some(3), Some(1000)));
+    assert!((e["loss"].as_f64().unwrap() - loss).abs() < 1e-6, "ensemble loss {} against {loss}", e["loss"]);
+    assert!((e["accuracy"].as_f64().unwrap() - correct as f64 / 1000.0).abs() < 1e-6, "ensemble accuracy {} against {correct}/1000", e["accuracy"]);
+
+    // a fold's model is a model like any other: eval scores it on the same test split
+    let ev = json_lines(&ok(dir, &["eval", "--model", "cv/model-fold-2.safetensors", "--split", "test", "--device", "cpu", "--json"]));
+    let acc = ev.iter().find_map(|v| v["report"]["accuracy"].as_f64().or(v["accuracy"].as_f64())).unwrap_or_else(|| panic!("no accuracy in {ev:?}"));
+    assert!((acc - folds[1]["test_accuracy"].as_f64().unwrap()).abs() < 1e-12, "eval {acc} against {}", folds[1]["test_accuracy"]);
+}
+
+fn argmax<T: PartialOrd + Copy>(row: &[T]) -> usize {
+    (1..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best })
+}
+
+#[test]
+fn kfold_without_a_test_split_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::write(dir.join("four.csv"), "a,b,y\n0,1,0\n1,0,1\n0,0.5,0\n1,0.5,1\n").unwrap();
+    let args = ["train", "--device", "cpu", "--layers", "2,2", "--csv", "four.csv", "--target", "y", "--kfold", "2", "--epochs", "1", "--out", "cv", "--json"];
+    let events = json_lines(&ok(dir, &args));
+    assert!(events[0]["data"].as_str().unwrap().contains("no test split"), "{}", events[0]);
+    assert!(events.iter().any(|e| e["event"] == "note" && e["note"].as_str().unwrap().contains("no test split")), "{events:?}");
+    let k: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cv/kfold.json")).unwrap()).unwrap();
+    assert_eq!((k["samples"].as_u64(), k["test_samples"].clone(), k["ensemble_test"].clone()), (Some(4), serde_json::Value::Null, serde_json::Value::Null));
+    assert!(k["note"].as_str().unwrap().contains("no test split"));
+    assert!(k["folds"].as_array().unwrap().iter().all(|f| f["test_accuracy"].is_null()));
+    assert!(dir.join("cv/model-fold-1.safetensors").is_file() && dir.join("cv/model-fold-2.safetensors").is_file());
+}
+
+#[test]
+fn an_interrupted_kfold_run_scores_the_ensemble_of_the_folds_that_ran() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let d = tempfile::tempdir().unwrap();
+    let mut cfg = wgpu_mlp::config::TrainConfig::default();
+    cfg.model.layers = vec![784, 16, 10];
+    cfg.engine.device = wgpu_mlp::config::DeviceChoice::Cpu;
+    (cfg.run.epochs, cfg.run.kfold, cfg.run.out) = (3, Some(3), Some(d.path().join("cv")));
+    // a stop asked for before the first epoch ends: fold 1 stops after it, and the run with it
+    let opts = wgpu_mlp::run::RunOptions { stop: Some(Arc::new(AtomicBool::new(true))), ..Default::default() };
+    let s = wgpu_mlp::run::train_run_with(&cfg, &opts, &mut wgpu_mlp::run::Silent).unwrap();
+    assert!(s.interrupted);
+    let rep = s.kfold.unwrap();
+    assert_eq!(rep.folds.len(), 1);
+    let e = rep.ensemble_test.unwrap();
+    assert_eq!((e.models, e.samples), (1, 1000));
+    // one model's ensemble is that model
+    assert!((e.accuracy.unwrap() - rep.folds[0].test_accuracy.unwrap()).abs() < 1e-12);
+    let k: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("cv/kfold.json")).unwrap()).unwrap();
+    assert_eq!((k["interrupted"].as_bool(), k["ensemble_test"]["models"].as_u64()), (Some(true), Some(1)));
+    assert!(d.path().join("cv/model-fold-1.safetensors").is_file() && !d.path().join("cv/model-fold-2.safetensors").exists());
 }

@@ -433,3 +433,10 @@ fn bad_values_are_reported_before_the_data_is_read() {
     train_fails(&["--weight-decay", "-1", "--data", "no-such-dir"], &["--weight-decay", "-1"]);
     train_fails(&["--csv", "no-such.csv"], &["--target", "--csv"]);
 }
+
+#[test]
+fn checkpoint_every_not_epochs_or_seconds() {
+    for v in ["0", "0s", "-2s", "5m", "x"] {
+        train_fails(&["--checkpoint-every", v], &["--checkpoint-every", &format!("'{v}'")]);
+    }
+}

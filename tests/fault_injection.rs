@@ -43,7 +43,8 @@ fn train_args(out: &str) -> Vec<String> {
     ["train", "--out", out, "--csv", "t.csv", "--target", "y", "--device", "cpu", "--layers", "4,6,3", "--batch", "8"]
         .into_iter()
         // validation accuracy 0.29, 0.46, 0.42: a new best file at epochs 1 and 2, none at 3
-        .chain(["--val", "24", "--optimizer", "adam", "--lr", "0.03", "--epochs", EPOCHS, "--json"])
+        // a checkpoint after every epoch, so there is one to kill at each
+        .chain(["--val", "24", "--optimizer", "adam", "--lr", "0.03", "--epochs", EPOCHS, "--checkpoint-every", "1", "--json"])
         .map(String::from)
         .collect()
 }
@@ -145,4 +146,74 @@ fn every_kill_leaves_a_run_that_resumes_to_the_same_weights() {
         assert_eq!(weights(&dir.join(&out)), reference, "SIGKILL after {after:?}: the weights differ");
     }
     eprintln!("{points} write points, each killed and resumed, and 6 SIGKILLs in {:?}", t0.elapsed());
+}
+
+/// `train_args` of 12 epochs checkpointed every 4: checkpoints at epochs 4, 8 and 12. Validation
+/// accuracy peaks at epochs 2, 5, 6, 7 and 10, so the checkpoints of epochs 8 and 12 write best
+/// files of epochs 7 and 10, kept in memory since.
+fn sparse_args(out: &str) -> Vec<String> {
+    let mut a = train_args(out);
+    let i = a.iter().position(|s| s == "--checkpoint-every").unwrap();
+    a[i + 1] = "4".into();
+    let e = a.iter().position(|s| s == "--epochs").unwrap();
+    a[e + 1] = "12".into();
+    a
+}
+
+/// metrics.csv without its wall-time columns (seconds, samples/s), one entry per line.
+fn metrics_rows(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    text.lines().map(|l| l.rsplitn(3, ',').nth(2).unwrap_or(l).to_string()).collect()
+}
+
+#[test]
+fn a_kill_between_sparse_checkpoints_resumes_from_the_older_one_bit_identically() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    csv(&dir.join("t.csv"));
+    let o = run(dir, &strs(&sparse_args("reference")), None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = weights(&dir.join("reference"));
+    let ref_rows = metrics_rows(&dir.join("reference"));
+    assert_eq!(ref_rows.len(), 13, "a header and one line per epoch");
+    let names: Vec<String> = std::fs::read_dir(dir.join("reference/checkpoint")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.contains(&"best-000010.safetensors".to_string()), "{names:?}");
+
+    let mut behind = 0;
+    for n in 1.. {
+        let out = format!("k{n}");
+        let o = run(dir, &strs(&sparse_args(&out)), Some(n));
+        if o.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&o.stderr).trim().to_string();
+        assert!(stderr.contains(&format!("aborting at point {n} (")), "point {n}: {stderr}");
+        let run_dir = dir.join(&out);
+        // epochs the killed run had logged, against the checkpoint a resume starts from
+        let logged = std::fs::read_to_string(run_dir.join("metrics.csv")).map_or(0, |t| t.lines().count().saturating_sub(1));
+        let args: Vec<String> = if run_dir.join("config.toml").is_file() {
+            ["train", "--resume", &out, "--json"].into_iter().map(String::from).collect()
+        } else {
+            sparse_args(&out)
+        };
+        let o = run(dir, &strs(&args), None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if !o.status.success() {
+            // killed after model.safetensors was renamed: the run was complete
+            assert!(err.contains("already completed"), "kill at point {n} ({stderr}): {err}");
+        } else if args[1] == "--resume" {
+            let start: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+            let at = start["resumed_at"].as_u64().unwrap() as usize;
+            assert!([0, 4, 8, 12].contains(&at), "kill at point {n} ({stderr}): resumed at epoch {at}");
+            if logged > at {
+                behind += 1;
+            }
+        }
+        assert_eq!(weights(&run_dir), reference, "kill at point {n} ({stderr}): the weights differ");
+        assert_eq!(metrics_rows(&run_dir), ref_rows, "kill at point {n} ({stderr}): metrics.csv differs");
+        std::fs::remove_dir_all(&run_dir).unwrap();
+        assert!(n < 500, "no end to the write points");
+    }
+    // most kills land between checkpoints, and the resume trains those epochs again
+    assert!(behind >= 8, "only {behind} kills left epochs after the checkpoint to train again");
 }

@@ -428,6 +428,17 @@ fn standardized_models_carry_their_transform_and_their_datas_fingerprint() {
     let bare_o = run(p, &["predict", "--model", "bare.safetensors", "--input", "s.csv", "--json", "--device", "cpu"]);
     assert!(o.status.success() && bare_o.status.success());
     assert_ne!(o.stdout, bare_o.stdout, "predict ignored the model's standardization");
+    // k-fold: each fold model keeps its own fold's transform, and eval of it reproduces the
+    // fold's test score
+    let o = run(p, &["train", "--device", "cpu", "--csv", "s.csv", "--target", "y", "--hidden", "8", "--standardize", "--epochs", "3", "--kfold", "3", "--out", "cv", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kfold: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("cv/kfold.json")).unwrap()).unwrap();
+    let means: Vec<serde_json::Value> = (1..=3).map(|f| load_model(p.join(format!("cv/model-fold-{f}.safetensors"))).unwrap().2["standardize"]["mean"].clone()).collect();
+    assert!(means[0].is_array() && means[0] != means[1], "fold transforms {means:?}");
+    let o = run(p, &["eval", "--model", "cv/model-fold-2.safetensors", "--split", "test", "--device", "cpu", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fold2: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((fold2["report"]["loss"].as_f64().unwrap() - kfold["folds"][1]["test_loss"].as_f64().unwrap()).abs() < 1e-6, "{fold2} vs {kfold}");
     // a changed data file: eval still runs, and says so
     std::fs::write(p.join("s.csv"), format!("a,b,y\n{}", rows.replacen("1000,", "1001,", 1))).unwrap();
     let changed = eval("m/model.safetensors");

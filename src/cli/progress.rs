@@ -6,7 +6,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
-use wgpu_mlp::run::{resume_command, Event, Reporter, RunStart, RunSummary, CHECKPOINT_DIR};
+use wgpu_mlp::run::{fold_model_name, resume_command, Event, Reporter, RunStart, RunSummary, CHECKPOINT_DIR};
 use wgpu_mlp::train::EpochRecord;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +180,15 @@ impl Printer {
                 fmt_metric(rep.std, classification),
                 rep.folds.len(),
             );
-            println!("run directory: {} (kfold.json)", s.out_dir.display());
+            match &rep.ensemble_test {
+                Some(e) => {
+                    let of = if e.models < rep.k { format!("{} of {} fold models, the folds that ran", e.models, rep.k) } else { format!("{} fold models", e.models) };
+                    let acc = e.accuracy.map(|a| format!(" accuracy {},", fmt_metric(a, true))).unwrap_or_default();
+                    println!("ensemble of {of} (mean probabilities) on {} held-out test samples:{acc} loss {:.4}", e.samples, e.loss);
+                }
+                None => println!("{}", rep.note.as_deref().unwrap_or("no test split")),
+            }
+            println!("run directory: {} (kfold.json, {})", s.out_dir.display(), if rep.folds.len() == 1 { fold_model_name(1) } else { format!("{} … {}", fold_model_name(1), fold_model_name(rep.folds.len())) });
             return;
         }
         if self.progress.json() {
@@ -222,15 +230,21 @@ impl Reporter for Printer {
             Event::TrainingEnd => self.progress.finish(),
             Event::FoldEnd { score: fs, k, classification } => {
                 let v = if classification { fs.val_accuracy.unwrap_or(f64::NAN) } else { fs.val_loss };
+                let test = match (fs.test_accuracy, fs.test_loss) {
+                    (Some(a), _) if classification => format!("; test {}", fmt_metric(a, true)),
+                    (_, Some(l)) => format!("; test loss {l:.4}"),
+                    _ => String::new(),
+                };
                 self.progress.say(
                     &format!(
-                        "fold {}/{k}: validation {} {} (loss {:.4}, best epoch {} of {})",
+                        "fold {}/{k}: validation {} {} (loss {:.4}, best epoch {} of {}){test}; {}",
                         fs.fold,
                         if classification { "accuracy" } else { "loss" },
                         fmt_metric(v, classification),
                         fs.val_loss,
                         fs.best_epoch,
-                        fs.epochs_run
+                        fs.epochs_run,
+                        fs.model
                     ),
                     serde_json::json!({"event": "fold", "fold": fs}),
                 );

@@ -7,7 +7,7 @@ use crate::data::Augment;
 use crate::engine::ClassWeight;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::{LrSchedule, OptimizerKind, Plateau, Warmup};
-use crate::train::Monitor;
+use crate::train::{CheckpointEvery, Monitor};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -231,6 +231,9 @@ section! {
         /// K-fold cross-validation (K >= 2) on the training data instead of a single split; writes kfold.json [default: off]
         #[arg(long, value_name = "K")]
         kfold: Option<usize> = None,
+        /// write the checkpoint, history.json and curves.png every N epochs, or after the first epoch S seconds past the last (`Ss`, e.g. 30s); the last epoch, an early stop and Ctrl-C always checkpoint [default: 10s]
+        #[arg(long, value_name = "N|Ss", allow_hyphen_values = true)]
+        checkpoint_every: Plain<CheckpointEvery> = CheckpointEvery::default(),
         /// run directory; must be new or empty [default: runs/run-N, the first unused N]
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf> = None,

@@ -21,5 +21,5 @@ pub use image::{
 };
 pub use standardize::Standardizer;
 pub use split::{
-    epoch_order, kfold, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
+    epoch_order, kfold, kfold_holdout, split_permutation, standard_splits, Splits, Val, MNIST_TRAIN_LEN, MNIST_VAL_LEN,
 };

@@ -155,6 +155,26 @@ pub fn standard_splits(train: Dataset, test: Option<Dataset>, val: Option<Val>, 
     Ok(Splits { train: train.subset(tr), val: Some(train.subset(v)), test: Some(train.subset(t)), protocol })
 }
 
+/// What k-fold cross-validation runs over, and the test split it holds out: with a test file,
+/// the whole training data and that file; without one, the test split [`standard_splits`]
+/// makes by default (the same samples for the same seed) and the rest, in their order. None
+/// for the test when the data is too small to hold one out (a default test split of 0 samples,
+/// or one that leaves fewer than 2 samples for the folds).
+pub fn kfold_holdout(train: Dataset, test: Option<Dataset>, seed: u64) -> (Dataset, Option<Dataset>) {
+    if test.is_some() {
+        return (train, test);
+    }
+    let n = train.len;
+    let k = match Val::Fraction(0.1).count_of(n) {
+        Ok(k) if n >= 2 * k + 2 => k,
+        _ => return (train, None),
+    };
+    let perm = split_permutation(n, seed);
+    let mut rest: Vec<usize> = perm[..k].iter().chain(&perm[2 * k..]).copied().collect();
+    rest.sort_unstable();
+    (train.subset(&rest), Some(train.subset(&perm[k..2 * k])))
+}
+
 /// K-fold cross-validation indices: `k` pairs (train indices, validation indices), both sorted.
 /// Folds differ in size by at most one; every index is in exactly one validation fold.
 pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {

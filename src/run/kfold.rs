@@ -1,14 +1,18 @@
-//! `--kfold K`: K-fold cross-validation on the training data. Each fold trains a fresh engine
-//! (same initialisation) on K−1 folds and scores the held-out fold with its best weights; the
-//! run directory gets config.toml and kfold.json (rewritten after every fold). All folds' engines
-//! run on one device (one GPU context).
+//! `--kfold K`: K-fold cross-validation on the data a single run trains and validates on; the
+//! test split a single run holds out stays out of every fold. Each fold trains a fresh engine
+//! (same initialisation) on K−1 folds, scores the held-out fold and the test split with its best
+//! weights and writes them as model-fold-K.safetensors; the fold models' mean probabilities are
+//! the ensemble scored on the test split. The run directory gets config.toml, the fold models and
+//! kfold.json (rewritten after every fold). All folds' engines run on one device (one GPU context).
 
-use super::outdir::{Kept, OutDir};
-use super::{check_fits, fit_to_data, initial_params, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
+use super::outdir::{fold_model_name, Kept, OutDir};
+use super::{check_fits, fit_to_data, initial_params, model_meta, read_sources, Event, Reporter, RunOptions, RunStart, RunSummary};
 use crate::atomic::write_atomic;
 use crate::config::Plan;
 use crate::device::Device;
-use crate::data::kfold;
+use crate::data::{kfold, kfold_holdout, Standardizer};
+use crate::model::save_model;
+use crate::report::ensemble::OutputSum;
 use crate::error::{Error, Result};
 use crate::train::{fit_from, FitState, Flow, History};
 use serde::Serialize;
@@ -30,8 +34,28 @@ pub struct FoldScore {
     pub val_loss: f64,
     /// Held-out accuracy in 0..=1; None for regression.
     pub val_accuracy: Option<f64>,
+    /// Test-split loss of the fold's model; None without a test split.
+    pub test_loss: Option<f64>,
+    /// Test-split accuracy of the fold's model; None for regression or without a test split.
+    pub test_accuracy: Option<f64>,
+    /// The fold's model in the run directory (`model-fold-K.safetensors`).
+    pub model: String,
     /// The fold's per-epoch records.
     pub history: History,
+}
+
+/// The fold ensemble on the test split: the mean of the fold models' outputs (probabilities,
+/// or values for regression), scored with the run's loss.
+#[derive(Clone, Debug, Serialize)]
+pub struct EnsembleScore {
+    /// Mean loss of the mean output.
+    pub loss: f64,
+    /// Accuracy of the mean probabilities' most probable class; None for regression.
+    pub accuracy: Option<f64>,
+    /// Fold models in the ensemble (fewer than k when the run was interrupted).
+    pub models: usize,
+    /// Test samples scored.
+    pub samples: usize,
 }
 
 /// A k-fold run's result (kfold.json): every fold's score and their mean and spread.
@@ -39,6 +63,10 @@ pub struct FoldScore {
 pub struct KfoldReport {
     /// Number of folds.
     pub k: usize,
+    /// Samples the folds partition (the data less the test split).
+    pub samples: usize,
+    /// Samples of the held-out test split; None when the data has none.
+    pub test_samples: Option<usize>,
     /// "accuracy" (classification) or "loss" (regression): what `mean` and `std` summarise.
     pub metric: String,
     /// The folds run, in order.
@@ -49,7 +77,12 @@ pub struct KfoldReport {
     pub std: f64,
     /// Stopped by Ctrl-C: only the folds listed ran.
     pub interrupted: bool,
+    /// The fold models' ensemble on the test split (of the folds that ran); None without a test split.
+    pub ensemble_test: Option<EnsembleScore>,
+    /// Why there is no test score, when there is none.
+    pub note: Option<String>,
 }
+
 
 /// Mean and population standard deviation.
 pub fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -62,19 +95,46 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-fn report(k: usize, classification: bool, folds: Vec<FoldScore>, interrupted: bool) -> KfoldReport {
+/// What kfold.json says besides the folds: the pooled samples, the test split and the ensemble.
+struct Holdout {
+    samples: usize,
+    test_samples: Option<usize>,
+    ensemble_test: Option<EnsembleScore>,
+    note: Option<String>,
+}
+
+fn report(k: usize, classification: bool, folds: Vec<FoldScore>, interrupted: bool, h: &Holdout) -> KfoldReport {
     let values: Vec<f64> = folds.iter().map(|f| if classification { f.val_accuracy.unwrap_or(f64::NAN) } else { f.val_loss }).collect();
     let (mean, std) = mean_std(&values);
-    KfoldReport { k, metric: if classification { "accuracy" } else { "loss" }.into(), folds, mean, std, interrupted }
+    KfoldReport {
+        k,
+        samples: h.samples,
+        test_samples: h.test_samples,
+        metric: if classification { "accuracy" } else { "loss" }.into(),
+        folds,
+        mean,
+        std,
+        interrupted,
+        ensemble_test: h.ensemble_test.clone(),
+        note: h.note.clone(),
+    }
 }
 
 pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
     let cfg = &plan.config;
     let setup = &plan.setup;
     let src = read_sources(&plan.source, setup.spec.loss.is_classification())?;
-    let data = src.train;
+    let whole = src.train.len;
+    // the test split a single run with this seed holds out stays out of every fold
+    let (data, test) = kfold_holdout(src.train, src.test, setup.seed);
     check_fits(setup, &data)?;
+    if let Some(t) = &test {
+        check_fits(setup, t)?;
+    }
     let folds = kfold(data.len, k, setup.seed).map_err(|e| match e {
+        Error::Config { msg, .. } if test.is_some() && data.len < whole => {
+            Error::config("kfold", format!("{msg} (of {whole}; {} are held out as the test split)", whole - data.len))
+        }
         Error::Config { msg, .. } => Error::config("kfold", msg),
         e => e,
     })?;
@@ -85,7 +145,12 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     let (out, out_dir) = OutDir::prepare_new(cfg.run.out.as_deref(), opts.quit.clone())?;
     let classification = setup.spec.loss.is_classification();
     let network = setup.spec.describe();
-    let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds)", data.len, src.what);
+    let held = match &test {
+        Some(t) => format!("{} test samples held out, scored by each fold's model and by their ensemble", t.len),
+        None => "no test split (too few samples to hold one out)".into(),
+    };
+    let protocol = format!("{k}-fold cross-validation over {} samples of {} (seeded folds); {held}", data.len, src.what);
+    let note = test.is_none().then(|| format!("no test split: {} samples are too few to hold one out, so no test score is reported", data.len));
     reporter.report(Event::Start(&RunStart {
         source: src.what.clone(),
         protocol: protocol.clone(),
@@ -95,10 +160,12 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         resumed_at: 0,
         epochs: plan.fit.epochs,
         kfold: Some(k),
-        notes: vec![],
+        notes: note.iter().cloned().collect(),
     }));
     out_dir.write(|| write_atomic(&out.join("config.toml"), plan.toml.as_bytes()))?;
 
+    let mut holdout = Holdout { samples: data.len, test_samples: test.as_ref().map(|t| t.len), ensemble_test: None, note };
+    let mut outputs = OutputSum::default();
     let mut scores: Vec<FoldScore> = Vec::with_capacity(k);
     let mut interrupted = false;
     for (f, (train_idx, val_idx)) in folds.iter().enumerate() {
@@ -106,6 +173,12 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
             engine = device.engine(fit_to_data(setup, cfg, &data), params.clone())?;
         }
         let (train, val) = (data.subset(train_idx), data.subset(val_idx));
+        // --standardize: each fold's training part sets its transform, which its model keeps
+        let standardizer = cfg.model.standardize.then(|| Standardizer::fit(&train));
+        let (train, val, fold_test) = match &standardizer {
+            Some(s) => (s.apply(&train), s.apply(&val), test.as_ref().map(|t| s.apply(t))),
+            None => (train, val, test.clone()),
+        };
         engine.load_train(&train)?;
         let label = format!("fold {}/{k}", f + 1);
         reporter.report(Event::FoldStart { fold: f + 1, k, train: train.len, val: val.len });
@@ -120,6 +193,25 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         let end = end?;
         let eval = engine.evaluate(&val)?;
         let h = end.state.history;
+        let test_eval = match &fold_test {
+            Some(t) => {
+                outputs.add(&engine.predict(t)?);
+                let s = outputs.score(setup.spec.loss, t);
+                holdout.ensemble_test = Some(EnsembleScore {
+                    loss: s.mean_loss(),
+                    accuracy: classification.then(|| s.accuracy()),
+                    models: outputs.models(),
+                    samples: t.len,
+                });
+                Some(engine.evaluate(t)?)
+            }
+            None => None,
+        };
+        let model = fold_model_name(f + 1);
+        let mut meta = model_meta(cfg, &h, engine.as_ref(), &src.class_names, standardizer.as_ref(), None);
+        meta["fold"] = (f + 1).into();
+        let params = engine.params()?;
+        out_dir.write(|| save_model(out.join(&model), &setup.spec, &params, meta))?;
         let fs = FoldScore {
             fold: f + 1,
             train_samples: train.len,
@@ -128,12 +220,15 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
             epochs_run: h.epochs.len(),
             val_loss: eval.mean_loss(),
             val_accuracy: classification.then(|| eval.accuracy()),
+            test_loss: test_eval.as_ref().map(|e| e.mean_loss()),
+            test_accuracy: test_eval.as_ref().filter(|_| classification).map(|e| e.accuracy()),
+            model,
             history: h,
         };
         reporter.report(Event::FoldEnd { score: &fs, k, classification });
         scores.push(fs);
         interrupted = end.interrupted;
-        let partial = report(k, classification, scores.clone(), interrupted);
+        let partial = report(k, classification, scores.clone(), interrupted, &holdout);
         let text = serde_json::to_string_pretty(&partial).map_err(|e| Error::config("kfold", format!("cannot encode kfold.json: {e}")))?;
         // the directory is kept once kfold.json holds a fold
         out_dir.write_kept(Kept::Folds { done: f + 1 }, || write_atomic(&out.join("kfold.json"), text.as_bytes()))?;
@@ -141,7 +236,7 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
             break;
         }
     }
-    let rep = report(k, classification, scores, interrupted);
+    let rep = report(k, classification, scores, interrupted, &holdout);
     let summary = RunSummary {
         out_dir: out.clone(),
         device: engine.describe(),

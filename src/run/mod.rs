@@ -16,9 +16,9 @@ pub use inputs::{
     check_fits, clamp_batch, fit_to_data, initial_params, load_data, load_sources, load_splits, read_data, read_sources, resident_bytes, resolve_hidden, split_by_name, standardize_splits, val_of, LoadedData, Sources,
 };
 pub use inspect::{eval_model, from_metadata, open_model, open_model_as, predict_inputs, remap_classes, run_cost, DataChoice, EvalOutcome, ModelFile, Prediction};
-pub use kfold::{mean_std, FoldScore, KfoldReport};
+pub use kfold::{mean_std, EnsembleScore, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
-pub use outdir::{Kept, Quit, QuitHandle, LOCK_FILE};
+pub use outdir::{fold_model_name, Kept, Quit, QuitHandle, LOCK_FILE};
 pub use resume::{
     apply_checkpoint, best_file_name, checkpoint_path, read_checkpoint, CheckpointWriter, FileRef, Resume, BEST_FILE, CHECKPOINT_DIR,
     RESUME_MAY_CHANGE,
@@ -31,13 +31,14 @@ use crate::device::{engine_for, Device};
 use crate::engine::{Engine, EvalStats};
 use crate::error::{Error, Result};
 use crate::model::save_model;
-use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png};
+use crate::report::{write_curves_png, write_history_json, write_metrics_csv, write_weights_png, MetricsLog};
 use crate::train::{fit_from, FitState, Flow, History};
 use outdir::{check_out_path, choose_out_dir, OutDir};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The engine the config asks for, initialised as --init says (or from --init-from).
 pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
@@ -136,11 +137,16 @@ pub fn train_run_with(cfg: &TrainConfig, opts: &RunOptions, reporter: &mut dyn R
     single_run(&plan, &device, opts, reporter)
 }
 
-/// The reports rewritten after every epoch: metrics.csv, history.json, curves.png.
-fn write_reports(out: &Path, history: &History) -> Result<()> {
-    write_metrics_csv(&out.join("metrics.csv"), history)?;
+/// The reports rewritten whenever the run checkpoints: history.json, curves.png.
+fn write_summaries(out: &Path, history: &History) -> Result<()> {
     write_history_json(&out.join("history.json"), history)?;
     write_curves_png(&out.join("curves.png"), history)
+}
+
+/// Every report, metrics.csv included, rewritten to `history` (a resumed run's checkpoint).
+fn write_reports(out: &Path, history: &History) -> Result<()> {
+    write_metrics_csv(&out.join("metrics.csv"), history)?;
+    write_summaries(out, history)
 }
 
 fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunSummary> {
@@ -210,21 +216,36 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     }));
     out_dir.write(|| write_atomic(&out.join("config.toml"), plan.toml.as_bytes()))?;
     if let Some(r) = &resume {
-        // the reports may lag the checkpoint after a kill; they follow it from here on
+        // after a kill the reports may lag the checkpoint, and metrics.csv may be ahead of it
+        // (or end in a torn line): all follow the checkpoint from here on
         out_dir.write(|| write_reports(&out, &r.fit.history))?;
     }
 
     engine.load_train(&splits.train)?;
     let state = resume.map(|r| r.fit).unwrap_or_else(|| FitState::starting_at(0));
     reporter.report(Event::TrainingStart { done: state.epoch, label: "" });
+    let mut metrics = MetricsLog::new(out.join("metrics.csv"));
+    let mut last_checkpoint = Instant::now();
     let end = fit_from(engine.as_mut(), splits.train.len, splits.val.as_ref(), &plan.fit, state, |s, e| {
         if let Some(r) = s.last() {
             reporter.report(Event::Epoch(r));
         }
-        // the checkpoint first: the reports never name an epoch the checkpoint lacks
-        out_dir.write_kept(Kept::Checkpoint { epoch: s.epoch }, || writer.write(cfg, e, s, has_val))?;
-        out_dir.write(|| write_reports(&out, &s.history))?;
-        Ok(if opts.stop_requested() { Flow::Stop } else { Flow::Continue })
+        out_dir.write(|| metrics.append(&s.history))?;
+        // read once: the stop this epoch answers is the one it checkpoints for
+        let stop = opts.stop_requested();
+        // epochs after the last checkpoint are trained again by a resume, bit for bit, so a
+        // kill loses time but never a result (the best weights included)
+        let last = stop || s.history.stopped_early || s.epoch >= plan.fit.epochs;
+        if last || cfg.run.checkpoint_every.due(s.epoch, last_checkpoint.elapsed()) {
+            out_dir.write(|| metrics.sync())?;
+            // the checkpoint before history.json: that never names an epoch the checkpoint lacks
+            out_dir.write_kept(Kept::Checkpoint { epoch: s.epoch }, || writer.write(cfg, e, s, has_val))?;
+            out_dir.write(|| write_summaries(&out, &s.history))?;
+            last_checkpoint = Instant::now();
+        } else {
+            writer.note_epoch(e, s, has_val)?;
+        }
+        Ok(if stop { Flow::Stop } else { Flow::Continue })
     });
     reporter.report(Event::TrainingEnd);
     let end = end?;
@@ -233,16 +254,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     let params = engine.params()?;
     // model.safetensors is written last and records the epochs it holds: a resume after a kill
     // before it finishes the run (see `read_checkpoint`)
-    // the data's paths absolute, so eval and info find it from any directory
-    let mut recorded = cfg.clone();
-    for p in [&mut recorded.data.data, &mut recorded.data.csv].into_iter().flatten() {
-        if let Ok(abs) = std::path::absolute(&*p) {
-            *p = abs;
-        }
-    }
-    let meta = serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
-        "device": engine.describe(), "class_names": data.class_names, "class_weight": engine.setup().train_loss.class_weight,
-        "standardize": standardizer, "data": data_print});
+    let meta = model_meta(cfg, &history, engine.as_ref(), &data.class_names, standardizer.as_ref(), Some(&data_print));
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
@@ -269,6 +281,28 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     };
     reporter.report(Event::Done(&summary));
     Ok(summary)
+}
+
+/// A trained model's metadata: the config (the data's paths absolute, so eval and info find it
+/// from any directory), the epochs, the device, class names and weights, `--standardize`'s transform and
+/// the data's fingerprint.
+fn model_meta(
+    cfg: &TrainConfig,
+    history: &History,
+    engine: &dyn Engine<Elem = f32>,
+    class_names: &Option<Vec<String>>,
+    standardizer: Option<&data::Standardizer>,
+    data: Option<&DataPrint>,
+) -> serde_json::Value {
+    let mut recorded = cfg.clone();
+    for p in [&mut recorded.data.data, &mut recorded.data.csv].into_iter().flatten() {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    serde_json::json!({"config": recorded, "best_epoch": history.best_epoch, "epochs_trained": history.epochs.len(),
+        "device": engine.describe(), "class_names": class_names, "class_weight": engine.setup().train_loss.class_weight,
+        "standardize": standardizer, "data": data})
 }
 
 /// The command that continues an interrupted run.

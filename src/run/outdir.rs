@@ -19,6 +19,16 @@ pub const LOCK_FILE: &str = ".lock";
 const RUN_FILES: &[&str] =
     &["config.toml", "metrics.csv", "history.json", "curves.png", "model.safetensors", "weights.png", "kfold.json", ".write-test"];
 
+/// File name of fold `fold`'s (1-based) model in the run directory.
+pub fn fold_model_name(fold: usize) -> String {
+    format!("model-fold-{fold}.safetensors")
+}
+
+/// Whether `name` is a fold model's file name.
+fn is_fold_model(name: &str) -> bool {
+    name.strip_prefix("model-fold-").and_then(|r| r.strip_suffix(".safetensors")).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Refuses an `--out` that names no new run directory: empty (`out = ""` in a config file would
 /// write into the current directory), or ending in `.`, `..` or the root.
 pub(crate) fn check_out_path(out: Option<&Path>) -> Result<()> {
@@ -225,7 +235,7 @@ pub(crate) fn remove_debris(dir: &Path) {
 /// then the checkpoint directory while empty), keeping `config.toml` when `keep_config`.
 fn remove_run_files(dir: &Path, keep_config: bool) {
     for n in names(dir) {
-        if (RUN_FILES.contains(&n.as_str()) && !(keep_config && n == "config.toml")) || is_debris(&n) {
+        if ((RUN_FILES.contains(&n.as_str()) || is_fold_model(&n)) && !(keep_config && n == "config.toml")) || is_debris(&n) {
             let _ = std::fs::remove_file(dir.join(&n));
         }
     }

@@ -32,7 +32,7 @@ pub const BEST_FILE: &str = "best.safetensors";
 /// Settings (config keys) a resumed run may change; every other one must be the run's own.
 /// With a data fingerprint in the checkpoint, the data's paths (`data`, `csv`) may change too
 /// (the data's content is checked instead).
-pub const RESUME_MAY_CHANGE: &[&str] = &["epochs", "early_stop", "min_delta", "device", "out"];
+pub const RESUME_MAY_CHANGE: &[&str] = &["epochs", "early_stop", "min_delta", "checkpoint_every", "device", "out"];
 /// `checkpoint_version` in a state's `extra`: 2 names its best file and holds a data fingerprint.
 const CHECKPOINT_VERSION: u64 = 2;
 
@@ -57,17 +57,21 @@ pub struct FileRef {
     pub hash: String,
 }
 
-/// Writes a run's checkpoint after each epoch (see the module notes for the order of writes).
+/// Writes a run's checkpoints (see the module notes for the order of writes).
 pub struct CheckpointWriter {
     dir: PathBuf,
     data: DataPrint,
     best: Option<FileRef>,
+    /// The epoch `best` holds (0: none).
+    best_epoch: usize,
+    /// A best epoch after the last checkpoint and its weights, for the next checkpoint's best file.
+    pending: Option<(usize, Params<f32>)>,
 }
 
 impl CheckpointWriter {
     /// The writer of a new run in `run_dir` training on data fingerprinted `data`.
     pub fn new(run_dir: &Path, data: DataPrint) -> Self {
-        CheckpointWriter { dir: run_dir.join(CHECKPOINT_DIR), data, best: None }
+        CheckpointWriter { dir: run_dir.join(CHECKPOINT_DIR), data, best: None, best_epoch: 0, pending: None }
     }
 
     /// The writer of a resumed run; a checkpoint of an older build gets its best weights
@@ -78,6 +82,7 @@ impl CheckpointWriter {
         if has_val && b > 0 && w.best.is_none() {
             w.write_best(spec, r.best.as_ref().unwrap_or(&r.state.params), b)?;
         }
+        w.best_epoch = if w.best.is_some() { b } else { 0 };
         Ok(w)
     }
 
@@ -88,17 +93,37 @@ impl CheckpointWriter {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         write_atomic(&path, &bytes)?;
         self.best = Some(FileRef { file, bytes: bytes.len() as u64, hash: hash_hex(&bytes) });
+        self.best_epoch = epoch;
         Ok(())
     }
 
-    /// Writes the state after the epoch `fit` just finished: the best weights first (when this
-    /// epoch is the best), then the state naming them, then removes files no state names.
+    /// After an epoch that writes no checkpoint: keeps its weights when it is the best so far,
+    /// since the next checkpoint must name a file holding them and the engine then holds later ones.
+    pub fn note_epoch<E: Engine<Elem = f32> + ?Sized>(&mut self, engine: &mut E, fit: &FitState, has_val: bool) -> Result<()> {
+        if has_val && fit.last_is_best() {
+            self.pending = Some((fit.epoch, engine.params()?));
+        }
+        Ok(())
+    }
+
+    /// Writes the state after the epoch `fit` just finished: the best weights first (when the
+    /// best epoch changed since the last checkpoint: this epoch's, or those [`Self::note_epoch`]
+    /// kept), then the state naming them, then removes files no state names.
     pub fn write<E: Engine<Elem = f32> + ?Sized>(&mut self, cfg: &TrainConfig, engine: &mut E, fit: &FitState, has_val: bool) -> Result<()> {
         let spec = engine.setup().spec.clone();
         let params = engine.params()?;
-        if has_val && fit.last_is_best() {
-            self.write_best(&spec, &params, fit.epoch)?;
+        let b = fit.history.best_epoch;
+        if has_val && b > 0 && b != self.best_epoch {
+            if b == fit.epoch {
+                self.write_best(&spec, &params, b)?;
+            } else {
+                match self.pending.take() {
+                    Some((e, p)) if e == b => self.write_best(&spec, &p, b)?,
+                    _ => return Err(Error::config("checkpoint-every", format!("the weights of the best epoch {b} were not kept for the checkpoint"))),
+                }
+            }
         }
+        self.pending = None;
         let best = if has_val { self.best.clone() } else { None };
         let state = TrainingState {
             spec,
@@ -177,7 +202,7 @@ fn check_settings(saved: Option<&Value>, cfg: &TrainConfig, run_dir: &Path, path
         }
         match now.get(key) {
             Some(new) if new != old => {
-                let may = RESUME_MAY_CHANGE[..4].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
+                let may = RESUME_MAY_CHANGE[..5].iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ");
                 let may = if paths_free { format!("{may} and the data's path") } else { may };
                 // the one setting whose flag is not its key, and says the opposite
                 let (flag, new, old) = match (key.as_str(), new, old) {

@@ -11,6 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
+mod every;
+pub use every::CheckpointEvery;
+
 /// The validation metric that picks the best epoch (whose weights are kept) and that early
 /// stopping watches: Keras' `monitor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
