@@ -447,5 +447,5 @@ fn standardized_models_carry_their_transform_and_their_datas_fingerprint() {
     let mut broken = meta.clone();
     broken["standardize"]["std"] = serde_json::json!([1.0]);
     wgpu_mlp::model::save_model(p.join("broken.safetensors"), &spec, &params, broken).unwrap();
-    refused(p, &["eval", "--model", "broken.safetensors", "--device", "cpu"], &["broken.safetensors", "standardization"]);
+    refused(p, &["eval", "--model", "broken.safetensors", "--device", "cpu"], &["broken.safetensors", "metadata 'standardize'", "2 means and 1 deviations for 2 inputs"]);
 }

@@ -83,7 +83,7 @@ impl TrainConfig {
         }
         self.data.validate()?;
         if self.model.standardize && self.reg.augment.is_some() {
-            return Err(Error::config("standardize", "and --augment do not go together: augmentation transforms pixels, standardized features are not pixels"));
+            return Err(Error::config("standardize", "cannot be combined with --augment: augmentation transforms pixels, and standardized features are not pixels"));
         }
         if let Some(f) = r.val_frac {
             if !(f > 0.0 && f < 1.0) {

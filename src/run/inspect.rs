@@ -56,7 +56,10 @@ pub fn open_model_as(path: &Path, network: Option<&NetworkSpec>) -> Result<Model
         Some(v) => {
             let s: Standardizer = serde_json::from_value(v.clone())
                 .map_err(|e| Error::bad_file(path, format!("metadata 'standardize' is not a standardization: {e}")))?;
-            s.check(spec.inputs(), "model").map_err(|e| Error::bad_file(path, e.to_string()))?;
+            s.check(spec.inputs(), "model").map_err(|e| match e {
+                Error::Config { msg, .. } => Error::bad_file(path, format!("metadata 'standardize': {msg}")),
+                e => e,
+            })?;
             Some(s)
         }
     };
