@@ -47,6 +47,9 @@ pub enum Error {
         epoch: usize,
         /// The non-finite mean loss (NaN or ±inf).
         loss: f64,
+        /// The last epoch the run directory's checkpoint holds (a run sets it; None: no
+        /// checkpoint was written, so the run directory is removed).
+        kept: Option<usize>,
     },
 }
 

@@ -400,9 +400,14 @@ fn an_interrupted_kfold_run_scores_the_ensemble_of_the_folds_that_ran() {
     let mut cfg = wgpu_mlp::config::TrainConfig::default();
     cfg.model.layers = vec![784, 16, 10];
     cfg.engine.device = wgpu_mlp::config::DeviceChoice::Cpu;
-    (cfg.run.epochs, cfg.run.kfold, cfg.run.out) = (3, Some(3), Some(d.path().join("cv")));
-    // a stop asked for before the first epoch ends: fold 1 stops after it, and the run with it
+    (cfg.run.epochs, cfg.run.kfold, cfg.run.out) = (3, Some(3), Some(d.path().join("part")));
+    // a stop asked for before fold 1's first epoch ends: the fold stops part-way and is not scored
     let opts = wgpu_mlp::run::RunOptions { stop: Some(Arc::new(AtomicBool::new(true))), ..Default::default() };
+    let s = wgpu_mlp::run::train_run_with(&cfg, &opts, &mut wgpu_mlp::run::Silent).unwrap();
+    assert!(s.interrupted && s.kfold.as_ref().unwrap().folds.is_empty() && s.kfold.unwrap().ensemble_test.is_none());
+    assert!(!d.path().join("part").exists(), "a run that finished no fold keeps nothing");
+    // with one epoch per fold, fold 1 ends whole; the stop then ends the run after it
+    (cfg.run.epochs, cfg.run.out) = (1, Some(d.path().join("cv")));
     let s = wgpu_mlp::run::train_run_with(&cfg, &opts, &mut wgpu_mlp::run::Silent).unwrap();
     assert!(s.interrupted);
     let rep = s.kfold.unwrap();

@@ -45,6 +45,11 @@ fn model(dir: &Path) -> (PathBuf, NetworkSpec, Params<f32>) {
 
 /// Writes `p` as PyTorch's save_file would: no metadata, layer i under `names[i]`, in `dtype`.
 fn state_dict(path: &Path, p: &Params<f32>, names: &[&str], dtype: Dtype) {
+    state_dict_with(path, p, names, dtype, None)
+}
+
+/// [`state_dict`] with safetensors metadata (`{"format": "pt"}`, as `safetensors.torch.save_model` writes).
+fn state_dict_with(path: &Path, p: &Params<f32>, names: &[&str], dtype: Dtype, meta: Option<std::collections::HashMap<String, String>>) {
     let bytes = |v: &[f32]| -> Vec<u8> {
         match dtype {
             Dtype::F64 => v.iter().flat_map(|x| (*x as f64).to_le_bytes()).collect(),
@@ -57,7 +62,7 @@ fn state_dict(path: &Path, p: &Params<f32>, names: &[&str], dtype: Dtype) {
         owned.push((format!("{}.bias", names[i]), vec![s.outputs], bytes(p.bias(i))));
     }
     let views: Vec<(String, TensorView)> = owned.iter().map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap())).collect();
-    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+    std::fs::write(path, safetensors::serialize(views, meta).unwrap()).unwrap();
 }
 
 fn eval_report(dir: &Path, args: &[&str]) -> serde_json::Value {
@@ -115,6 +120,20 @@ fn pytorch_state_dicts_evaluate_exactly_and_start_runs() {
         args.extend_from_slice(&net);
         assert_eq!(eval_report(dir, &args), want, "{file}: eval must score as the original model");
     }
+    // PyTorch's own format tag is a state dict too
+    let pt = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    state_dict_with(&dir.join("pt.safetensors"), &p, &["0", "2", "4"], Dtype::F32, Some(pt));
+    let mut args = vec!["--model", "pt.safetensors"];
+    args.extend_from_slice(&net);
+    assert_eq!(eval_report(dir, &args), want, "format 'pt'");
+    // names that carry no order are refused, not read alphabetically
+    state_dict(&dir.join("words.safetensors"), &p, &["input", "hidden", "output"], Dtype::F32);
+    let mut args = vec!["eval", "--device", "cpu", "--model", "words.safetensors"];
+    args.extend_from_slice(&net);
+    fails(dir, &args, &["words.safetensors", "no numbers", "'hidden'"]);
+    // our export records its network: flags that name another are refused
+    ok(dir, &["export", "--model", m.to_str().unwrap(), "--out", "exp.safetensors"]);
+    fails(dir, &["eval", "--device", "cpu", "--model", "exp.safetensors", "--layers", "784,16,12,10", "--activation", "relu"], &["exp.safetensors", "the export uses", "the flags say"]);
     // predict reads it as eval does
     let ds = wgpu_mlp::data::bundled_mnist().unwrap();
     let wgpu_mlp::data::Features::U8(px) = &ds.features else { panic!("u8 pixels") };

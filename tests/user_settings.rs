@@ -428,6 +428,22 @@ fn standardized_models_carry_their_transform_and_their_datas_fingerprint() {
     let bare_o = run(p, &["predict", "--model", "bare.safetensors", "--input", "s.csv", "--json", "--device", "cpu"]);
     assert!(o.status.success() && bare_o.status.success());
     assert_ne!(o.stdout, bare_o.stdout, "predict ignored the model's standardization");
+    // fitted on the training split alone: its means are the training rows' means
+    let splits = wgpu_mlp::run::load_splits(&wgpu_mlp::run::open_model(&p.join("m/model.safetensors")).unwrap().config()).unwrap();
+    let wgpu_mlp::data::Features::F32(x) = &splits.train.features else { panic!("f32 columns") };
+    let train_mean = x.iter().step_by(2).map(|&v| v as f64).sum::<f64>() / splits.train.len as f64;
+    assert!((mean[0] - train_mean).abs() < 1e-3, "mean {} is not the training split's {train_mean}", mean[0]);
+    let all_mean = (0..60).map(|i| (1000 + (i % 7) * 50) as f64).sum::<f64>() / 60.0;
+    assert!((train_mean - all_mean).abs() > 1e-2, "the check needs a training split whose mean differs from the whole table's");
+    // the PyTorch export folds the transform into the first layer: it scores the same on raw inputs
+    let o = run(p, &["export", "--model", "m/model.safetensors", "--out", "m.torch.safetensors"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(p, &["eval", "--model", "m.torch.safetensors", "--csv", "s.csv", "--target", "y", "--device", "cpu", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let exported: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((exported["report"]["loss"].as_f64().unwrap() - e["report"]["loss"].as_f64().unwrap()).abs() < 1e-5, "export {exported} vs model {e}");
+    // weights fitted to standardized inputs do not start a run on raw ones
+    refused(p, &["train", "--device", "cpu", "--csv", "s.csv", "--target", "y", "--layers", "2,8,2", "--init-from", "m/model.safetensors", "--out", "r"], &["--init-from", "--standardize"]);
     // k-fold: each fold model keeps its own fold's transform, and eval of it reproduces the
     // fold's test score
     let o = run(p, &["train", "--device", "cpu", "--csv", "s.csv", "--target", "y", "--hidden", "8", "--standardize", "--epochs", "3", "--kfold", "3", "--out", "cv", "--json"]);

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wgpu_mlp::model::torch::{save_python_loader, save_torch, sequential_modules};
+use wgpu_mlp::model::torch::{fold_input_transform, save_python_loader, save_torch, sequential_modules};
 use wgpu_mlp::run::open_model;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -41,7 +41,12 @@ pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--python: {} is the --out file too", a.out.display());
     }
     let m = open_model(&a.model)?;
-    save_torch(&a.out, &m.spec, &m.params)?;
+    // a --standardize model: the transform goes into the first Linear, so the file takes raw inputs
+    let params = match &m.standardizer {
+        Some(st) => fold_input_transform(&m.params, &st.mean, &st.std),
+        None => m.params.clone(),
+    };
+    save_torch(&a.out, &m.spec, &params)?;
     if let Some(py) = &a.python {
         save_python_loader(py, &m.spec, &a.out, &a.model)?;
     }

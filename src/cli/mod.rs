@@ -107,8 +107,8 @@ pub fn error_line(e: &anyhow::Error) -> String {
             };
             if is_flag(&flag) { format!("--{flag}: {msg}") } else { format!("{what}: {msg}") }
         }
-        Some(Error::Diverged { epoch, .. }) if *epoch > 1 => {
-            format!("{e}; try a lower --lr (the run directory keeps epochs 1-{} and their checkpoint)", epoch - 1)
+        Some(Error::Diverged { kept: Some(k), .. }) => {
+            format!("{e}; try a lower --lr (the run directory keeps epochs 1-{k} and their checkpoint)")
         }
         Some(Error::Diverged { .. }) => format!("{e}; try a lower --lr"),
         // library errors already carry their cause in their message; `{:#}` would repeat it

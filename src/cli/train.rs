@@ -75,6 +75,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let (flag, handle) = (stop.clone(), quit.clone());
     // First Ctrl-C: finish the epoch, checkpoint, exit cleanly. Second: quit at once, saying what
     // the run directory holds (the handle removes it when nothing resumable was written yet).
+    let first = if config.run.kfold.is_some() {
+        "stopping after this epoch; the folds that ended are kept, this one is not scored"
+    } else {
+        "stopping after this epoch and saving a checkpoint"
+    };
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             handle.quit_with(|q| {
@@ -82,7 +87,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 std::process::exit(130)
             });
         }
-        eprintln!("\nCtrl-C: stopping after this epoch and saving a checkpoint (Ctrl-C again to quit now)");
+        eprintln!("\nCtrl-C: {first} (Ctrl-C again to quit now)");
     });
     let opts = RunOptions { resume: args.resume.is_some(), stop: Some(stop), quit: Some(quit) };
     let summary = wgpu_mlp::run::train_run_with(&config, &opts, &mut Printer::new(args.json))?;

@@ -21,7 +21,7 @@ use super::params::{ParamLayout, Params};
 use super::spec::NetworkSpec;
 use crate::atomic::write_atomic;
 use crate::optim::OptimizerState;
-use crate::error::{clipped, quoted, Error, Result};
+use crate::error::{clipped, quoted, quoted_list, Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -231,12 +231,23 @@ pub fn load_model_as(path: impl AsRef<Path>, spec: Option<&NetworkSpec>) -> Resu
     let path = path.as_ref();
     let bytes = read_file(path)?;
     let ck = Loaded::parse(path, &bytes)?;
-    if ck.meta.contains_key("format") {
+    // ours by its format; anything else (none, or `{"format": "pt"}` as safetensors.torch and
+    // Hugging Face write) is a state dict
+    if ck.meta.get("format").is_some_and(|f| f == MODEL_FORMAT || f == STATE_FORMAT) {
         drop(ck);
         return load_model(path);
     }
     let spec = match (spec, ck.meta.contains_key("spec")) {
-        (Some(s), _) => s.clone(),
+        // our export records its network: the flags must name that one
+        (Some(s), true) => {
+            let file = ck.spec()?;
+            check_architecture(s, &file).map_err(|e| match e {
+                Error::Config { msg, .. } => Error::bad_file(path, msg.replace("checkpoint is", "the export is").replace("checkpoint uses", "the export uses").replace("the run asks for", "the flags say")),
+                e => e,
+            })?;
+            file
+        }
+        (Some(s), false) => s.clone(),
         (None, true) => ck.spec()?,
         (None, false) => {
             return Err(Error::bad_file(
@@ -278,6 +289,14 @@ impl Loaded<'_> {
             if !modules.contains(&module) {
                 modules.push(module);
             }
+        }
+        // the order of the layers is read from the numbers in their names: without any, the names'
+        // alphabetical order (hidden, input, output) would silently be taken as the network's
+        if modules.len() > 1 && modules.iter().any(|m| !m.bytes().any(|b| b.is_ascii_digit())) {
+            return Err(Error::bad_file(
+                self.path,
+                format!("layer names {} carry no numbers, so their order is unknown; save an nn.Sequential (0, 2, …) or number them (fc1, fc2, …)", quoted_list(&modules, 8)),
+            ));
         }
         modules.sort_by_cached_key(|m| natural_key(m));
         let flags = format!("--layers {}", spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","));

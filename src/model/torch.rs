@@ -60,6 +60,27 @@ pub fn save_torch(path: &Path, spec: &NetworkSpec, params: &Params<f32>) -> Resu
     write_atomic(path, &safetensors_bytes(path, &tensors, meta)?)
 }
 
+/// `params` with an input transform x ↦ (x − mean) / std folded into the first layer, so the
+/// network takes the untransformed inputs: W' = W / std (per input column), b' = b − W'·mean,
+/// computed in f64 and rounded once. The export of a `--standardize` model needs no extra module.
+pub fn fold_input_transform(params: &Params<f32>, mean: &[f32], std: &[f32]) -> Params<f32> {
+    let mut out = params.clone();
+    let inputs = params.layout.layers[0].inputs;
+    let (w, b) = (params.weight(0), params.bias(0));
+    let mut bias = Vec::with_capacity(b.len());
+    for (row, &b0) in w.chunks_exact(inputs).zip(b) {
+        let shift: f64 = row.iter().zip(mean).zip(std).map(|((&w, &m), &s)| w as f64 / s as f64 * m as f64).sum();
+        bias.push((b0 as f64 - shift) as f32);
+    }
+    for (row, new) in w.chunks_exact(inputs).zip(out.weight_mut(0).chunks_exact_mut(inputs)) {
+        for ((n, &w), &s) in new.iter_mut().zip(row).zip(std) {
+            *n = (w as f64 / s as f64) as f32;
+        }
+    }
+    out.bias_mut(0).copy_from_slice(&bias);
+    out
+}
+
 /// A Python file that builds the network's `nn.Sequential` and loads `weights` into it
 /// (strict), with a note on the inputs and outputs.
 pub fn python_loader(spec: &NetworkSpec, weights: &Path, source: &Path) -> String {
@@ -72,7 +93,8 @@ pub fn python_loader(spec: &NetworkSpec, weights: &Path, source: &Path) -> Strin
     };
     format!(
         "# {} exported by wgpu-mlp from {}: {}\n\
-         # Eval form (no Dropout modules). Inputs: pixels / 255 (images) or the raw CSV columns;\n\
+         # Eval form (no Dropout modules). Inputs: pixels / 255 (images) or the raw CSV columns\n\
+         # (a --standardize model's transform is folded into the first Linear);\n\
          # the network ends with a Linear (the loss holds the output nonlinearity): {out}.\n\
          import torch\n\
          from torch import nn\n\

@@ -177,11 +177,20 @@ pub fn initial_params(cfg: &TrainConfig, setup: &TrainSetup) -> Result<Params<f3
     Ok(match &cfg.model.init_from {
         Some(path) => {
             // a PyTorch state dict has no spec of its own: it is read as the run's network
-            let (spec, params, _) = load_model_as(path, Some(&setup.spec))?;
+            let (spec, params, meta) = load_model_as(path, Some(&setup.spec))?;
             check_architecture(&setup.spec, &spec).map_err(|e| match e {
                 Error::Config { msg, .. } => Error::config("init-from", format!("{}: {msg}", path.display())),
                 e => e,
             })?;
+            // weights fitted to standardized inputs would see raw ones, or the other way round
+            let standardized = meta.get("standardize").is_some_and(|v| !v.is_null());
+            if standardized != cfg.model.standardize {
+                let (was, is) = if standardized { ("with", "without") } else { ("without", "with") };
+                return Err(Error::config(
+                    "init-from",
+                    format!("{} was trained {was} --standardize and this run is {is} it: its weights expect other inputs", path.display()),
+                ));
+            }
             params
         }
         None => cfg.model.init.init(&ParamLayout::new(&setup.spec), cfg.run.seed).cast(|x| x as f32),

@@ -191,6 +191,11 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         });
         reporter.report(Event::TrainingEnd);
         let end = end?;
+        if end.interrupted {
+            // a fold stopped part-way is neither scored nor kept: the report holds whole folds
+            interrupted = true;
+            break;
+        }
         let eval = engine.evaluate(&val)?;
         let h = end.state.history;
         let test_eval = match &fold_test {
@@ -227,16 +232,17 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
         };
         reporter.report(Event::FoldEnd { score: &fs, k, classification });
         scores.push(fs);
-        interrupted = end.interrupted;
-        let partial = report(k, classification, scores.clone(), interrupted, &holdout);
-        let text = serde_json::to_string_pretty(&partial).map_err(|e| Error::config("kfold", format!("cannot encode kfold.json: {e}")))?;
-        // the directory is kept once kfold.json holds a fold
-        out_dir.write_kept(Kept::Folds { done: f + 1 }, || write_atomic(&out.join("kfold.json"), text.as_bytes()))?;
+        // a stop asked for during the fold's last epoch ends the run here, after a whole fold
+        interrupted = opts.stop_requested() && f + 1 < k;
+        write_report(&out_dir, &out, &report(k, classification, scores.clone(), interrupted, &holdout))?;
         if interrupted {
             break;
         }
     }
     let rep = report(k, classification, scores, interrupted, &holdout);
+    if interrupted && !rep.folds.is_empty() {
+        write_report(&out_dir, &out, &rep)?;
+    }
     let summary = RunSummary {
         out_dir: out.clone(),
         device: engine.describe(),
@@ -250,6 +256,12 @@ pub(super) fn kfold_run(plan: &Plan, k: usize, device: &Device, opts: &RunOption
     };
     reporter.report(Event::Done(&summary));
     Ok(summary)
+}
+
+/// kfold.json with `rep`'s folds; the directory is kept once it holds a fold.
+fn write_report(out_dir: &OutDir, out: &std::path::Path, rep: &KfoldReport) -> Result<()> {
+    let text = serde_json::to_string_pretty(rep).map_err(|e| Error::config("kfold", format!("cannot encode kfold.json: {e}")))?;
+    out_dir.write_kept(Kept::Folds { done: rep.folds.len() }, || write_atomic(&out.join("kfold.json"), text.as_bytes()))
 }
 
 #[cfg(test)]

@@ -226,6 +226,8 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     reporter.report(Event::TrainingStart { done: state.epoch, label: "" });
     let mut metrics = MetricsLog::new(out.join("metrics.csv"));
     let mut last_checkpoint = Instant::now();
+    // the last epoch on disk, for a divergence's message
+    let mut checkpointed = Some(state.epoch).filter(|&e| e > 0);
     let end = fit_from(engine.as_mut(), splits.train.len, splits.val.as_ref(), &plan.fit, state, |s, e| {
         if let Some(r) = s.last() {
             reporter.report(Event::Epoch(r));
@@ -242,13 +244,17 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
             out_dir.write_kept(Kept::Checkpoint { epoch: s.epoch }, || writer.write(cfg, e, s, has_val))?;
             out_dir.write(|| write_summaries(&out, &s.history))?;
             last_checkpoint = Instant::now();
+            checkpointed = Some(s.epoch);
         } else {
             writer.note_epoch(e, s, has_val)?;
         }
         Ok(if stop { Flow::Stop } else { Flow::Continue })
     });
     reporter.report(Event::TrainingEnd);
-    let end = end?;
+    let end = end.map_err(|e| match e {
+        Error::Diverged { epoch, loss, .. } => Error::Diverged { epoch, loss, kept: checkpointed },
+        e => e,
+    })?;
     let history = end.state.history;
 
     let params = engine.params()?;

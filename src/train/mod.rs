@@ -338,7 +338,7 @@ pub fn fit_from<E: Engine + ?Sized>(
         let seconds = t0.elapsed().as_secs_f64();
         let loss = stats.mean_loss();
         if !loss.is_finite() {
-            return Err(Error::Diverged { epoch: epoch + 1, loss });
+            return Err(Error::Diverged { epoch: epoch + 1, loss, kept: None });
         }
         let eval = match val {
             Some(v) => Some(engine.evaluate(v)?),
