@@ -302,7 +302,9 @@ pub fn predict_inputs(path: &Path, network: Option<&NetworkSpec>, inputs: &[Path
 /// training split as `train` would load it).
 pub fn run_cost(cfg: &TrainConfig) -> Result<(RunCost, String)> {
     let setup = cfg.setup()?;
-    let d = load_data(cfg)?;
+    let mut d = load_data(cfg)?;
+    // --standardize makes u8 pixels f32 columns: the run holds those
+    super::standardize_splits(cfg, &mut d.splits);
     let t = &d.splits.train;
     let feature_bytes = if matches!(t.features, Features::U8(_)) { 1 } else { 4 };
     // the engines allocate for at most the data, whatever --batch says (run::clamp_batch)
