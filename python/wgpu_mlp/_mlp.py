@@ -440,7 +440,11 @@ class _BaseMLP(BaseEstimator):
         if classification != is_classifier(cls()):
             kind = "classifier" if classification else "regressor"
             raise ValueError(f"{path} holds a {kind} ({loss}); load it with the other estimator")
+        if meta.get("standardize"):
+            raise ValueError(f"{path} was trained with --standardize; the estimators take unscaled features (use a StandardScaler in a Pipeline)")
         stored = dict(sk.get("params") or {})
+        if "hidden_layer_sizes" in stored:
+            stored["hidden_layer_sizes"] = tuple(stored["hidden_layer_sizes"])
         if not stored:
             if len(set(acts)) > 1 or (acts and acts[0] not in _ACTIVATION_BACK):
                 raise ValueError(f"{path}: hidden activations {acts} have no scikit-learn equivalent")
@@ -461,6 +465,8 @@ class _BaseMLP(BaseEstimator):
         if classification:
             est.out_activation_ = "softmax" if loss == "softmax_xent" else "logistic"
             classes = sk.get("classes") or meta.get("class_names") or list(range(max(sizes[-1], 2)))
+            if "classes" not in sk and all(str(c).lstrip("-").isdigit() for c in classes):
+                classes = [int(c) for c in classes]
             est._label_binarizer = LabelBinarizer()
             if sk.get("multilabel"):
                 est._label_binarizer.fit(np.eye(len(classes), dtype=int))
@@ -470,6 +476,24 @@ class _BaseMLP(BaseEstimator):
         else:
             est.out_activation_ = "identity"
         return est
+
+
+# scikit-learn checks these estimators cannot pass, with why (scikit-learn >= 1.6 declares them
+# through parametrize_with_checks' expected_failed_checks, which reads this)
+EXPECTED_FAILED_CHECKS = {
+    "MLPRegressor": {
+        "check_methods_subset_invariance": (
+            "the engines compute in float32 and the CPU engine's matrix product blocks rows by "
+            "count, so a row predicted in a smaller batch may differ in its last bit (2.4e-7); "
+            "the check asks for 1e-7"
+        ),
+    },
+}
+
+
+def expected_failed_checks(estimator):
+    """The scikit-learn estimator checks `estimator` is known to fail, each with its reason."""
+    return dict(EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
 
 
 def _json_params(params):
