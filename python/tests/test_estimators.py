@@ -4,6 +4,7 @@ CLI round trip, data layouts, and one GPU smoke test."""
 
 import csv
 import json
+import os
 import pickle
 import subprocess
 import threading
@@ -23,7 +24,13 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 import wgpu_mlp
 from wgpu_mlp import MLPClassifier, MLPRegressor
 
-CLI = Path(__file__).resolve().parents[2] / "target" / "release" / "wgpu-mlp"
+# the CLI binary for the round trip: $WGPU_MLP_CLI, else the repository's release or test build
+_ROOT = Path(__file__).resolve().parents[2]
+CLI = next(
+    (p for p in [Path(os.environ.get("WGPU_MLP_CLI", "/nonexistent")), _ROOT / "target/release/wgpu-mlp",
+                 _ROOT / "target/debug/wgpu-mlp"] if p.exists()),
+    _ROOT / "target/release/wgpu-mlp",
+)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +214,7 @@ def test_save_load_round_trip(tmp_path, iris):
         MLPRegressor.load(tmp_path / "m.safetensors")
 
 
-@pytest.mark.skipif(not CLI.exists(), reason=f"{CLI} not built (cargo build --release)")
+@pytest.mark.skipif(not CLI.exists(), reason=f"{CLI} not built (cargo build --release, or set WGPU_MLP_CLI)")
 def test_cli_evaluates_a_python_model_and_back(tmp_path, iris):
     X, y = iris
     names = np.array(["setosa", "versicolor", "virginica"])[y]
