@@ -35,6 +35,14 @@ from . import _core
 _ACTIVATION = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu"}
 _ACTIVATION_BACK = {"identity": "identity", "sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
 _SOLVERS = {"sgd", "adam", "rmsprop", "adamw"}
+# what reaches the engine as it is (it reads float32, float64 and uint8 rows in any order and
+# converts once into its own float32 rows); anything else becomes float64 first
+_DTYPES = (np.float64, np.float32, np.uint8)
+
+
+def _weight_dtype(X):
+    """coefs_ follow X's dtype as scikit-learn's do; uint8 input gets float64 weights."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.float64
 
 
 class _BaseMLP(BaseEstimator):
@@ -254,7 +262,7 @@ class _BaseMLP(BaseEstimator):
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, X.dtype)
+            self._initialize(y, layer_units, _weight_dtype(X))
         elif self._sizes() != layer_units:
             raise ValueError(
                 f"the fitted network is {'-'.join(map(str, self._sizes()))}; this data and "
@@ -357,7 +365,7 @@ class _BaseMLP(BaseEstimator):
             on_epoch,
             early_stopping,
         )
-        self._unpack(result["params"], X.dtype)
+        self._unpack(result["params"], _weight_dtype(X))
         self._slots, self._step = result["slots"], result["step"]
         if result["interrupted"]:
             warnings.warn("Training interrupted by user.")
@@ -406,7 +414,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return validate_data(self, X, reset=False, dtype=_DTYPES)
 
     # ---- model files ----------------------------------------------------------------------
 
@@ -514,7 +522,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     and multi-label targets) trained by wgpu-mlp's GPU or CPU engine (`device`)."""
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=_DTYPES, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
@@ -652,7 +660,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32), reset=reset
+            self, X, y, multi_output=True, y_numeric=True, dtype=_DTYPES, reset=reset
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
