@@ -221,6 +221,9 @@ fn layout(sizes: Vec<usize>) -> PyResult<(usize, Vec<(usize, usize)>)> {
     Ok((l.len, l.layers.iter().map(|s| (s.weight, s.bias)).collect()))
 }
 
+/// Training rows per engine call inside an epoch: Ctrl-C is checked between calls.
+const CHUNK_ROWS: usize = 8192;
+
 /// Why the loop ended early.
 enum Stop {
     Done,
@@ -231,7 +234,8 @@ enum Stop {
 /// `max_epochs` epochs, epoch permutations numbered from `epoch0`. After each epoch, with the
 /// GIL, `on_epoch(loss, val_outputs)` returns (stop, next_lr, snapshot): the estimator's
 /// stopping rule and schedule, and whether the current weights are the best so far (restored
-/// at the end when `restore_best`). Ctrl-C stops after the epoch it lands in.
+/// at the end when `restore_best`). Ctrl-C stops within 8,192 rows' steps (the partial epoch
+/// is not counted; its steps are kept, as scikit-learn's).
 #[pyfunction]
 #[pyo3(signature = (setup, x, y, classes, params, slots, step, lr, epoch0, max_epochs, shuffle, x_val, on_epoch, restore_best))]
 #[allow(clippy::too_many_arguments)]
@@ -267,6 +271,7 @@ fn train<'py>(
         None => None,
     };
     let seed = s.seed;
+    let chunk = (CHUNK_ROWS / ts.batch).max(1) * ts.batch;
     let device = s.device().map_err(py_err)?;
 
     let result = py.detach(move || -> PyResult<_> {
@@ -281,7 +286,29 @@ fn train<'py>(
         let mut failure = None;
         while epochs < max_epochs {
             let order = epoch_order(data.len, seed, epoch0 + epochs as u64, shuffle);
-            let stats = engine.train_epoch(&order, lr).map_err(py_err)?;
+            // the epoch in whole-batch chunks, so Ctrl-C is seen within a chunk's steps; the
+            // engine's step counter runs on across chunks, so the steps are the epoch's
+            let (mut loss_sum, mut samples, mut cut) = (0.0, 0u64, false);
+            let parts: Vec<&[u32]> = order.chunks(chunk).collect();
+            for (i, part) in parts.iter().enumerate() {
+                let st = engine.train_epoch(part, lr).map_err(py_err)?;
+                loss_sum += st.loss_sum;
+                samples += st.samples;
+                if i + 1 < parts.len() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        cut = true;
+                        if !Python::attach(|py| e.is_instance_of::<PyKeyboardInterrupt>(py)) {
+                            failure = Some(e);
+                        }
+                        break;
+                    }
+                }
+            }
+            if cut {
+                end = Stop::Interrupted;
+                break;
+            }
+            let mean_loss = loss_sum / samples.max(1) as f64;
             epochs += 1;
             let val_out = match &val {
                 Some(v) => Some(engine.predict(v).map_err(py_err)?),
@@ -294,7 +321,7 @@ fn train<'py>(
                     o.into_pyarray(py).reshape([rows, outputs]).map(|a| a.into_any().unbind())
                 });
                 let vo = vo.transpose()?;
-                on_epoch.call1(py, (stats.mean_loss(), vo))?.extract(py)
+                on_epoch.call1(py, (mean_loss, vo))?.extract(py)
             });
             match verdict {
                 Ok((stop, next_lr, snapshot)) => {
