@@ -20,6 +20,7 @@ from sklearn.datasets import load_digits, load_iris, make_multilabel_classificat
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 import wgpu_mlp
 from wgpu_mlp import MLPClassifier, MLPRegressor
@@ -87,6 +88,38 @@ def test_loss_is_scikit_learns_at_the_same_weights(iris):
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-5)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _tasks():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 5))
+    w = rng.normal(size=(5, 3))
+    z = X @ w
+    return {
+        "multiclass": (SkMLPClassifier, MLPClassifier, X, np.argmax(z, axis=1)),
+        "binary": (SkMLPClassifier, MLPClassifier, X, (z[:, 0] > 0).astype(int)),
+        "multilabel": (SkMLPClassifier, MLPClassifier, X, (z > 0).astype(int)),
+        "regression": (SkMLPRegressor, MLPRegressor, X, z[:, 0]),
+        "regression-3": (SkMLPRegressor, MLPRegressor, X, z),
+    }
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("task", list(_tasks()))
+def test_steps_are_scikit_learns(task, solver):
+    # full-batch, unshuffled epochs from the same initial weights: the engine's steps (loss
+    # scale c, lr/c or eps·c, λ = c·alpha/batch) must land on scikit-learn's weights
+    sk_cls, our_cls, X, y = _tasks()[task]
+    kw = dict(hidden_layer_sizes=(7,), activation="tanh", solver=solver, learning_rate_init=0.05, alpha=0.1,
+              batch_size=60, shuffle=False, max_iter=4, random_state=2, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = our_cls(device="cpu", **kw).fit(X, y)
+        theirs = sk_cls(**kw).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    if task != "regression-3":  # there scikit-learn's reported loss is not the one it descends
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-5)
 
 
 def test_early_stopping_keeps_the_best_validation_weights(digits):
@@ -198,6 +231,20 @@ def test_keyboard_interrupt_stops_and_leaves_a_usable_estimator(digits):
     assert time.time() - t < 30 and 0 < m.n_iter_ < 100000
     assert m.score(Xtr, ytr) > 0.9
     m.partial_fit(Xtr, ytr)
+
+
+def test_keyboard_interrupt_inside_a_long_epoch():
+    # one epoch of 1,000,000 single-row steps: the interrupt is seen between 8,192-row chunks
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1_000_000, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    m = MLPClassifier(hidden_layer_sizes=(4,), batch_size=1, max_iter=5, device="cpu", random_state=0)
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    t = time.time()
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        m.fit(X, y)
+    assert time.time() - t < 20 and m.n_iter_ == 0 and m.loss_curve_ == []
+    assert m.predict(X[:5]).shape == (5,)
 
 
 def test_save_load_round_trip(tmp_path, iris):
