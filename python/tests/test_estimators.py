@@ -274,13 +274,15 @@ def test_cli_evaluates_a_python_model_and_back(tmp_path, iris):
     m.save(tmp_path / "py.safetensors")
     def cli_accuracy(model):
         out = subprocess.run([str(CLI), "eval", "--model", str(model), "--csv", str(tmp_path / "iris.csv"),
-                              "--target", "species", "--split", "all", "--json"], capture_output=True, text=True, check=True)
+                              "--target", "species", "--split", "all", "--json"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
         return json.loads(out.stdout.strip().splitlines()[-1])["report"]["accuracy"]
     assert cli_accuracy(tmp_path / "py.safetensors") == pytest.approx(m.score(X, names), abs=1e-9)
     # and back: a model the CLI trained, in the estimator
-    subprocess.run([str(CLI), "train", "--csv", str(tmp_path / "iris.csv"), "--target", "species", "--hidden", "8",
-                    "--epochs", "30", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"],
-                   capture_output=True, check=True)
+    run = subprocess.run([str(CLI), "train", "--csv", str(tmp_path / "iris.csv"), "--target", "species",
+                          "--layers", "4,8,3", "--epochs", "30", "--device", "cpu", "--out", str(tmp_path / "run"),
+                          "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
     cli_model = tmp_path / "run" / "model.safetensors"
     est = MLPClassifier.load(cli_model, device="cpu")
     assert list(est.classes_) == ["setosa", "versicolor", "virginica"]
