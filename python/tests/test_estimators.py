@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris, make_multilabel_classification, make_regression
@@ -157,6 +158,22 @@ def test_pickle_and_clone(iris):
     assert c.get_params() == m.get_params() and not hasattr(c, "coefs_")
 
 
+def test_warm_start_continues_the_weights(iris):
+    X, y = iris
+    # one batch per epoch (150 rows), so the curve is scikit-learn's, fresh Adam moments included
+    kw = dict(hidden_layer_sizes=(8,), max_iter=10, learning_rate_init=0.01, random_state=0)
+    m = MLPClassifier(device="cpu", **kw)
+    sk = SkMLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for est in (m, sk):
+            est.fit(X, y).set_params(warm_start=True, max_iter=5).fit(X, y)
+    assert len(m.loss_curve_) == 15 and m.n_iter_ == 5
+    np.testing.assert_allclose(m.loss_curve_, sk.loss_curve_, rtol=1e-5)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same classes"):
+        m.fit(X[y < 2], y[y < 2])
+
+
 def test_partial_fit_continues(iris):
     X, y = iris
     m = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, device="cpu", random_state=0)
@@ -201,6 +218,8 @@ def test_errors_are_scikit_learns(iris):
         m.fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
         m.predict(X[:, :3])
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        MLPClassifier(device="cpu").fit(scipy.sparse.csr_matrix(X), y)
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
         MLPClassifier(early_stopping=True, device="cpu").partial_fit(X, y, classes=[0, 1, 2])
 
