@@ -158,7 +158,8 @@ fn features(x: &Bound<'_, PyAny>) -> PyResult<(Vec<f32>, usize, usize)> {
     fn rows<T: Copy>(a: ArrayView2<'_, T>, f: impl Fn(T) -> f32) -> Vec<f32> {
         match a.as_slice() {
             Some(s) => s.iter().map(|&v| f(v)).collect(),
-            None => a.rows().into_iter().flat_map(|r| r.into_iter().map(|&v| f(v)).collect::<Vec<_>>()).collect(),
+            // Fortran order or strided: ndarray walks it in logical (row-major) order
+            None => a.iter().map(|&v| f(v)).collect(),
         }
     }
     if let Ok(a) = x.extract::<PyReadonlyArray2<'_, f32>>() {
@@ -280,12 +281,13 @@ fn train<'py>(
         if let Some(st) = &opt_state {
             engine.set_optimizer_state(st).map_err(py_err)?;
         }
-        engine.load_train(&data).map_err(py_err)?;
+        let rows = data.len;
+        engine.load_train_owned(data).map_err(py_err)?;
         let mut lr = lr;
         let (mut epochs, mut snapped, mut end) = (0usize, false, Stop::Done);
         let mut failure = None;
         while epochs < max_epochs {
-            let order = epoch_order(data.len, seed, epoch0 + epochs as u64, shuffle);
+            let order = epoch_order(rows, seed, epoch0 + epochs as u64, shuffle);
             // the epoch in whole-batch chunks, so Ctrl-C is seen within a chunk's steps; the
             // engine's step counter runs on across chunks, so the steps are the epoch's
             let (mut loss_sum, mut samples, mut cut) = (0.0, 0u64, false);

@@ -138,6 +138,12 @@ impl<T: Scalar> Engine for CpuEngine<T> {
         Ok(())
     }
 
+    fn load_train_owned(&mut self, data: Dataset) -> Result<()> {
+        self.check_data(&data)?;
+        self.train = Some(data);
+        Ok(())
+    }
+
     fn train_epoch(&mut self, order: &[u32], lr: f64) -> Result<EpochStats> {
         let data = self.train.take().ok_or_else(|| Error::config("data", "no training set loaded"))?;
         // On a worker of rayon's pool, the products the gemm crate threads keep a share on this

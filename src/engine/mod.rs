@@ -204,6 +204,11 @@ pub trait Engine {
 
     /// Stores the training set with the engine (on the GPU: uploads it once, resident for the run).
     fn load_train(&mut self, data: &Dataset) -> Result<()>;
+    /// [`Engine::load_train`] for a training set the caller has no further use for: the CPU
+    /// engine keeps it as it is instead of copying it (the GPU engine uploads it and drops it).
+    fn load_train_owned(&mut self, data: Dataset) -> Result<()> {
+        self.load_train(&data)
+    }
     /// One pass over the loaded training set in `order`, in minibatches of `setup().batch`
     /// (the last one may be smaller), at learning rate `lr`.
     fn train_epoch(&mut self, order: &[u32], lr: f64) -> Result<EpochStats>;
