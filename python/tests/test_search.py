@@ -1,6 +1,7 @@
 """scikit-learn's searches over the estimators in parallel: GridSearchCV, RandomizedSearchCV and
 cross_val_score with n_jobs (joblib's process pool), the same grid on a local Dask cluster of
-worker processes (joblib's dask backend), and an Optuna study. Parallel results must equal the
+worker processes (joblib's dask backend) and, where Ray is installed, under Ray's joblib backend,
+and an Optuna study. Parallel results must equal the
 serial ones: the same seeds give the same fits, whichever process runs them."""
 
 import concurrent.futures
@@ -79,6 +80,27 @@ def test_grid_search_on_a_local_dask_cluster_equals_the_serial_search(iris):
     assert len(tasks) >= 2 and len(workers) == 2, (len(tasks), workers)
     _assert_same(serial, parallel)
     assert parallel.best_params_ == serial.best_params_
+
+
+def test_grid_search_under_rays_joblib_backend_equals_the_serial_search(iris):
+    # Ray is not in CI's install (a large wheel); this runs wherever it is installed
+    ray = pytest.importorskip("ray")
+    from ray.util.joblib import register_ray
+
+    X, y = iris
+    serial = _fit_quietly(_grid(1), X, y)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        register_ray()
+
+        def search():
+            with joblib.parallel_backend("ray"):
+                return _fit_quietly(_grid(-1), X, y)
+
+        parallel = _with_deadline(search)
+    finally:
+        ray.shutdown()
+    _assert_same(serial, parallel)
 
 
 def test_searches_with_n_jobs_equal_the_serial_ones(iris):
