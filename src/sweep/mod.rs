@@ -199,13 +199,26 @@ impl SweepPlan {
                 };
                 bad(format!("trial {index}{}: {key}{msg}", shown(&settings)))
             };
-            let mut table = base.clone();
-            if let Some(m) = table.as_object_mut() {
-                m.extend(settings.clone());
-            }
-            let mut cfg = TrainConfig::from_settings(table, Origin::User).map_err(|m| bad(format!("trial {index}{}: {m}", shown(&settings))))?;
+            let with = |keys: &mut dyn Iterator<Item = (&String, &Value)>| {
+                let mut table = base.clone();
+                if let Some(m) = table.as_object_mut() {
+                    m.extend(keys.map(|(k, v)| (k.clone(), v.clone())));
+                }
+                TrainConfig::from_settings(table, Origin::User)
+            };
+            let mut cfg = with(&mut settings.iter()).map_err(|m| {
+                // the setting whose value does not read (serde's message names none)
+                let culprit = settings.iter().find(|kv| with(&mut std::iter::once(*kv)).is_err()).map(|(k, _)| format!("`{k}`: ")).unwrap_or_default();
+                bad(format!("trial {index}{}: {culprit}{m}", shown(&settings)))
+            })?;
             for p in [&mut cfg.data.data, &mut cfg.data.csv, &mut cfg.model.init_from].into_iter().flatten() {
                 *p = beside(&dir, p);
+            }
+            // a missing file is found now, not by each job of the array
+            for (key, p) in [("data", &cfg.data.data), ("csv", &cfg.data.csv), ("init_from", &cfg.model.init_from)] {
+                if let Some(p) = p.as_ref().filter(|p| !p.exists()) {
+                    return Err(fail(Error::config(key, format!("{}: no such file or directory", p.display()))));
+                }
             }
             cfg.run.out = Some(out.join(trial_dir_name(index)));
             cfg.run.kfold = (folds >= 2).then_some(folds);
