@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use wgpu_mlp::config::DeviceChoice;
+use wgpu_mlp::config::{DeviceChoice, EngineArgs};
 use wgpu_mlp::run::{QuitHandle, RunOptions};
 use wgpu_mlp::sweep::collect::{write_results, Results, Score};
 use wgpu_mlp::sweep::run::{run_trial, trial_index, TrialOutcome};
@@ -38,9 +38,9 @@ enum SweepCommand {
         /// the trial's index [default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX, else $TRIAL_INDEX]
         #[arg(long, value_name = "N")]
         trial: Option<usize>,
-        /// run on this device instead of the sweep's own (auto, gpu, gpu:N, cpu)
-        #[arg(long)]
-        device: Option<DeviceChoice>,
+        /// the device, over the sweep file's own (a resumed trial may change it)
+        #[command(flatten)]
+        engine: EngineArgs,
         /// machine-readable output: JSON lines
         #[arg(long)]
         json: bool,
@@ -57,7 +57,7 @@ enum SweepCommand {
 pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     match a.command {
         SweepCommand::Plan { file, json } => plan(&file, json),
-        SweepCommand::Run { file, trial, device, json } => run_one(&file, trial, device, json),
+        SweepCommand::Run { file, trial, engine, json } => run_one(&file, trial, engine.device, json),
         SweepCommand::Collect { dir, json } => collect(&dir, json),
     }
 }
