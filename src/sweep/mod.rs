@@ -111,7 +111,7 @@ fn is_setting(key: &str) -> std::result::Result<(), String> {
         return Err(format!("not a sweep axis: {why}"));
     }
     if !TrainConfig::keys().any(|k| k == key) {
-        return Err(format!("not a training setting (the keys of config.toml, e.g. lr, batch, hidden, optimizer, seed)"));
+        return Err("not a training setting (the keys of config.toml, e.g. lr, batch, hidden, optimizer, seed)".into());
     }
     Ok(())
 }
