@@ -246,6 +246,17 @@ fn plan_lists_every_trial_by_index_with_paths_beside_the_file() {
         assert!(lines[2 + i].starts_with(&format!("{i} ")), "{text}");
     }
     assert!(!d.path().join("out").exists() && !elsewhere.path().join("out").exists(), "plan writes nothing");
+
+    // the base from a file: a k-fold run's config.toml (its `out` is its own directory)
+    let dir = d.path();
+    std::fs::write(dir.join("run.toml"), "config_version = 2\ncsv = \"t.csv\"\ntarget = \"y\"\nlayers = [4, 5, 3]\nkfold = 3\nout = \"runs/run-1\"\n").unwrap();
+    std::fs::write(dir.join("from-file.toml"), "base = \"run.toml\"\nfolds = 3\n[grid]\nlr = [0.1, 0.2]\n").unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&ok(dir, &["sweep", "plan", "from-file.toml", "--json"], &[])).unwrap();
+    assert_eq!(plan["trials"][1]["config"]["layers"], serde_json::json!([4, 5, 3]));
+    assert_eq!(Path::new(plan["out"].as_str().unwrap()), dir.join("from-file-out"), "out defaults to the file's stem");
+    std::fs::write(dir.join("from-file.toml"), "base = \"run.toml\"\nfolds = 2\n").unwrap();
+    let e = fails(dir, &["sweep", "plan", "from-file.toml"], &[]);
+    assert!(e.contains("run.toml: `kfold`"), "{e}");
 }
 
 #[test]

@@ -169,7 +169,10 @@ impl SweepPlan {
             Some(toml::Value::Table(t)) => (t.clone(), None),
             Some(toml::Value::String(f)) => {
                 let f = beside(&dir, Path::new(f));
-                (read_table(&f, "config")?, Some(f))
+                let mut t = read_table(&f, "config")?;
+                // a run's config.toml names its own run directory: the trials have theirs
+                t.remove("out");
+                (t, Some(f))
             }
             Some(_) => return Err(bad("`base`: must be a table of settings ([base]) or the path of a config file".into())),
         };
@@ -179,6 +182,8 @@ impl SweepPlan {
         for k in base.keys() {
             let why = match reserved(k) {
                 Some(_) if k == "config_version" => None,
+                // a k-fold run's config.toml: the sweep's own folds
+                Some(_) if k == "kfold" && base.get(k).and_then(toml::Value::as_integer) == Some(folds as i64) => None,
                 Some(why) => Some(why.to_string()),
                 None => is_setting(k).err(),
             };
