@@ -10,7 +10,7 @@
 //! refused and left as it is.
 
 use super::{trial_dir_name, SweepPlan, SweepRecord, Trial, RECORD_FILE};
-use crate::atomic::write_atomic;
+use crate::atomic::{is_temp_name, write_atomic};
 use crate::config::{DeviceChoice, Origin, TrainConfig};
 use crate::error::{Error, Result};
 use crate::run::{clear_unfinished, train_run_with, Reporter, RunOptions, RunSummary, ScoresFile, CHECKPOINT_DIR, LOCK_FILE, SCORES_FILE};
@@ -99,7 +99,8 @@ pub fn finished(dir: &Path, folds: usize) -> bool {
 pub fn trial_state(plan: &SweepPlan, trial: &Trial) -> Result<TrialState> {
     let dir = plan.out.join(trial_dir_name(trial.index));
     let names: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(r) => r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != LOCK_FILE).collect(),
+        // a kill leaves the lock file and perhaps a temporary file: no run yet
+        Ok(r) => r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != LOCK_FILE && !is_temp_name(n)).collect(),
         Err(_) if !dir.exists() => return Ok(TrialState::New),
         Err(e) => return Err(Error::io(&dir, e)),
     };
