@@ -31,7 +31,7 @@ enum SweepCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run one trial into OUT/trial-NNNN: a finished one is skipped, an interrupted one resumed
+    /// Run one trial into OUT/trial-NNNN: a finished one is skipped, an interrupted one resumed (--device overrides the sweep file's device)
     Run {
         /// the sweep file
         file: PathBuf,
@@ -109,6 +109,11 @@ fn run_one(file: &std::path::Path, trial: Option<usize>, device: Option<DeviceCh
     let stop = Arc::new(AtomicBool::new(false));
     let quit = Arc::new(QuitHandle::default());
     let (flag, handle) = (stop.clone(), quit.clone());
+    let first = if p.folds >= 2 {
+        "stopping after this epoch; the trial's k-fold run is not finished and starts again when run again"
+    } else {
+        "stopping after this epoch and saving a checkpoint (run the same command to continue the trial)"
+    };
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             handle.quit_with(|q| {
@@ -116,7 +121,7 @@ fn run_one(file: &std::path::Path, trial: Option<usize>, device: Option<DeviceCh
                 std::process::exit(130)
             });
         }
-        eprintln!("\nCtrl-C: stopping after this epoch (run the same command to continue the trial; Ctrl-C again to quit now)");
+        eprintln!("\nCtrl-C: {first} (Ctrl-C again to quit now)");
     });
     let opts = RunOptions { resume: false, stop: Some(stop), quit: Some(quit) };
     let outcome = run_trial(&p, index, device, &opts, &mut Printer::new(json))?;
