@@ -90,6 +90,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scalar;
+pub mod sweep;
 pub mod train;
 
 pub use engine::{Engine, EpochStats, EvalStats, TrainSetup};

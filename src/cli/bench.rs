@@ -15,7 +15,7 @@ pub struct BenchArgs {
     /// optimizers to time
     #[arg(long, value_delimiter = ',', default_value = "sgd,adam")]
     optimizers: Vec<OptimizerKind>,
-    /// engines: cpu, gpu (any adapter, software included); default both when a GPU adapter exists
+    /// engines: cpu, gpu (any adapter, software included), gpu:N (adapter N of `devices`); default cpu and gpu when a GPU adapter exists
     #[arg(long, value_delimiter = ',')]
     devices: Option<Vec<DeviceChoice>>,
     /// training samples per epoch (from the bundled digits)
@@ -39,9 +39,10 @@ pub struct BenchArgs {
 }
 
 fn run_one(spec: &str, a: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let parts: Vec<&str> = spec.split(':').collect();
+    // the device may hold a colon itself (gpu:N)
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
     let [net, opt, dev] = parts.as_slice() else { anyhow::bail!("--one takes CONFIG:OPTIMIZER:DEVICE") };
-    let device = <DeviceChoice as clap::ValueEnum>::from_str(dev, true).map_err(|e| anyhow::anyhow!(e))?;
+    let device = DeviceChoice::parse(dev)?;
     let r = bench_one(net_by_name(net)?, opt.parse()?, device, a.samples, a.epochs)?;
     println!("{}", serde_json::to_string(&r)?);
     Ok(ExitCode::SUCCESS)
@@ -74,7 +75,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     for dev in &devices {
         for c in &a.configs {
             for o in &a.optimizers {
-                let case = format!("{c}:{o}:{}", format!("{dev:?}").to_lowercase());
+                let case = format!("{c}:{o}:{dev}");
                 let out = Command::new(&exe)
                     .args(["bench", "--one", &case, "--samples", &a.samples.to_string(), "--epochs", &a.epochs.to_string()])
                     .output()?;

@@ -1,7 +1,9 @@
-//! `wgpu-mlp devices`: every adapter wgpu can see, and what `--device auto` would pick.
+//! `wgpu-mlp devices`: every adapter wgpu can see, numbered as `--device gpu:N` and
+//! `WGPU_MLP_ADAPTER=N` count them, and what `--device auto` would pick.
 
 use clap::Args;
 use std::process::ExitCode;
+use wgpu_mlp::device::{Device, DeviceChoice, ADAPTER_ENV};
 use wgpu_mlp::gpu::GpuContext;
 
 #[derive(Args, Debug)]
@@ -12,17 +14,34 @@ pub struct DevicesArgs {
 
 pub fn run(a: DevicesArgs) -> anyhow::Result<ExitCode> {
     let adapters = GpuContext::adapters();
-    let auto = GpuContext::request(false)?.map(|c| c.describe());
+    // after the list, so a WGPU_MLP_ADAPTER out of range is reported next to what it indexes
+    let auto = || -> wgpu_mlp::Result<String> {
+        Ok(match Device::open(DeviceChoice::Auto)? {
+            Device::Gpu(c) => c.describe(),
+            Device::Cpu => "cpu".into(),
+        })
+    };
     if a.json {
-        println!("{}", serde_json::json!({"adapters": adapters, "auto": auto.clone().unwrap_or_else(|| "cpu".into())}));
+        let listed: Vec<serde_json::Value> = adapters
+            .iter()
+            .enumerate()
+            .map(|(i, s)| serde_json::json!({"index": i, "name": s.name, "backend": s.backend, "device_type": s.device_type}))
+            .collect();
+        println!("{}", serde_json::json!({"adapters": listed, "auto": auto()?}));
         return Ok(ExitCode::SUCCESS);
     }
     if adapters.is_empty() {
         println!("no GPU adapters (WGPU_BACKEND={})", std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "unset".into()));
     }
-    for s in &adapters {
-        println!("{:<48} {:<8} {}", s.name, s.backend, s.device_type);
+    for (i, s) in adapters.iter().enumerate() {
+        println!("gpu:{i:<3} {:<48} {:<8} {}", s.name, s.backend, s.device_type);
     }
-    println!("--device auto uses: {}", auto.unwrap_or_else(|| "the CPU engine (no hardware GPU)".into()));
+    let env = std::env::var(ADAPTER_ENV).ok().filter(|v| !v.trim().is_empty());
+    let auto = auto()?;
+    let auto = if auto == "cpu" { "the CPU engine (no hardware GPU)".to_string() } else { auto };
+    match env {
+        Some(v) => println!("--device auto and gpu use: {auto} ({ADAPTER_ENV}={v})"),
+        None => println!("--device auto uses: {auto}"),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ mod gradcheck;
 mod info;
 mod predict;
 mod progress;
+mod sweep;
 mod train;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -46,6 +47,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Check analytic gradients against central differences (f64) on a small random network
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Sweeps from a sweep file: `plan` lists its trials, `run` runs one (a job array's task), `collect` tables their scores
+    Sweep(sweep::SweepArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(*args),
         Command::Check(args) => check::run(*args),
         Command::Devices(args) => devices::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

@@ -95,7 +95,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What a second Ctrl-C left, in words that match the disk.
-fn quit_message(q: &Quit) -> String {
+pub(super) fn quit_message(q: &Quit) -> String {
     match q {
         Quit::NothingWritten => "quitting; nothing was written".into(),
         Quit::Removed { dir, dir_removed: true } => {

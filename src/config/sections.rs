@@ -192,7 +192,7 @@ section! {
 section! {
     /// Which engine computes: the same flag for every command that trains or evaluates.
     EngineConfig / EngineArgs {
-        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), cpu [default: auto]
+        /// auto (hardware GPU, else CPU), gpu (any adapter, software included), gpu:N (adapter N as `wgpu-mlp devices` numbers them), cpu; WGPU_MLP_ADAPTER=N makes auto and gpu take adapter N [default: auto]
         #[arg(long)]
         device: Plain<DeviceChoice> = DeviceChoice::Auto,
     }

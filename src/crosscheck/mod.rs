@@ -153,8 +153,11 @@ impl StepSchedule {
 pub(crate) fn gpu_engine(ctx: Option<Arc<GpuContext>>, setup: &TrainSetup, params: &Params<f32>) -> Result<GpuEngine> {
     let ctx = match ctx {
         Some(c) => c,
-        None => GpuContext::request(true)?
-            .ok_or_else(|| Error::config("device", "no GPU adapter found (on Linux: apt-get install mesa-vulkan-drivers)"))?,
+        // `--device gpu`'s adapter: WGPU_MLP_ADAPTER's when set
+        None => match crate::device::Device::open(crate::device::DeviceChoice::Gpu)? {
+            crate::device::Device::Gpu(c) => c,
+            crate::device::Device::Cpu => return Err(Error::config("device", "no GPU adapter found (on Linux: apt-get install mesa-vulkan-drivers)")),
+        },
     };
     GpuEngine::new(ctx, setup.clone(), params)
 }

@@ -84,6 +84,21 @@ impl GpuContext {
         let Some(adapter) = adapters.into_iter().next() else {
             return Ok(None);
         };
+        Self::open(inst, adapter).map(Some)
+    }
+
+    /// The adapter of index `n` in [`GpuContext::adapters`]' order (what `wgpu-mlp devices`
+    /// numbers), of any type, with a device on it; `Ok(None)` when there are not `n + 1` adapters.
+    pub fn request_index(n: usize) -> Result<Option<Arc<GpuContext>>> {
+        let inst = instance();
+        let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        match adapters.into_iter().nth(n) {
+            Some(adapter) => Self::open(inst, adapter).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn open(inst: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Arc<GpuContext>> {
         let info = adapter.get_info();
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgpu-mlp"),
@@ -102,7 +117,7 @@ impl GpuContext {
             }
         }));
         let limits = device.limits();
-        Ok(Some(Arc::new(GpuContext { instance: inst, adapter, device, queue, info, limits, uncaptured })))
+        Ok(Arc::new(GpuContext { instance: inst, adapter, device, queue, info, limits, uncaptured }))
     }
 
     /// "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)"

@@ -19,6 +19,7 @@ pub use inspect::{eval_model, from_metadata, open_model, open_model_as, predict_
 pub use kfold::{mean_std, EnsembleScore, FoldScore, KfoldReport};
 pub use fingerprint::DataPrint;
 pub use outdir::{fold_model_name, Kept, Quit, QuitHandle, LOCK_FILE};
+pub(crate) use outdir::clear_unfinished;
 pub use resume::{
     apply_checkpoint, best_file_name, checkpoint_path, read_checkpoint, CheckpointWriter, FileRef, Resume, BEST_FILE, CHECKPOINT_DIR,
     RESUME_MAY_CHANGE,
@@ -48,7 +49,7 @@ pub fn make_engine(cfg: &TrainConfig) -> Result<Box<dyn Engine<Elem = f32>>> {
 }
 
 /// One split's score after training: its name, sample count, mean loss and (classification) accuracy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SplitScore {
     /// "train", "validation" or "test".
     pub split: String,
@@ -86,6 +87,28 @@ pub struct RunSummary {
 
 fn score(split: &str, e: &EvalStats, classification: bool) -> SplitScore {
     SplitScore { split: split.into(), samples: e.samples, loss: e.mean_loss(), accuracy: classification.then(|| e.accuracy()) }
+}
+
+/// Name of the file in a single run's directory with its final scores ([`ScoresFile`]).
+pub const SCORES_FILE: &str = "scores.json";
+
+/// `scores.json`: a single run's final scores, written at its end (also after a Ctrl-C, marked
+/// `interrupted`), before model.safetensors.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct ScoresFile {
+    /// Stopped by Ctrl-C before the epochs ran out (`--resume` continues it).
+    pub interrupted: bool,
+    /// Epochs trained in all.
+    pub epochs_trained: usize,
+    /// 1-based epoch whose weights the model holds (0 without a validation split).
+    pub best_epoch: usize,
+    /// train, then validation and test where present, with the model's final weights.
+    pub scores: Vec<SplitScore>,
+}
+
+fn write_scores(out: &Path, record: &ScoresFile) -> Result<()> {
+    let text = serde_json::to_string_pretty(record).map_err(|e| Error::config("scores", format!("cannot encode {SCORES_FILE}: {e}")))?;
+    write_atomic(&out.join(SCORES_FILE), text.as_bytes())
 }
 
 /// How `train_run_with` runs besides the config.
@@ -264,7 +287,6 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     if let Some(shape) = data::image_shape(&splits.train).filter(|s| s.0 * s.1 == setup.spec.inputs()) {
         out_dir.write(|| write_weights_png(&out.join("weights.png"), params.weight(0), setup.spec.sizes[1], shape))?;
     }
-    out_dir.write(|| save_model(out.join("model.safetensors"), &setup.spec, &params, meta))?;
 
     let classification = setup.spec.loss.is_classification();
     let mut scores = vec![score("train", &engine.evaluate(&splits.train)?, classification)];
@@ -274,6 +296,10 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     if let Some(t) = &splits.test {
         scores.push(score("test", &engine.evaluate(t)?, classification));
     }
+    // before model.safetensors, which stays the last file: a kill between the two resumes to write both
+    let record = ScoresFile { interrupted: end.interrupted, epochs_trained: history.epochs.len(), best_epoch: history.best_epoch, scores: scores.clone() };
+    out_dir.write(|| write_scores(&out, &record))?;
+    out_dir.write(|| save_model(out.join("model.safetensors"), &setup.spec, &params, meta))?;
     let summary = RunSummary {
         out_dir: out,
         device: engine.describe(),

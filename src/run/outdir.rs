@@ -17,7 +17,7 @@ pub const LOCK_FILE: &str = ".lock";
 
 /// Files a run writes at the top of its directory (besides `checkpoint/` and the lock file).
 const RUN_FILES: &[&str] =
-    &["config.toml", "metrics.csv", "history.json", "curves.png", "model.safetensors", "weights.png", "kfold.json", ".write-test"];
+    &["config.toml", "metrics.csv", "history.json", "curves.png", "scores.json", "model.safetensors", "weights.png", "kfold.json", ".write-test"];
 
 /// File name of fold `fold`'s (1-based) model in the run directory.
 pub fn fold_model_name(fold: usize) -> String {
@@ -244,6 +244,13 @@ fn remove_run_files(dir: &Path, keep_config: bool) {
         let _ = std::fs::remove_file(ck.join(n));
     }
     let _ = std::fs::remove_dir(&ck);
+}
+
+/// Removes the files an unfinished run left in `dir` (its own names only, and its checkpoint),
+/// so a run can start there again: a k-fold trial of a sweep that was killed (k-fold runs
+/// cannot be resumed). The caller makes sure no run holds the directory.
+pub(crate) fn clear_unfinished(dir: &Path) {
+    remove_run_files(dir, false);
 }
 
 /// Removes what a restarted attempt wrote, all but the config.toml it started from (and the lock).
