@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// `wgpu-mlp devices` lists them). Written as that text in flags, TOML files and model metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeviceChoice {
-    /// a hardware GPU if there is one, else the CPU engine (adapter `WGPU_MLP_ADAPTER` when set)
+    /// a hardware GPU if there is one, else the CPU engine (adapter `WGPU_MLP_ADAPTER` when set
+    /// and the node has a hardware GPU)
     Auto,
     /// any GPU adapter, software ones (lavapipe, llvmpipe, WARP) included; error if none
     /// (adapter `WGPU_MLP_ADAPTER` when set)
@@ -121,6 +122,8 @@ impl Device {
         let ctx = match (choice, env) {
             (DeviceChoice::Cpu, _) => None,
             (DeviceChoice::Adapter(n), _) => Some(open_index(n, "device", &format!("gpu:{n}"))?),
+            // a scheduler sets the variable on every node: where there is no GPU, `auto` is the CPU
+            (DeviceChoice::Auto, Some(_)) if !GpuContext::has_hardware_adapter() => None,
             (_, Some(n)) => Some(open_index(n, ADAPTER_ENV, &n.to_string())?),
             (DeviceChoice::Auto, None) => GpuContext::request(false)?,
             (DeviceChoice::Gpu, None) => Some(GpuContext::request(true)?.ok_or_else(|| {

@@ -12,7 +12,7 @@ use pyo3::types::PyDict;
 use serde::Deserialize;
 use std::sync::Mutex;
 use wgpu_mlp::data::{epoch_order, Dataset, Features, Targets};
-use wgpu_mlp::device::{Device, DeviceChoice};
+use wgpu_mlp::device::{adapter_from_env, Device, DeviceChoice};
 use wgpu_mlp::model::{load_model as load_file, save_model as save_file, Activation, Loss, NetworkSpec, ParamLayout, Params};
 use wgpu_mlp::optim::{OptimizerConfig, OptimizerKind, OptimizerState, Regularization};
 use wgpu_mlp::TrainSetup;
@@ -127,29 +127,22 @@ impl Setup {
         })
     }
     fn device(&self) -> wgpu_mlp::Result<Device> {
-        let choice = match self.device.as_str() {
-            "cpu" => DeviceChoice::Cpu,
-            "gpu" => DeviceChoice::Gpu,
-            "auto" => DeviceChoice::Auto,
-            other => {
-                return Err(wgpu_mlp::Error::config("device", format!("'{other}' is not a device (expected auto, gpu, cpu)")));
-            }
-        };
-        open_device(choice)
+        open_device(DeviceChoice::parse(&self.device)?)
     }
 }
 
-/// One device per choice for the process: a GPU context takes a while to open, and every fit,
-/// partial_fit and predict would otherwise open its own.
-static DEVICES: Mutex<Vec<(DeviceChoice, Device)>> = Mutex::new(Vec::new());
+/// One device per choice (and `WGPU_MLP_ADAPTER` value) for the process: a GPU context takes a
+/// while to open, and every fit, partial_fit and predict would otherwise open its own.
+static DEVICES: Mutex<Vec<((DeviceChoice, Option<usize>), Device)>> = Mutex::new(Vec::new());
 
 fn open_device(choice: DeviceChoice) -> wgpu_mlp::Result<Device> {
+    let key = (choice, if choice == DeviceChoice::Cpu { None } else { adapter_from_env()? });
     let mut cache = DEVICES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, d)) = cache.iter().find(|(c, _)| *c == choice) {
+    if let Some((_, d)) = cache.iter().find(|(k, _)| *k == key) {
         return Ok(d.clone());
     }
     let d = Device::open(choice)?;
-    cache.push((choice, d.clone()));
+    cache.push((key, d.clone()));
     Ok(d)
 }
 

@@ -321,3 +321,25 @@ def test_gpu_smoke(iris):
     assert wgpu_mlp.describe_device("gpu").startswith("gpu")
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
     assert abs(gpu.score(X, y) - cpu.score(X, y)) <= 0.02
+
+
+def test_device_by_adapter_index_and_environment(iris, monkeypatch):
+    # `gpu:N` and WGPU_MLP_ADAPTER reach the engine's own parsing; errors are ValueErrors naming them
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(4,), max_iter=2)
+    with pytest.raises(ValueError, match="not a device"):
+        MLPClassifier(device="tpu", **kw).fit(X, y)
+    with pytest.raises(ValueError, match="gpu:99: adapter 99 is out of range"):
+        MLPClassifier(device="gpu:99", **kw).fit(X, y)
+    monkeypatch.setenv("WGPU_MLP_ADAPTER", "99")
+    with pytest.raises(ValueError, match="WGPU_MLP_ADAPTER: 99: adapter 99 is out of range"):
+        MLPClassifier(device="gpu", **kw).fit(X, y)
+    MLPClassifier(device="cpu", **kw).fit(X, y)  # the CPU engine ignores the variable
+    if wgpu_mlp.gpu_available():
+        monkeypatch.setenv("WGPU_MLP_ADAPTER", "0")
+        assert wgpu_mlp.describe_device("gpu").startswith("gpu")
+        monkeypatch.delenv("WGPU_MLP_ADAPTER")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = MLPClassifier(device="gpu:0", random_state=0, **kw).fit(X, y)
+        assert wgpu_mlp.describe_device("gpu:0").startswith("gpu") and m.n_iter_ == 2

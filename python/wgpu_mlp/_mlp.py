@@ -70,7 +70,8 @@ class _BaseMLP(BaseEstimator):
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
-        "device": [StrOptions({"auto", "cpu", "gpu"})],
+        # auto, cpu, gpu or gpu:N (the engine parses it and names a bad one)
+        "device": [str],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],

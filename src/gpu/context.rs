@@ -69,6 +69,13 @@ impl GpuContext {
         adapters.iter().map(|a| summary(&a.get_info())).collect()
     }
 
+    /// Whether wgpu finds a hardware GPU (discrete, integrated or virtual): what `auto` needs.
+    pub fn has_hardware_adapter() -> bool {
+        let inst = instance();
+        let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        adapters.iter().any(|a| rank(&a.get_info()).0 <= 2)
+    }
+
     /// The best adapter with a device on it. `allow_software = false` (auto mode) accepts only
     /// discrete, integrated or virtual GPUs; `true` (`--device gpu`) also takes CPU adapters such
     /// as lavapipe. `Ok(None)` when no adapter qualifies; `Err` when one does but its device fails.
