@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::fault;
 use std::path::{Path, PathBuf};
 
-/// Prefix and infix of the temporary files `write_atomic` makes (`.NAME.tmp-PID`); a run that
+/// Prefix and infix of the temporary files `write_atomic` makes (`.NAME.tmp-PID-…`); a run that
 /// holds its directory's lock removes those a killed run left (see `is_temp_name`).
 const TEMP_INFIX: &str = ".tmp-";
 
@@ -25,9 +25,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if name.is_empty() {
         return Err(Error::bad_file(path, "is not a file name"));
     }
-    let tmp = dir.join(format!(".{name}{TEMP_INFIX}{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TEMP_INFIX}{}", unique_suffix()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // create_new: never truncate a file another writer is filling
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fault::point(&format_args!("{} written, not renamed", tmp.display()));
@@ -40,6 +41,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(&dir);
     fault::point(&format_args!("{} renamed into place", path.display()));
     Ok(())
+}
+
+/// A temporary name's unique part: the process id is not enough where processes of different
+/// containers share a directory (each may be PID 1), so the time and a counter are added.
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos:x}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Flushes a directory's entries (renames, removals) to disk where the platform allows it.

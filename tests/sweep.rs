@@ -260,7 +260,7 @@ fn plan_lists_every_trial_by_index_with_paths_beside_the_file() {
 }
 
 #[test]
-fn the_trial_index_comes_from_the_flag_then_slurm_then_kubernetes_then_trial_index() {
+fn the_trial_index_comes_from_the_flag_or_the_one_scheduler_variable_set() {
     let d = setup(0);
     let dir = d.path();
     std::fs::write(dir.join("sweep.toml"), SWEEP.replace("FOLDS", "0").replace("epochs = 4", "epochs = 1")).unwrap();
@@ -272,9 +272,16 @@ fn the_trial_index_comes_from_the_flag_then_slurm_then_kubernetes_then_trial_ind
     };
     let all = [("SLURM_ARRAY_TASK_ID", "1"), ("JOB_COMPLETION_INDEX", "2"), ("TRIAL_INDEX", "3")];
     assert_eq!(index(&["--trial", "0"], &all), (0, "--trial".into()));
-    assert_eq!(index(&[], &all), (1, "SLURM_ARRAY_TASK_ID".into()));
-    assert_eq!(index(&[], &all[1..]), (2, "JOB_COMPLETION_INDEX".into()));
+    assert_eq!(index(&[], &all[..1]), (1, "SLURM_ARRAY_TASK_ID".into()));
+    assert_eq!(index(&[], &all[1..2]), (2, "JOB_COMPLETION_INDEX".into()));
     assert_eq!(index(&[], &all[2..]), (3, "TRIAL_INDEX".into()));
+    // several that agree: the first names it; several that disagree: refused, not one silently
+    // winning (a launcher's TRIAL_INDEX inside a Slurm array task)
+    assert_eq!(index(&[], &[("JOB_COMPLETION_INDEX", "4"), ("TRIAL_INDEX", "4")]), (4, "JOB_COMPLETION_INDEX".into()));
+    let e = fails(dir, &["sweep", "run", "sweep.toml"], &all);
+    assert!(e.contains("SLURM_ARRAY_TASK_ID='1' and JOB_COMPLETION_INDEX='2' disagree"), "{e}");
+    let e = fails(dir, &["sweep", "run", "sweep.toml"], &all[1..]);
+    assert!(e.contains("JOB_COMPLETION_INDEX='2' and TRIAL_INDEX='3' disagree"), "{e}");
     let e = fails(dir, &["sweep", "run", "sweep.toml"], &[]);
     assert!(e.contains("--trial") && e.contains("SLURM_ARRAY_TASK_ID"), "{e}");
     let e = fails(dir, &["sweep", "run", "sweep.toml"], &[("JOB_COMPLETION_INDEX", "x1")]);
@@ -309,6 +316,18 @@ fn a_finished_trial_is_skipped_and_a_foreign_one_refused() {
     assert!(e.contains("sweep.json") && e.contains("another sweep"), "{e}");
     assert!(!trial_dir(dir, 0).exists());
     assert_eq!(std::fs::read(&model).unwrap(), bytes, "the finished trial is untouched");
+
+    // an outcome file that cannot be read (a glitch, a foreign version) is refused, never taken
+    // as "unfinished", whose cleanup would remove the finished results
+    let scores = trial_dir(dir, 2).join("scores.json");
+    std::fs::write(&scores, "{ not json").unwrap();
+    let e = fails(dir, &["sweep", "run", "sweep.toml", "--trial", "2"], &[]);
+    assert!(e.contains("scores.json") && e.contains("cannot be read"), "{e}");
+    assert_eq!(std::fs::read(&model).unwrap(), bytes, "nothing removed");
+    ok(dir, &["sweep", "collect", "out"], &[]);
+    let table = read_json(&dir.join("out/results.json"));
+    let row = table["trials"].as_array().unwrap().iter().find(|r| r["trial"] == 2).unwrap().clone();
+    assert_eq!(row["status"], "unreadable", "{table}");
 }
 
 #[test]

@@ -136,7 +136,9 @@ impl Setup {
 static DEVICES: Mutex<Vec<((DeviceChoice, Option<usize>), Device)>> = Mutex::new(Vec::new());
 
 fn open_device(choice: DeviceChoice) -> wgpu_mlp::Result<Device> {
-    let key = (choice, if choice == DeviceChoice::Cpu { None } else { adapter_from_env()? });
+    // the variable applies to auto and gpu only (as Device::open reads it)
+    let env = if matches!(choice, DeviceChoice::Auto | DeviceChoice::Gpu) { adapter_from_env()? } else { None };
+    let key = (choice, env);
     let mut cache = DEVICES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, d)) = cache.iter().find(|(k, _)| *k == key) {
         return Ok(d.clone());

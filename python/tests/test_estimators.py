@@ -327,6 +327,7 @@ def test_device_by_adapter_index_and_environment(iris, monkeypatch):
     # `gpu:N` and WGPU_MLP_ADAPTER reach the engine's own parsing; errors are ValueErrors naming them
     X, y = iris
     kw = dict(hidden_layer_sizes=(4,), max_iter=2)
+    gpu = wgpu_mlp.gpu_available()  # before the variable below is set
     with pytest.raises(ValueError, match="not a device"):
         MLPClassifier(device="tpu", **kw).fit(X, y)
     with pytest.raises(ValueError, match="gpu:99: adapter 99 is out of range"):
@@ -335,7 +336,7 @@ def test_device_by_adapter_index_and_environment(iris, monkeypatch):
     with pytest.raises(ValueError, match="WGPU_MLP_ADAPTER: 99: adapter 99 is out of range"):
         MLPClassifier(device="gpu", **kw).fit(X, y)
     MLPClassifier(device="cpu", **kw).fit(X, y)  # the CPU engine ignores the variable
-    if wgpu_mlp.gpu_available():
+    if gpu:
         monkeypatch.setenv("WGPU_MLP_ADAPTER", "0")
         assert wgpu_mlp.describe_device("gpu").startswith("gpu")
         monkeypatch.delenv("WGPU_MLP_ADAPTER")

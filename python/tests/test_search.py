@@ -55,8 +55,12 @@ def _fit_quietly(search, X, y):
 
 
 def _with_deadline(f):
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
         return pool.submit(f).result(timeout=DEADLINE_S)
+    finally:
+        # not `with`: its exit would wait for a search that hangs
+        pool.shutdown(wait=False)
 
 
 def test_grid_search_on_a_local_dask_cluster_equals_the_serial_search(iris):

@@ -2,7 +2,7 @@
 //! the scores its run directory records (scores.json of a single run, kfold.json of a k-fold
 //! one: the mean and population standard deviation over the folds), the best trial first by the
 //! metric the runs select on (`val_accuracy` highest first, `val_loss` lowest first). Trials
-//! without a finished run are listed after the scored ones, as running, unfinished or missing.
+//! without a finished run are listed after the scored ones, as running, unfinished, unreadable or missing.
 
 use super::run::{finished, trial_running};
 use super::{SweepRecord, RECORD_FILE};
@@ -27,7 +27,8 @@ pub struct Score {
 pub struct TrialRow {
     /// 0-based index.
     pub trial: usize,
-    /// `finished`, `running`, `unfinished` (started, not finished, not running) or `missing` (never started).
+    /// `finished`, `running`, `unfinished` (started, not finished, not running), `unreadable` (its
+    /// outcome file cannot be read) or `missing` (never started).
     pub status: String,
     /// The trial's directory inside the sweep's output directory.
     pub dir: String,
@@ -122,13 +123,17 @@ pub fn collect(dir: &Path) -> Result<Results> {
         };
         row.status = if trial_running(dir, t.trial) {
             "running"
-        } else if finished(&d, rec.folds) {
-            scores_of(&mut row, &d)?;
-            "finished"
-        } else if d.exists() {
-            "unfinished"
         } else {
-            "missing"
+            match finished(&d, rec.folds) {
+                Ok(true) => {
+                    scores_of(&mut row, &d)?;
+                    "finished"
+                }
+                // an outcome file that cannot be read: listed, not dropped or taken as unfinished
+                Err(_) => "unreadable",
+                Ok(false) if d.exists() => "unfinished",
+                Ok(false) => "missing",
+            }
         }
         .into();
         rows.push(row);

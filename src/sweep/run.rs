@@ -21,13 +21,22 @@ use std::path::{Path, PathBuf};
 /// Where a trial index may come from, in the order they are read when no index is given.
 pub const INDEX_VARIABLES: &[&str] = &["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "TRIAL_INDEX"];
 
-/// The trial index: `given` (the flag), else the first of [`INDEX_VARIABLES`] that is set.
+/// The trial index: `given` (the flag), else the one of [`INDEX_VARIABLES`] that is set (several
+/// must agree).
 /// Returns the index and where it came from (`--trial` or the variable's name).
 pub fn trial_index(given: Option<usize>, trials: usize) -> Result<(usize, String)> {
     let (index, from) = match given {
         Some(n) => (n, "--trial".to_string()),
         None => {
-            let found = INDEX_VARIABLES.iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()).map(|s| (*v, s)));
+            let set: Vec<(&str, String)> = INDEX_VARIABLES.iter().filter_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()).map(|s| (*v, s))).collect();
+            // a launcher's TRIAL_INDEX inside a Slurm array task must not silently lose to the task's id
+            if let Some((other, text)) = set.iter().skip(1).find(|(_, t)| t.trim() != set[0].1.trim()) {
+                return Err(Error::config(
+                    "trial",
+                    format!("{}={} and {other}={} disagree: give --trial N, or unset one of them", set[0].0, crate::error::quoted(set[0].1.trim()), crate::error::quoted(text.trim())),
+                ));
+            }
+            let found = set.into_iter().next();
             let Some((var, text)) = found else {
                 return Err(Error::config("trial", format!("no trial index: give --trial N, or run under a scheduler that sets {}", INDEX_VARIABLES.join(", "))));
             };
@@ -85,13 +94,24 @@ fn identity(cfg: &TrainConfig) -> Option<serde_json::Map<String, Value>> {
 
 /// Whether a run directory's outputs say it finished: kfold.json with every fold (k-fold), or
 /// scores.json of an uninterrupted run and its model (single).
-pub fn finished(dir: &Path, folds: usize) -> bool {
+/// An outcome file that is absent is "not finished"; one that cannot be read or parsed is an
+/// error, so an unfinished trial's cleanup never removes results a glitch (NFS, permissions) hid.
+pub fn finished(dir: &Path, folds: usize) -> Result<bool> {
+    let read = |name: &str| -> Result<Option<Value>> {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::bad_file(&path, format!("cannot be read as this program's {name}: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    };
     if folds >= 2 {
-        let v: Option<Value> = std::fs::read(dir.join("kfold.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        return v.is_some_and(|v| v["interrupted"] == Value::Bool(false) && v["folds"].as_array().is_some_and(|f| f.len() == folds));
+        let v = read("kfold.json")?;
+        return Ok(v.is_some_and(|v| v["interrupted"] == Value::Bool(false) && v["folds"].as_array().is_some_and(|f| f.len() == folds)));
     }
-    let s: Option<ScoresFile> = std::fs::read(dir.join(SCORES_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    s.is_some_and(|s| !s.interrupted) && dir.join("model.safetensors").is_file()
+    let Some(v) = read(SCORES_FILE)? else { return Ok(false) };
+    let s: ScoresFile = serde_json::from_value(v).map_err(|e| Error::bad_file(dir.join(SCORES_FILE), format!("cannot be read as this program's {SCORES_FILE}: {e}")))?;
+    Ok(!s.interrupted && dir.join("model.safetensors").is_file())
 }
 
 /// The state of `trial`'s directory; a directory that holds something other than this trial's
@@ -120,7 +140,7 @@ pub fn trial_state(plan: &SweepPlan, trial: &Trial) -> Result<TrialState> {
         let there = a.get(k).map_or("unset".to_string(), |x| x.to_string());
         return Err(refuse(format!("its run has `{k}` = {there}, the trial {v}")));
     }
-    Ok(if finished(&dir, plan.folds) { TrialState::Finished } else { TrialState::Unfinished })
+    Ok(if finished(&dir, plan.folds)? { TrialState::Finished } else { TrialState::Unfinished })
 }
 
 /// Makes the sweep's output directory and its `sweep.json`, or checks the one there is this
@@ -129,19 +149,26 @@ fn claim_out(plan: &SweepPlan) -> Result<()> {
     std::fs::create_dir_all(&plan.out).map_err(|e| Error::io(&plan.out, e))?;
     let path = plan.out.join(RECORD_FILE);
     let mine = plan.record();
-    if let Ok(bytes) = std::fs::read(&path) {
-        let theirs: SweepRecord = serde_json::from_slice(&bytes).map_err(|e| Error::bad_file(&path, format!("not a sweep record: {e}")))?;
+    let check = |bytes: &[u8]| -> Result<()> {
+        let theirs: SweepRecord = serde_json::from_slice(bytes).map_err(|e| Error::bad_file(&path, format!("not a sweep record: {e}")))?;
         if (theirs.folds, &theirs.metric, &theirs.trials) != (mine.folds, &mine.metric, &mine.trials) {
             return Err(Error::bad_file(
                 &path,
                 format!("records another sweep ({}, {} trials) than {} ({} trials); give this sweep another `out`", theirs.file.display(), theirs.trials.len(), plan.file.display(), mine.trials.len()),
             ));
         }
-        return Ok(());
+        Ok(())
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => return check(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
     }
     let text = serde_json::to_string_pretty(&mine).map_err(|e| Error::config("sweep", format!("cannot encode {RECORD_FILE}: {e}")))?;
-    // several trials may start at once: each writes the same text under its own temporary name
-    write_atomic(&path, text.as_bytes())
+    // several trials may start at once: each writes the same text under its own temporary name;
+    // reading it back catches another sweep that claimed the directory in the same instant
+    write_atomic(&path, text.as_bytes())?;
+    check(&std::fs::read(&path).map_err(|e| Error::io(&path, e))?)
 }
 
 /// Path of the lock file a running trial holds (beside its directory).
@@ -151,7 +178,8 @@ pub fn trial_lock_path(out: &Path, index: usize) -> PathBuf {
 
 /// Whether another process holds trial `index`'s lock now.
 pub fn trial_running(out: &Path, index: usize) -> bool {
-    let Ok(f) = File::open(trial_lock_path(out, index)) else { return false };
+    // read-write: where flock is emulated by POSIX locks (NFS), a read-only descriptor cannot lock
+    let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(trial_lock_path(out, index)) else { return false };
     matches!(f.try_lock(), Err(TryLockError::WouldBlock))
 }
 
