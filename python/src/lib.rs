@@ -133,7 +133,10 @@ impl Setup {
 
 /// One device per choice (and `WGPU_MLP_ADAPTER` value) for the process: a GPU context takes a
 /// while to open, and every fit, partial_fit and predict would otherwise open its own.
-static DEVICES: Mutex<Vec<((DeviceChoice, Option<usize>), Device)>> = Mutex::new(Vec::new());
+static DEVICES: Mutex<Vec<(DeviceKey, Device)>> = Mutex::new(Vec::new());
+
+/// The choice and the `WGPU_MLP_ADAPTER` index it was opened under.
+type DeviceKey = (DeviceChoice, Option<usize>);
 
 fn open_device(choice: DeviceChoice) -> wgpu_mlp::Result<Device> {
     // the variable applies to auto and gpu only (as Device::open reads it)
@@ -256,10 +259,7 @@ fn train<'py>(
     let ts = s.train_setup().map_err(py_err)?;
     let layout = ParamLayout::new(&ts.spec);
     let start = params_from(&layout, &params)?;
-    let opt_state = match slots {
-        Some(v) => Some(OptimizerState { slots: v.iter().map(|a| a.as_array().to_vec()).collect(), step }),
-        None => None,
-    };
+    let opt_state = slots.map(|v| OptimizerState { slots: v.iter().map(|a| a.as_array().to_vec()).collect(), step });
     let outputs = ts.spec.outputs();
     let data = dataset(x, Some(y), classes, outputs)?;
     let val = match x_val {
