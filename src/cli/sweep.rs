@@ -5,10 +5,8 @@ use super::progress::Printer;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use wgpu_mlp::config::{DeviceChoice, EngineArgs};
-use wgpu_mlp::run::{QuitHandle, RunOptions};
+use wgpu_mlp::run::RunOptions;
 use wgpu_mlp::sweep::collect::{write_results, Results, Score};
 use wgpu_mlp::sweep::run::{run_trial, trial_index, TrialOutcome};
 use wgpu_mlp::sweep::{trial_dir_name, SweepPlan};
@@ -106,23 +104,12 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
 fn run_one(file: &std::path::Path, trial: Option<usize>, device: Option<DeviceChoice>, json: bool) -> anyhow::Result<ExitCode> {
     let p = SweepPlan::load(file)?;
     let (index, from) = trial_index(trial, p.trials.len())?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let quit = Arc::new(QuitHandle::default());
-    let (flag, handle) = (stop.clone(), quit.clone());
     let first = if p.folds >= 2 {
         "stopping after this epoch; the trial's k-fold run is not finished and starts again when run again"
     } else {
         "stopping after this epoch and saving a checkpoint (run the same command to continue the trial)"
     };
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            handle.quit_with(|q| {
-                eprintln!("\ninterrupted again: {}", super::train::quit_message(&q));
-                std::process::exit(130)
-            });
-        }
-        eprintln!("\nCtrl-C: {first} (Ctrl-C again to quit now)");
-    });
+    let (stop, quit) = super::train::on_ctrl_c(first);
     let opts = RunOptions { resume: false, stop: Some(stop), quit: Some(quit) };
     let outcome = run_trial(&p, index, device, &opts, &mut Printer::new(json))?;
     let json = json || !std::io::IsTerminal::is_terminal(&std::io::stdout());

@@ -70,16 +70,24 @@ impl TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let config = args.to_config()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let quit = Arc::new(QuitHandle::default());
-    let (flag, handle) = (stop.clone(), quit.clone());
-    // First Ctrl-C: finish the epoch, checkpoint, exit cleanly. Second: quit at once, saying what
-    // the run directory holds (the handle removes it when nothing resumable was written yet).
     let first = if config.run.kfold.is_some() {
         "stopping after this epoch; the folds that ended are kept, this one is not scored"
     } else {
         "stopping after this epoch and saving a checkpoint"
     };
+    let (stop, quit) = on_ctrl_c(first);
+    let opts = RunOptions { resume: args.resume.is_some(), stop: Some(stop), quit: Some(quit) };
+    let summary = wgpu_mlp::run::train_run_with(&config, &opts, &mut Printer::new(args.json))?;
+    Ok(if summary.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// Installs the run's Ctrl-C handler. First Ctrl-C: says `first`, and the run finishes its epoch,
+/// checkpoints and exits cleanly (the returned flag). Second: quits at once, saying what the run
+/// directory holds (the handle removes it when nothing resumable was written yet).
+pub(super) fn on_ctrl_c(first: &'static str) -> (Arc<AtomicBool>, Arc<QuitHandle>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let quit = Arc::new(QuitHandle::default());
+    let (flag, handle) = (stop.clone(), quit.clone());
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             handle.quit_with(|q| {
@@ -89,13 +97,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         eprintln!("\nCtrl-C: {first} (Ctrl-C again to quit now)");
     });
-    let opts = RunOptions { resume: args.resume.is_some(), stop: Some(stop), quit: Some(quit) };
-    let summary = wgpu_mlp::run::train_run_with(&config, &opts, &mut Printer::new(args.json))?;
-    Ok(if summary.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    (stop, quit)
 }
 
 /// What a second Ctrl-C left, in words that match the disk.
-pub(super) fn quit_message(q: &Quit) -> String {
+fn quit_message(q: &Quit) -> String {
     match q {
         Quit::NothingWritten => "quitting; nothing was written".into(),
         Quit::Removed { dir, dir_removed: true } => {
