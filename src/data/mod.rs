@@ -5,6 +5,7 @@ mod csv;
 mod dataset;
 mod idx;
 mod image;
+mod mnist_fit;
 mod split;
 mod standardize;
 
