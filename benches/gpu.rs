@@ -1,5 +1,6 @@
 //! GPU engine benchmarks on the adapter `--device gpu` would pick (lavapipe included), the twins
-//! of benches/cpu.rs: the three matmul forms with their fused epilogues, training steps of
+//! of benches/cpu.rs: every variant of the three matmul forms with their fused epilogues (the
+//! candidates the tuner times, src/gpu/tune), training steps of
 //! configs A, B and C, and the fused optimizer updates. Throughput is declared in FLOPs or bytes,
 //! so criterion's "thrpt" reads as GFLOP/s ("Gelem/s") or GB/s.
 //!
@@ -89,13 +90,17 @@ fn matmul(c: &mut Criterion) {
         let bufs = MatmulBuffers { step: &st, params: &params, x: &x, dz: &dz, out: &out, aux: &aux };
         g.throughput(Throughput::Elements(2 * (m as u64 * k as u64 * n as u64)));
         // the forms as training uses them: forward with bias + ReLU, backward with ReLU'
-        for (form, name, dims) in [
-            (Form::Abt, "abt", MatmulDims { n, k, act: 1, keep: 1.0, ..Default::default() }),
-            (Form::Ab, "ab", MatmulDims { n, k, act: 1, keep: 1.0, ..Default::default() }),
-            (Form::Atb, "atb", MatmulDims { n, k, keep: 1.0, ..Default::default() }),
+        // every variant the adapter admits, as the tuner would time them
+        for (form, dims) in [
+            (Form::Abt, MatmulDims { n, k, act: 1, keep: 1.0, ..Default::default() }),
+            (Form::Ab, MatmulDims { n, k, act: 1, keep: 1.0, ..Default::default() }),
+            (Form::Atb, MatmulDims { n, k, keep: 1.0, ..Default::default() }),
         ] {
-            let d = mm.dispatch(&ctx.device, form, &dims, &bufs);
-            g.bench_function(BenchmarkId::new(name, &id), |b| b.iter_custom(|iters| time_dispatches(&ctx, &d, m, iters)));
+            for kernel in form.candidates(&ctx.limits) {
+                let d = mm.dispatch(&ctx.device, form, kernel, &dims, &bufs);
+                let name = format!("{}/{}", form.name(), kernel.name());
+                g.bench_function(BenchmarkId::new(name, &id), |b| b.iter_custom(|iters| time_dispatches(&ctx, &d, m, iters)));
+            }
         }
     }
     g.finish();

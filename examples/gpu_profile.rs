@@ -60,7 +60,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = DataBuffers { features: storage_init(&ctx, "f", feature_bytes(&data))?, targets: storage_init(&ctx, "t", &tw_words)?, is_u8: true, tw, labels: true, len: n, augment: None };
     let perm = storage_init(&ctx, "perm", &(0..n as u32).collect::<Vec<_>>())?;
     let stats = storage(&ctx, "stats", 4 * stats_stride(spec.num_layers()) as u64 * 64)?;
-    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1 };
+    // the variants the tuner picks for this network (WGPU_MLP_TUNE=off: the hand-picked ones)
+    let layers: Vec<(u32, u32)> = layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect();
+    let choices = wgpu_mlp::gpu::tune::choose(&ctx, &k.matmul, &wgpu_mlp::gpu::tune::run_shapes(&layers, batch as u32, batch.max(1024) as u32))?;
+    for (shape, _, c) in &choices.report {
+        println!("{shape}: {}", c.as_ref().map_or("untuned", |c| c.kernel.name()));
+    }
+    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1, choices: &choices, eval_rows: batch.max(1024) };
     let step = c.train_step(&db, &perm, &stats);
     let mut words = vec![RecordSlot::zeroed(); b.records_per_step];
     words[0] = RecordSlot::of(&Step::new(batch as u32, 0, 0, 0, 1.0 / batch as f32));

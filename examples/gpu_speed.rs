@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (form, name) in [(Form::Abt, "A·Bᵀ + bias + relu (forward)"), (Form::Ab, "A·B · relu' (backward to input)"), (Form::Atb, "Aᵀ·B (weight gradient)")] {
         let dims = MatmulDims { n, k: n, act: 1, keep: 1.0, ..Default::default() };
         let bufs = MatmulBuffers { step: &st, params: &b, x: &a, dz: &a, out: &c, aux: &aux };
-        let d = mm.dispatch(&ctx.device, form, &dims, &bufs);
+        let d = mm.dispatch(&ctx.device, form, form.untuned(n, n), &dims, &bufs);
         let reps = 3;
         let mut best = f64::MAX;
         for _ in 0..=reps {

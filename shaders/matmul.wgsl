@@ -2,6 +2,7 @@
 #import common
 #import matmul_operands
 #import matmul_dz
+#import matmul_io
 
 // Matrix products of one dense layer, row-major throughout; the CPU twins are in
 // src/cpu/matmul.rs (products) and src/cpu/activation.rs (epilogues).
@@ -18,46 +19,7 @@
 // `consts`) picks the vec4 loops of ab and atb. The body is the same for all. Rows and columns past the edge are clamped on load and skipped on
 // store, so every shape works.
 
-struct MatmulDims {
-    n: u32,        // outputs of the layer (rows of w)
-    k: u32,        // inputs of the layer (columns of w)
-    w_off: u32,    // weight offset in the flat parameter (or gradient) buffer, a multiple of 4
-    b_off: u32,    // bias offset
-    act: u32,      // abt: activation of this layer; ab: activation of the layer below
-    slope: f32,
-    layer: u32,    // dropout layer id: abt: l + 1 (the next input); ab: l
-    key: u32,      // seed_key(seed)
-    drop: u32,     // 1: dropout applies (abt: write aux = h·mask/p; ab: multiply by mask/p)
-    keep: f32,
-    inv_keep: f32,
-    _p0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> st: Step;
-@group(0) @binding(1) var<storage, read> d: MatmulDims;
-// binding 2: p4, binding 3: x4 (declared by matmul_operands)
-// binding 4: dz, read through ld1z/ld4z (declared by matmul_dz; vec4 when DZ4, i.e. N % 4 == 0)
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> aux: array<f32>;
-
 // B: rows and columns of the block each invocation owns (MATMUL_BLOCK in src/gpu/matmul.rs)
-
-fn store_abt(r: u32, c0: u32, v: vec4<f32>) {
-    if r >= st.rows {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        let c = c0 + j;
-        if c < d.n {
-            let idx = r * d.n + c;
-            let h = activate(d.act, d.slope, v[j] + ld1p(d.b_off + c));
-            out[idx] = h;
-            if d.drop != 0u {
-                aux[idx] = h * dropout_scale(d.key, st.step, d.layer, idx, d.keep, d.inv_keep);
-            }
-        }
-    }
-}
 
 // h (M, N) = act(x·wᵀ + b); invocation (x, y) owns rows 8y.. and columns BC·x.. (BC, 8 or 16,
 // from `consts`: 16 for wide layers reads 24 instead of 32 operand vec4s per 512 products)
@@ -111,27 +73,6 @@ fn abt(@builtin(global_invocation_id) g: vec3<u32>) {
     for (var i = 0u; i < rows_here; i++) {
         for (var q = 0u; q < QC; q++) {
             store_abt(r0 + i, c0 + 4u * q, res[QC * i + q]);
-        }
-    }
-}
-
-// aux holds h (M, K), the stored output of the layer below.
-fn store_ab(r: u32, c0: u32, v: vec4<f32>) {
-    if r >= st.rows {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        let c = c0 + j;
-        if c < d.k {
-            let idx = r * d.k + c;
-            var x = v[j];
-            if d.drop != 0u {
-                x = x * dropout_scale(d.key, st.step, d.layer, idx, d.keep, d.inv_keep);
-            }
-            if d.act != ACT_IDENTITY {
-                x = x * activate_grad(d.act, d.slope, aux[idx]);
-            }
-            out[idx] = x;
         }
     }
 }
@@ -205,18 +146,6 @@ fn ab(@builtin(global_invocation_id) g: vec3<u32>) {
     for (var i = 0u; i < rows_here; i++) {
         store_ab(r0 + i, c0, res[2u * i]);
         store_ab(r0 + i, c0 + 4u, res[2u * i + 1u]);
-    }
-}
-
-fn store_atb(r: u32, c0: u32, v: vec4<f32>) {
-    if r >= d.n {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        let c = c0 + j;
-        if c < d.k {
-            out[d.w_off + r * d.k + c] = v[j];
-        }
     }
 }
 

@@ -23,7 +23,7 @@ use wgpu_mlp::data::{Dataset, Features, Targets};
 use wgpu_mlp::gpu::buffers::storage_init;
 use wgpu_mlp::gpu::gather::{feature_bytes, target_words, GatherBuffers, GatherDims, GatherKernel};
 use wgpu_mlp::gpu::loss::{LossBuffers, LossKernel, LossMode};
-use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernels};
+use wgpu_mlp::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernel, MatmulKernels};
 use wgpu_mlp::gpu::records::{RecordSlot, Step};
 use wgpu_mlp::gpu::optimizer::{clip_floats, tensor_grids, update_record, OptimizerBuffers, OptimizerKernel};
 use wgpu_mlp::gpu::reduce::{ReduceBuffers, ReduceKernels, SumJob};
@@ -59,7 +59,9 @@ const SHAPES: [(usize, usize, usize); 11] = [
     (37, 20, 12), (9, 7, 4), (65, 12, 130),
 ];
 
-fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usize, usize), seed: u64) {
+/// Every output of one kernel variant at one shape, checked against the CPU twin; returned so the
+/// variants can be compared with each other bit for bit.
+fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, kernel: MatmulKernel, (m, k, n): (usize, usize, usize), seed: u64) -> Vec<(String, Vec<f32>)> {
     let mut r = rng(seed);
     let s = 1.0 / (k as f32).sqrt();
     let x = uniform(&mut r, m * k, 0.0, 1.0);
@@ -75,20 +77,23 @@ fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usi
     let dummy = buf(ctx, &[0.0; 4]);
     let st = step(ctx, m, 3, 1.0);
     let key = 0x1234_5678;
+    // every dispatch of the case in one submission and one readback (GL reads back slowly)
+    let mut dispatches = Vec::new();
+    let mut checks: Vec<(String, wgpu::Buffer, Vec<f32>)> = Vec::new();
     // abt with every epilogue, with and without the dropped copy
     for (i, act) in ACTS.iter().enumerate() {
         let keep = if i % 2 == 0 { 0.7 } else { 1.0 };
         let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, b_off: b_off as u32, act: act.map_or(0, |a| a.code()), slope: act.map_or(0.0, |a| a.slope()), layer: 2, key, keep };
         let (out, aux) = (buf(ctx, &vec![0.0; m * n]), buf(ctx, &vec![0.0; m * n]));
-        run(ctx, &[mm.dispatch(&ctx.device, Form::Abt, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dummy, out: &out, aux: &aux })], m);
+        dispatches.push(mm.dispatch(&ctx.device, Form::Abt, kernel, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dummy, out: &out, aux: &aux }));
         let mut want = vec![0f32; m * n];
         matmul_abt(m, k, n, &x, &w, &mut want, false, &mut Vec::new());
         bias_act(m, n, &bias, *act, &mut want);
-        let what = format!("abt {m}x{k}x{n} {act:?}");
-        common::assert_close(&what, &read(ctx, &out, m * n), &want, REL, ABS);
+        let what = format!("abt {m}x{k}x{n} {act:?} ({})", kernel.name());
+        checks.push((what.clone(), out, want.clone()));
         if keep < 1.0 {
             dropout_apply(key, 3, 2, keep, &mut want);
-            common::assert_close(&format!("{what} dropped"), &read(ctx, &aux, m * n), &want, REL, ABS);
+            checks.push((format!("{what} dropped"), aux, want));
         }
     }
     // ab with every derivative epilogue, with and without dropout
@@ -97,36 +102,65 @@ fn matmul_case(ctx: &Arc<GpuContext>, mm: &MatmulKernels, (m, k, n): (usize, usi
         let keep = if i % 2 == 1 { 0.6 } else { 1.0 };
         let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, act: act.code(), slope: act.slope(), layer: 1, key, keep, ..Default::default() };
         let out = buf(ctx, &vec![0.0; m * k]);
-        run(ctx, &[mm.dispatch(&ctx.device, Form::Ab, &dims, &MatmulBuffers { step: &st, params: &pb, x: &dummy, dz: &dzb, out: &out, aux: &hb })], m);
+        dispatches.push(mm.dispatch(&ctx.device, Form::Ab, kernel, &dims, &MatmulBuffers { step: &st, params: &pb, x: &dummy, dz: &dzb, out: &out, aux: &hb }));
         let mut want = vec![0f32; m * k];
         matmul_ab(m, n, k, &dz, &w, &mut want);
         if keep < 1.0 {
             dropout_apply(key, 3, 1, keep, &mut want);
         }
         act_backward(act, &h, &mut want);
-        common::assert_close(&format!("ab {m}x{k}x{n} {act:?} keep {keep}"), &read(ctx, &out, m * k), &want, REL, ABS);
+        checks.push((format!("ab {m}x{k}x{n} {act:?} keep {keep} ({})", kernel.name()), out, want));
     }
     // atb into the weight and bias slots of a gradient buffer
     let grads = buf(ctx, &vec![0.0; params.len()]);
     let dims = MatmulDims { n: n as u32, k: k as u32, w_off: w_off as u32, b_off: b_off as u32, keep: 1.0, ..Default::default() };
-    run(ctx, &[mm.dispatch(&ctx.device, Form::Atb, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dzb, out: &grads, aux: &dummy })], m);
+    dispatches.push(mm.dispatch(&ctx.device, Form::Atb, kernel, &dims, &MatmulBuffers { step: &st, params: &pb, x: &xb, dz: &dzb, out: &grads, aux: &dummy }));
+    run(ctx, &dispatches, m);
+    let mut parts: Vec<(&wgpu::Buffer, u64, u64)> = checks.iter().map(|c| (&c.1, 0, 4 * c.2.len() as u64)).collect();
+    parts.push((&grads, 0, 4 * params.len() as u64));
+    let mut back: Vec<Vec<f32>> = ctx.read_back(&parts).expect("readback").into_iter().map(|w| bytemuck::cast_slice(&w).to_vec()).collect();
+    let got = back.pop().expect("the gradient buffer");
+    let mut outputs = Vec::new();
+    for ((what, _, want), got) in checks.into_iter().zip(back) {
+        common::assert_close(&what, &got, &want, REL, ABS);
+        outputs.push((what, got));
+    }
     let mut want = vec![0f32; n * k];
     matmul_atb(m, n, k, &dz, &x, &mut want);
-    let got = read(ctx, &grads, params.len());
-    common::assert_close(&format!("atb {m}x{k}x{n}"), &got[w_off..w_off + n * k], &want, REL, ABS);
+    let what = format!("atb {m}x{k}x{n} ({})", kernel.name());
+    common::assert_close(&what, &got[w_off..w_off + n * k], &want, REL, ABS);
     // the bias gradient sums rows in the CPU's order, so exactly
     let mut want_b = vec![0f32; n];
     bias_grad(m, n, &dz, &mut want_b);
-    assert_eq!(&got[b_off..b_off + n], &want_b[..], "atb's bias gradient {m}x{k}x{n}");
-    assert!(got[w_off + n * k..b_off].iter().all(|&v| v == 0.0), "atb wrote between the weights and the bias");
+    assert_eq!(&got[b_off..b_off + n], &want_b[..], "atb's bias gradient {what}");
+    assert!(got[w_off + n * k..b_off].iter().all(|&v| v == 0.0), "{what} wrote between the weights and the bias");
+    assert!(got[b_off + n..].iter().all(|&v| v == 0.0), "{what} wrote past the bias");
+    outputs.push((what, got));
+    outputs
 }
 
+/// Every kernel variant the adapter admits, at every shape, against the CPU twin; and every
+/// variant bit-identical to the register-blocked one, since each output is accumulated in the same
+/// order with the same expressions (matmul_tiled.wgsl). So the tuner's choice changes speed only.
 #[test]
 fn matmul_forms_and_epilogues_match_cpu() {
     let Some(ctx) = common::gpu("matmul_forms_and_epilogues_match_cpu") else { return };
     let mm = MatmulKernels::new(&ctx.device).expect("kernels build");
+    let kernels: Vec<MatmulKernel> = MatmulKernel::ALL.into_iter().filter(|k| k.fits(&ctx.limits)).collect();
+    if kernels.len() < MatmulKernel::ALL.len() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED variants outside {}'s limits: only {kernels:?} tested", ctx.describe());
+    }
     for (i, s) in SHAPES.iter().enumerate() {
-        matmul_case(&ctx, &mm, *s, i as u64);
+        let reference = matmul_case(&ctx, &mm, MatmulKernel::Blocked8, *s, i as u64);
+        for &kernel in &kernels[1..] {
+            let got = matmul_case(&ctx, &mm, kernel, *s, i as u64);
+            for ((what, a), (_, b)) in got.iter().zip(&reference) {
+                let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+                let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+                assert!(same, "{what}: not bit-identical to blocked-8x8 (largest difference {diff:e})");
+            }
+        }
     }
 }
 

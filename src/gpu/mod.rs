@@ -12,6 +12,8 @@ pub mod loss;
 pub mod matmul;
 pub mod optimizer;
 pub mod reduce;
+// which matmul variant each shape runs, measured per adapter and remembered
+pub mod tune;
 
 // The engine's plumbing (buffers, records, pipelines, plans, the shader loader, the stats
 // layout): reachable for the kernel tests, the shader tests and the profiling example, not an

@@ -48,7 +48,7 @@ pub fn module(dev: &wgpu::Device, m: Module) -> Result<wgpu::ShaderModule> {
     // SAFETY (trusted only when proven): the module's every index is in bounds for the buffers
     // its launcher binds (Module::proven_in_bounds says why) and its loops are bounded by the
     // shape, so wgpu's runtime bounds checks and loop bounding only cost time (benches/NOTES.md).
-    unsafe { compile(dev, m.name(), &m.composed(), m.proven_in_bounds()) }
+    unsafe { compile(dev, &m.name(), &m.composed(), m.proven_in_bounds()) }
 }
 
 /// Compiles `src` as the module `label`. An error comes back as one line at the shader file's own

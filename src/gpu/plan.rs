@@ -12,6 +12,7 @@ use super::optimizer::{OptimizerBuffers, OptimizerKernel};
 use super::pipeline::Dispatch;
 use super::reduce::{ReduceBuffers, ReduceKernels};
 use super::stats::{self, stats_stride};
+use super::tune::Choices;
 use crate::engine::{TrainLoss, TrainSetup};
 use crate::model::ParamLayout;
 
@@ -74,6 +75,10 @@ pub struct Ctx<'a> {
     pub layout: &'a ParamLayout,
     /// the run's RNG key (dropout, augmentation)
     pub key: u32,
+    /// the matmul variant of each shape (gpu/tune)
+    pub choices: &'a Choices,
+    /// rows of an evaluation or prediction chunk (the activation buffers' capacity)
+    pub eval_rows: usize,
 }
 
 impl Ctx<'_> {
@@ -109,7 +114,9 @@ impl Ctx<'_> {
             };
             let x = if train { b.train_input(l) } else { &b.h[l] };
             let aux = if next_keep < 1.0 { b.dropped[l + 1].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
-            out.push(self.k.matmul.dispatch(self.dev(), Form::Abt, &dims, &MatmulBuffers {
+            let rows = if train { s.batch } else { self.eval_rows } as u32;
+            let kernel = self.choices.kernel(Form::Abt, rows, dims.n, dims.k);
+            out.push(self.k.matmul.dispatch(self.dev(), Form::Abt, kernel, &dims, &MatmulBuffers {
                 step: &b.steps, params: &b.params, x, dz: &b.dummy_r, out: &b.h[l + 1], aux,
             }));
             if train && l + 1 < layers {
@@ -136,7 +143,8 @@ impl Ctx<'_> {
             let (n, k) = (slot.outputs as u32, slot.inputs as u32);
             // the weight gradient and, in the same dispatch, the bias gradient
             let dims = MatmulDims { n, k, w_off: slot.weight as u32, b_off: slot.bias as u32, key: self.key, keep: 1.0, ..Default::default() };
-            out.push(self.k.matmul.dispatch(dev, Form::Atb, &dims, &MatmulBuffers {
+            let batch = s.batch as u32;
+            out.push(self.k.matmul.dispatch(dev, Form::Atb, self.choices.kernel(Form::Atb, batch, n, k), &dims, &MatmulBuffers {
                 step: &b.steps, params: &b.params, x: b.train_input(l), dz: &b.dz[l], out: &b.grads, aux: &b.dummy_rw,
             }));
             if l > 0 {
@@ -145,7 +153,7 @@ impl Ctx<'_> {
                     n, k, w_off: slot.weight as u32, act: below.code(), slope: below.slope(), layer: l as u32,
                     key: self.key, keep: s.keep_of(l), ..Default::default()
                 };
-                out.push(self.k.matmul.dispatch(dev, Form::Ab, &dims, &MatmulBuffers {
+                out.push(self.k.matmul.dispatch(dev, Form::Ab, self.choices.kernel(Form::Ab, batch, n, k), &dims, &MatmulBuffers {
                     step: &b.steps, params: &b.params, x: &b.dummy_r, dz: &b.dz[l], out: &b.dz[l - 1], aux: &b.h[l],
                 }));
             }

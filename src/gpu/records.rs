@@ -302,7 +302,7 @@ record! {
 /// Every record and the shader file whose WGSL struct mirrors it.
 pub const ALL: [(RecordLayout, &str); 9] = [
     (Step::LAYOUT, "common.wgsl"),
-    (MatmulDims::LAYOUT, "matmul.wgsl"),
+    (MatmulDims::LAYOUT, "matmul_io.wgsl"),
     (LossDims::LAYOUT, "loss.wgsl"),
     (GatherDims::LAYOUT, "gather.wgsl"),
     (ReduceDims::LAYOUT, "reduce.wgsl"),

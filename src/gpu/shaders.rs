@@ -9,16 +9,18 @@
 //! - `#import common` is shaders/common.wgsl (the Step record, the dropout hash, activations).
 //! - `#import matmul_operands` and `#import matmul_dz` name the small prelude files that
 //!   declare matmul's K-contiguous operands and dz either as vec4 or as scalar arrays, with their
-//!   loaders; the module variant picks the file (shaders/matmul_{vec4,scalar}.wgsl,
+//!   loaders; the module's `Loads` picks the file (shaders/matmul_{vec4,scalar}.wgsl,
 //!   shaders/matmul_dz_{vec4,scalar}.wgsl). They are files, not `override` constants, because
-//!   they change binding types, and BC sizes function-local arrays, which an `override` cannot.
+//!   they change binding types, and BC, TW and TQ size arrays and workgroup sizes, which an
+//!   `override` cannot do everywhere. `#import matmul_io` is the bindings and stores both matmul
+//!   families share; the module's `MatmulKernel` picks the family's file.
 //!
 //! The importing file comes first with each `#import` line kept as a comment of the same length,
 //! and the imports follow it (WGSL declarations may come in any order), so the file's own line
 //! numbers are the module's; `Source::locate` maps any offset, in an import too, back to its
 //! file and line.
 
-use super::consts::{LossMode, ABT_COLS, ABT_COLS_WIDE, GATHER_WG_X, GATHER_WG_Y, LOSS_WG, MATMUL_BLOCK, MATMUL_WG, REDUCE_WG, UNIT_STATS_WG, UPDATE_PER, UPDATE_WG};
+use super::consts::{Loads, LossMode, MatmulKernel, TILED_BLOCK, TILED_STEPS, GATHER_WG_X, GATHER_WG_Y, LOSS_WG, MATMUL_BLOCK, MATMUL_WG, REDUCE_WG, UNIT_STATS_WG, UPDATE_PER, UPDATE_WG};
 use super::records::{CLIP_HEAD, FLAG_CLIP, FLAG_DECAY, FLAG_NESTEROV, FLAG_PROXIMAL, FLAG_RMS_MOMENTUM, NO_NORM, SUM_ROWS, SUM_SOURCE_PAIRS, SUM_SOURCE_PARTIALS};
 use crate::data::{AUG_NOISE_ANGLE, AUG_NOISE_RADIUS, AUG_PARAMS, DEG_TO_RAD, PIXEL_SCALE, TWO_PI};
 use crate::model::{Activation, Loss, COSINE_EPS};
@@ -27,9 +29,11 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 /// The shader files, by the name `#import` and error messages use.
-pub const FILES: [(&str, &str); 10] = [
+pub const FILES: [(&str, &str); 12] = [
     ("common.wgsl", include_str!("../../shaders/common.wgsl")),
+    ("matmul_io.wgsl", include_str!("../../shaders/matmul_io.wgsl")),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    ("matmul_tiled.wgsl", include_str!("../../shaders/matmul_tiled.wgsl")),
     ("matmul_vec4.wgsl", include_str!("../../shaders/matmul_vec4.wgsl")),
     ("matmul_scalar.wgsl", include_str!("../../shaders/matmul_scalar.wgsl")),
     ("matmul_dz_vec4.wgsl", include_str!("../../shaders/matmul_dz_vec4.wgsl")),
@@ -51,14 +55,9 @@ pub fn file(name: &str) -> Option<&'static str> {
 /// The kernel families, as modules are built from them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Module {
-    /// K % 4 == 0 and a wide layer: abt with 16 columns per invocation
-    MatmulVec4Wide,
-    /// K % 4 == 0 and N % 4 == 0: x, w and dz as vec4
-    MatmulVec4Dz4,
-    /// K % 4 == 0
-    MatmulVec4,
-    /// any K: scalar loads (matmul_scalar.wgsl)
-    MatmulScalar,
+    /// matmul.wgsl or matmul_tiled.wgsl (CPU twins src/cpu/matmul.rs, src/cpu/activation.rs):
+    /// one kernel variant with one way of loading
+    Matmul(MatmulKernel, Loads),
     /// gather.wgsl (CPU twin src/cpu/gather.rs)
     Gather,
     /// loss.wgsl (CPU twin src/cpu/loss.rs)
@@ -108,35 +107,36 @@ impl Source {
 
 impl Module {
     /// Every module, in the order tests and listings walk them.
-    pub const ALL: [Module; 8] = [
-        Module::MatmulVec4Wide,
-        Module::MatmulVec4Dz4,
-        Module::MatmulVec4,
-        Module::MatmulScalar,
-        Module::Gather,
-        Module::Loss,
-        Module::Reduce,
-        Module::Optimizer,
-    ];
+    pub const ALL: [Module; 16] = {
+        let mut all = [Module::Gather; 16];
+        let mut i = 0;
+        while i < 12 {
+            all[i] = Module::Matmul(MatmulKernel::ALL[i / 3], Loads::ALL[i % 3]);
+            i += 1;
+        }
+        all[12] = Module::Gather;
+        all[13] = Module::Loss;
+        all[14] = Module::Reduce;
+        all[15] = Module::Optimizer;
+        all
+    };
 
     /// A short human name, also the shader module's wgpu label.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Module::MatmulVec4Wide => "matmul (vec4, 16-column abt)",
-            Module::MatmulVec4Dz4 => "matmul (vec4, vec4 dz)",
-            Module::MatmulVec4 => "matmul (vec4)",
-            Module::MatmulScalar => "matmul (scalar)",
-            Module::Gather => "gather",
-            Module::Loss => "loss",
-            Module::Reduce => "reduce",
-            Module::Optimizer => "optimizer",
+            Module::Matmul(k, l) => format!("matmul ({}, {})", k.name(), l.name()),
+            Module::Gather => "gather".into(),
+            Module::Loss => "loss".into(),
+            Module::Reduce => "reduce".into(),
+            Module::Optimizer => "optimizer".into(),
         }
     }
 
     /// The family's file, the one the module is built from.
     pub fn file(self) -> &'static str {
         match self {
-            Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => "matmul.wgsl",
+            Module::Matmul(k, _) if k.tiled() => "matmul_tiled.wgsl",
+            Module::Matmul(..) => "matmul.wgsl",
             Module::Gather => "gather.wgsl",
             Module::Loss => "loss.wgsl",
             Module::Reduce => "reduce.wgsl",
@@ -146,11 +146,15 @@ impl Module {
 
     /// The file an `#import name` line brings in for this variant (None: unknown name).
     fn import_file(self, name: &str) -> Option<&'static str> {
-        let vec4 = matches!(self, Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4);
+        let loads = match self {
+            Module::Matmul(_, l) => Some(l),
+            _ => None,
+        };
         match name {
             "common" => Some("common.wgsl"),
-            "matmul_operands" => Some(if vec4 { "matmul_vec4.wgsl" } else { "matmul_scalar.wgsl" }),
-            "matmul_dz" => Some(if self == Module::MatmulVec4Dz4 { "matmul_dz_vec4.wgsl" } else { "matmul_dz_scalar.wgsl" }),
+            "matmul_io" => loads.map(|_| "matmul_io.wgsl"),
+            "matmul_operands" => loads.map(|l| if l == Loads::Scalar { "matmul_scalar.wgsl" } else { "matmul_vec4.wgsl" }),
+            "matmul_dz" => loads.map(|l| if l == Loads::Vec4Dz4 { "matmul_dz_vec4.wgsl" } else { "matmul_dz_scalar.wgsl" }),
             _ => None,
         }
     }
@@ -225,8 +229,13 @@ impl Module {
         let mut u = |name: &str, v: u32| {
             let _ = writeln!(s, "const {name}: u32 = {v}u;");
         };
-        u("BC", if self == Module::MatmulVec4Wide { ABT_COLS_WIDE } else { ABT_COLS });
-        let _ = writeln!(s, "const DZ4: bool = {};", self == Module::MatmulVec4Dz4);
+        if let Module::Matmul(kernel, loads) = self {
+            u("BC", kernel.abt_cols());
+            u("TW", kernel.workgroup_side());
+            u("TR", TILED_BLOCK);
+            u("TQ", TILED_STEPS);
+            let _ = writeln!(s, "const DZ4: bool = {};", loads == Loads::Vec4Dz4);
+        }
         s
     }
 
@@ -287,18 +296,21 @@ impl Module {
     /// `n − 1` before loading, K-loops stop at K (multiples of 4, as are the tensor offsets), the
     /// second column quad is clamped inside the row, and stores are guarded; the launchers bind
     /// activation buffers of at least `rows` rows and tensors inside the flat buffers. The scalar
-    /// variant reads up to 3 floats past a row's end, so it keeps the checks. With vec4 dz
+    /// loads read up to 3 floats past a row's end, so they keep the checks. With vec4 dz
     /// (N % 4 == 0): ab's quads of its N loop and atb's row quads (the second clamped inside the
     /// row, as the column quad is) lie inside a row of dz, and rows are clamped. The wide abt
-    /// clamps all 16 columns as the narrow one clamps 8.
+    /// clamps all 16 columns as the narrow one clamps 8. The tiled kernels stage with rows,
+    /// reduction steps and dz columns clamped and column quads past K moved to the row's first,
+    /// and index their slabs by e < the slab's length or by (local id, i < TR, q < TQ), which
+    /// TW · TR = TM bounds.
     pub fn proven_in_bounds(self) -> bool {
-        matches!(self, Module::MatmulVec4 | Module::MatmulVec4Dz4 | Module::MatmulVec4Wide)
+        matches!(self, Module::Matmul(_, Loads::Vec4 | Loads::Vec4Dz4))
     }
 
     /// Entry points the module must provide.
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
-            Module::MatmulVec4Wide | Module::MatmulVec4Dz4 | Module::MatmulVec4 | Module::MatmulScalar => &["abt", "ab", "atb"],
+            Module::Matmul(..) => &["abt", "ab", "atb"],
             Module::Gather => &["gather", "gather_u8x4"],
             Module::Loss => &["loss"],
             Module::Reduce => &["sum_final", "unit_stats"],

@@ -15,6 +15,7 @@ use super::buffers::{storage, Buffers};
 use super::context::GpuContext;
 use super::plan::{Ctx, Kernels};
 use super::stats;
+use super::tune::{self, Choices};
 use crate::data::{check_augmentable, Dataset};
 use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, KernelTime, TrainSetup};
 use crate::optim::OptimizerState;
@@ -47,6 +48,8 @@ pub struct GpuEngine {
     first_step: Option<Duration>,
     /// device-side copy of the parameters for early stopping (no readback)
     snapshot: Option<wgpu::Buffer>,
+    /// the matmul variant of every shape the plans dispatch
+    choices: Choices,
 }
 
 impl GpuEngine {
@@ -72,9 +75,11 @@ impl GpuEngine {
             Ok((Kernels::new(&ctx.device)?, Buffers::new(&ctx, &setup, &layout, cap)?))
         })??;
         let key = seed_key(setup.seed);
+        let layers: Vec<(u32, u32)> = layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect();
+        let choices = tune::choose(&ctx, &kernels.matmul, &tune::run_shapes(&layers, setup.batch as u32, cap as u32))?;
         let mut e = GpuEngine {
             ctx, setup, layout, kernels, bufs, cap, key, step: 0, train: None, eval: None, readbacks: 0, started,
-            setup_time: Duration::ZERO, first_step: None, snapshot: None,
+            setup_time: Duration::ZERO, first_step: None, snapshot: None, choices,
         };
         e.set_params(params)?;
         e.ctx.wait()?;
@@ -92,6 +97,11 @@ impl GpuEngine {
         self.first_step
     }
 
+    /// The matmul variant chosen for each shape, how, and the tuner's notes.
+    pub fn choices(&self) -> &Choices {
+        &self.choices
+    }
+
     /// The shared GPU context this engine runs on.
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.ctx
@@ -103,7 +113,10 @@ impl GpuEngine {
     }
 
     fn plan_ctx(&self) -> Ctx<'_> {
-        Ctx { gpu: &self.ctx, k: &self.kernels, b: &self.bufs, setup: &self.setup, layout: &self.layout, key: self.key }
+        Ctx {
+            gpu: &self.ctx, k: &self.kernels, b: &self.bufs, setup: &self.setup, layout: &self.layout, key: self.key,
+            choices: &self.choices, eval_rows: self.cap,
+        }
     }
 
     /// One readback (counted for `Engine::readbacks`): see GpuContext::read_back.

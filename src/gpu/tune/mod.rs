@@ -1,0 +1,333 @@
+//! The kernel tuner: for each matmul shape a run uses, the variant that is fastest on this
+//! adapter, measured once and remembered (cache.rs). Modes: `off` uses the hand-picked variant
+//! (`Form::untuned`), `auto` (the default) takes a remembered choice or measures one, `force`
+//! measures again and overwrites what was remembered. The mode is process-wide: `--tune`, or
+//! the WGPU_MLP_TUNE environment variable for front ends that have no flag.
+//!
+//! Every variant of a form accumulates each output in the same order (matmul_tiled.wgsl), so the
+//! choice changes speed, not results; tests/gpu_kernels.rs asserts the variants bit-identical.
+
+pub mod cache;
+
+use crate::error::{Error, Result};
+use crate::gpu::buffers::storage;
+use crate::gpu::context::GpuContext;
+use crate::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernel, MatmulKernels};
+use crate::gpu::records::{RecordSlot, Step};
+use crate::gpu::shaders::Module;
+use cache::{AdapterKey, Choice, Loaded, Shape};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use wgpu::util::DeviceExt;
+
+/// The environment variable that sets the mode where no `--tune` flag is given.
+pub const MODE_ENV: &str = "WGPU_MLP_TUNE";
+
+/// Timing budget of one engine's whole tuning (pipeline compiles come on top); split evenly
+/// over the shapes still to measure.
+const BUDGET: Duration = Duration::from_millis(400);
+/// Timed rounds per shape at most (each round times every candidate once, interleaved).
+const MAX_ROUNDS: usize = 5;
+/// Dispatches per timed submission are chosen to take about this long, so the submission's
+/// fixed cost does not swamp a small kernel.
+const SUBMISSION: Duration = Duration::from_millis(2);
+
+/// How kernel variants are chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tune {
+    /// the hand-picked variant, nothing measured or read
+    Off,
+    /// a remembered choice, or one measured now and remembered
+    #[default]
+    Auto,
+    /// measure again, and remember the new choice
+    Force,
+}
+
+impl std::str::FromStr for Tune {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Tune> {
+        match s.trim() {
+            "off" => Ok(Tune::Off),
+            "auto" => Ok(Tune::Auto),
+            "force" => Ok(Tune::Force),
+            other => Err(Error::config("tune", format!("{other:?} is not one of off, auto, force"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Tune {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tune::Off => "off",
+            Tune::Auto => "auto",
+            Tune::Force => "force",
+        })
+    }
+}
+
+static MODE: OnceLock<Tune> = OnceLock::new();
+
+/// Sets the process's mode (the CLI's `--tune`); the first setting wins. Without one, `mode()`
+/// reads WGPU_MLP_TUNE.
+pub fn set_mode(t: Tune) {
+    let _ = MODE.set(t);
+}
+
+/// The process's mode: `set_mode`'s, else WGPU_MLP_TUNE's, else `auto`. A bad variable is an
+/// error naming it, not a silent default.
+pub fn mode() -> Result<Tune> {
+    if let Some(t) = MODE.get() {
+        return Ok(*t);
+    }
+    match std::env::var(MODE_ENV) {
+        Ok(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::config(MODE_ENV, format!("{v:?} is not one of off, auto, force"))),
+        _ => Ok(Tune::Auto),
+    }
+}
+
+/// Where a shape's variant came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// measured by this engine
+    Tuned,
+    /// measured earlier (the cache file, or another engine of this process)
+    Cached,
+    /// the hand-picked variant (`--tune off`)
+    Untuned,
+}
+
+/// The variant of every shape an engine's plans use, and how they were chosen.
+#[derive(Clone, Debug, Default)]
+pub struct Choices {
+    by_shape: HashMap<Shape, MatmulKernel>,
+    /// each shape's choice, with its measurements where there are some
+    pub report: Vec<(Shape, Origin, Option<Choice>)>,
+    /// time spent compiling candidates and timing them
+    pub seconds: f64,
+    /// what the user should know: a cache file ignored, or not written
+    pub notes: Vec<String>,
+}
+
+impl Choices {
+    /// The variant for `form` at (M, N, K): the chosen one, or the hand-picked one for a shape
+    /// that was not in the list.
+    pub fn kernel(&self, form: Form, m: u32, n: u32, k: u32) -> MatmulKernel {
+        self.by_shape.get(&Shape { form, m, n, k }).copied().unwrap_or_else(|| form.untuned(n, k))
+    }
+
+    /// How many shapes were measured by this engine.
+    pub fn tuned(&self) -> usize {
+        self.report.iter().filter(|r| r.1 == Origin::Tuned).count()
+    }
+}
+
+/// What the process remembers: the cache file's entries (read once) and this run's choices.
+#[derive(Default)]
+struct Memo {
+    loaded: bool,
+    /// false when the file must be left alone (foreign)
+    writable: bool,
+    entries: HashMap<(AdapterKey, String, Shape), Choice>,
+    /// shapes measured by this process under `force` (measured once, then remembered)
+    forced: HashSet<(AdapterKey, String, Shape)>,
+}
+
+static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
+
+/// FNV-1a of every matmul module's source: timings taken with other kernels are stale.
+fn fingerprint() -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for m in Module::ALL {
+        if let Module::Matmul(..) = m {
+            for b in m.source().bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Whether `kernel`'s grid for `s` stays within the adapter's workgroups per dimension.
+fn grid_fits(kernel: MatmulKernel, s: Shape, max_dim: u32) -> bool {
+    let (rows, cols) = kernel.tile(s.form == Form::Abt);
+    let (x, y) = match s.form {
+        Form::Abt => (s.n.div_ceil(cols), s.m.div_ceil(rows)),
+        Form::Ab => (s.k.div_ceil(cols), s.m.div_ceil(rows)),
+        Form::Atb => (s.k.div_ceil(cols), s.n.div_ceil(rows)),
+    };
+    x <= max_dim && y <= max_dim
+}
+
+/// The variants worth timing for `s` on this adapter.
+pub fn candidates(ctx: &GpuContext, s: Shape) -> Vec<MatmulKernel> {
+    let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
+    s.form.candidates(&ctx.limits).into_iter().filter(|&k| grid_fits(k, s, max_dim)).collect()
+}
+
+/// The variant of every shape in `shapes` under the process's mode.
+pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<Choices> {
+    let mode = mode()?;
+    let mut out = Choices::default();
+    let mut shapes: Vec<Shape> = shapes.to_vec();
+    shapes.sort();
+    shapes.dedup();
+    if mode == Tune::Off {
+        for s in shapes {
+            out.by_shape.insert(s, s.form.untuned(s.n, s.k));
+            out.report.push((s, Origin::Untuned, None));
+        }
+        return Ok(out);
+    }
+    let started = Instant::now();
+    let adapter = AdapterKey::of(&ctx.info);
+    let fp = fingerprint();
+    let path = cache::path();
+    let mut guard = MEMO.lock().map_err(|_| Error::Gpu("the tuning memo is poisoned".into()))?;
+    let memo = guard.get_or_insert_with(Memo::default);
+    if !memo.loaded {
+        memo.loaded = true;
+        memo.writable = true;
+        if let Some(p) = &path {
+            match cache::load(p) {
+                Loaded::Entries(v) => memo.entries.extend(v.into_iter().map(|(a, f, s, c)| ((a, f, s), c))),
+                Loaded::Corrupt(why) => out.notes.push(format!("ignored the tuning cache {} ({why}); it will be rewritten", p.display())),
+                Loaded::Foreign(why) => {
+                    memo.writable = false;
+                    out.notes.push(format!("ignored the tuning cache {} ({why}); set {} to use another file", p.display(), cache::CACHE_ENV));
+                }
+            }
+        }
+    }
+    let todo: Vec<Shape> = shapes
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let key = (adapter.clone(), fp.clone(), s);
+            let usable = memo.entries.get(&key).is_some_and(|c| candidates(ctx, s).contains(&c.kernel));
+            !usable || (mode == Tune::Force && !memo.forced.contains(&key))
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for (i, &s) in todo.iter().enumerate() {
+        let left = BUDGET.saturating_sub(started.elapsed());
+        let budget = left / (todo.len() - i) as u32;
+        let measured = measure(ctx, mm, s, &candidates(ctx, s), budget)?;
+        let choice = Choice { kernel: measured.first().map_or(s.form.untuned(s.n, s.k), |m| m.0), measured };
+        let key = (adapter.clone(), fp.clone(), s);
+        memo.entries.insert(key.clone(), choice.clone());
+        if mode == Tune::Force {
+            memo.forced.insert(key);
+        }
+        fresh.push((adapter.clone(), fp.clone(), s, choice));
+    }
+    for s in shapes {
+        let key = (adapter.clone(), fp.clone(), s);
+        let Some(c) = memo.entries.get(&key) else { continue };
+        out.by_shape.insert(s, c.kernel);
+        let origin = if todo.contains(&s) { Origin::Tuned } else { Origin::Cached };
+        out.report.push((s, origin, Some(c.clone())));
+    }
+    if let (false, Some(p)) = (fresh.is_empty(), &path) {
+        if memo.writable {
+            if let Err(e) = cache::save(p, &fresh) {
+                out.notes.push(format!("could not write the tuning cache {}: {e}", p.display()));
+            }
+        }
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Times every candidate for `s` on zero-filled scratch buffers, in interleaved rounds until
+/// `budget` is spent (at least one round); each candidate's best time gives its GFLOP/s, fastest
+/// first. Noise only adds time, so the best of a few rounds is the steadiest estimate.
+pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[MatmulKernel], budget: Duration) -> Result<Vec<(MatmulKernel, f64)>> {
+    let dev = &ctx.device;
+    let (m, n, k) = (s.m as u64, s.n as u64, s.k as u64);
+    let b_off = (n * k).next_multiple_of(4);
+    let bytes = |floats: u64| 4 * floats.max(4);
+    let params = storage(ctx, "tuning params", bytes(b_off + n + 4))?;
+    let x = storage(ctx, "tuning x", bytes(m * k))?;
+    let dz = storage(ctx, "tuning dz", bytes(m * n))?;
+    let out = storage(ctx, "tuning out", bytes((m * n).max(m * k).max(b_off + n + 4)))?;
+    let aux = storage(ctx, "tuning aux", bytes((m * n).max(m * k)))?;
+    let step = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("tuning step"),
+        contents: bytemuck::bytes_of(&RecordSlot::of(&Step::new(s.m, 0, 0, 0, 1.0 / s.m as f32))),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let bufs = MatmulBuffers { step: &step, params: &params, x: &x, dz: &dz, out: &out, aux: &aux };
+    // the forms as training runs them: forward with bias and ReLU, backward through ReLU'
+    let dims = MatmulDims { n: s.n, k: s.k, b_off: b_off as u32, act: 1, keep: 1.0, ..Default::default() };
+    let dispatches = ctx.scoped("building tuning candidates", || {
+        candidates.iter().map(|&c| mm.dispatch(dev, s.form, c, &dims, &bufs)).collect::<Vec<_>>()
+    })?;
+    let time = |d: &crate::gpu::pipeline::Dispatch, reps: u32| -> Result<Duration> {
+        let t = Instant::now();
+        let mut enc = dev.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..reps {
+                d.record_into(&mut pass, 0, s.m);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()?;
+        Ok(t.elapsed() / reps)
+    };
+    let started = Instant::now();
+    let mut best = vec![Duration::MAX; dispatches.len()];
+    let mut reps = vec![1u32; dispatches.len()];
+    for round in 0..MAX_ROUNDS {
+        for i in 0..dispatches.len() {
+            // rotate the order so no candidate always runs first
+            let j = (i + round) % dispatches.len();
+            let t = time(&dispatches[j], reps[j])?;
+            best[j] = best[j].min(t);
+            reps[j] = (SUBMISSION.as_secs_f64() / t.as_secs_f64().max(1e-7)).clamp(1.0, 64.0) as u32;
+        }
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+    ctx.check("timing tuning candidates")?;
+    let flops = Form::flops(s.m, s.n, s.k);
+    let mut out: Vec<(MatmulKernel, f64)> =
+        candidates.iter().zip(&best).map(|(&c, t)| (c, flops / t.as_secs_f64().max(1e-9) / 1e9)).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(out)
+}
+
+/// The shapes a run's plans dispatch: per layer (N outputs, K inputs), abt at the batch and at
+/// the evaluation chunk, atb at the batch, and ab at the batch for every layer but the first.
+pub fn run_shapes(layers: &[(u32, u32)], batch: u32, eval_rows: u32) -> Vec<Shape> {
+    let mut v = Vec::new();
+    for (l, &(n, k)) in layers.iter().enumerate() {
+        v.push(Shape { form: Form::Abt, m: batch, n, k });
+        v.push(Shape { form: Form::Abt, m: eval_rows, n, k });
+        v.push(Shape { form: Form::Atb, m: batch, n, k });
+        if l > 0 {
+            v.push(Shape { form: Form::Ab, m: batch, n, k });
+        }
+    }
+    v
+}
+
+/// The cached choices for an adapter (what `wgpu-mlp devices` lists), current kernels only.
+pub fn cached_for(info: &wgpu::AdapterInfo) -> Result<Vec<(Shape, Choice)>, String> {
+    let Some(p) = cache::path() else { return Ok(Vec::new()) };
+    let adapter = AdapterKey::of(info);
+    let fp = fingerprint();
+    match cache::load(&p) {
+        Loaded::Entries(v) => {
+            let mut out: Vec<(Shape, Choice)> = v.into_iter().filter(|e| e.0 == adapter && e.1 == fp).map(|e| (e.2, e.3)).collect();
+            out.sort_by_key(|e| e.0);
+            Ok(out)
+        }
+        Loaded::Corrupt(why) | Loaded::Foreign(why) => Err(format!("{}: {why}", p.display())),
+    }
+}
