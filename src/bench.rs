@@ -4,7 +4,7 @@
 
 use crate::config::{DeviceChoice, TrainConfig};
 use crate::data::{bundled_mnist, epoch_order};
-use crate::engine::{KernelTime, TrainSetup};
+use crate::engine::{KernelTime, TrainSetup, Tuning};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Init, Loss, NetworkSpec, ParamLayout, Params};
 use crate::optim::{LrSchedule, OptimizerConfig, OptimizerKind, Regularization};
@@ -94,6 +94,9 @@ pub struct BenchResult {
     /// Device time per step by kernel family (GPU timestamp queries; empty without them).
     #[serde(default)]
     pub kernel_times: Vec<KernelTime>,
+    /// The matmul variant of each shape and its measured GFLOP/s (GPU engine only).
+    #[serde(default)]
+    pub tuning: Option<Tuning>,
 }
 
 /// Peak resident set size of this process in MiB (Linux /proc; None elsewhere).
@@ -155,6 +158,7 @@ pub fn bench_one(net: BenchNet, optimizer: OptimizerKind, device: DeviceChoice, 
         epochs_measured: rates.len(),
         samples_per_epoch: n,
         kernel_times,
+        tuning: engine.tuning(),
     })
 }
 

@@ -126,4 +126,19 @@ fn print_row(r: &BenchResult, peak: Option<f64>, json: bool) {
             .collect();
         println!("    per step on the device (timestamp queries): {}", parts.join(", "));
     }
+    if let Some(t) = &r.tuning {
+        println!("    matmul kernels (--tune {}; {} shapes measured now, in {:.2} s):", t.mode, t.tuned, t.seconds);
+        for c in &t.choices {
+            println!("      {:<22} {:<13} {:<7} {}", c.shape, c.kernel, c.origin, measured_line(&c.measured));
+        }
+    }
+}
+
+/// "tiled-64 312.0, blocked-8x8 201.5 GFLOP/s", fastest first; "-" when nothing was measured.
+pub(crate) fn measured_line(measured: &[(String, f64)]) -> String {
+    if measured.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = measured.iter().map(|(k, g)| format!("{k} {g:.1}")).collect();
+    format!("{} GFLOP/s", parts.join(", "))
 }

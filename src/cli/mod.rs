@@ -25,6 +25,11 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// how the GPU engine picks matmul kernels: auto (remembered, or measured once and
+    /// remembered), force (measure again), off (the hand-picked ones) [default: auto, or
+    /// WGPU_MLP_TUNE]; choices are kept in WGPU_MLP_TUNE_CACHE or the user's cache directory
+    #[arg(long, global = true, value_enum)]
+    pub tune: Option<wgpu_mlp::gpu::tune::Tune>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,6 +57,11 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(t) = cli.tune {
+        wgpu_mlp::gpu::tune::set_mode(t);
+        // bench's and sweep's child processes take the same mode
+        std::env::set_var(wgpu_mlp::gpu::tune::MODE_ENV, t.to_string());
+    }
     match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),

@@ -232,6 +232,38 @@ pub trait Engine {
     fn kernel_times(&mut self, _order: &[u32], _lr: f64) -> Result<Option<Vec<KernelTime>>> {
         Ok(None)
     }
+    /// Which kernel variant each matmul shape runs and how it was chosen (GPU engine only).
+    fn tuning(&self) -> Option<Tuning> {
+        None
+    }
+}
+
+/// The GPU engine's kernel choices (src/gpu/tune): what `bench` prints and runs note.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tuning {
+    /// off, auto or force
+    pub mode: String,
+    /// shapes measured by this engine (0: every choice came from the cache, or tuning is off)
+    pub tuned: usize,
+    /// seconds spent compiling and timing candidates
+    pub seconds: f64,
+    /// each shape's choice
+    pub choices: Vec<KernelChoice>,
+    /// what the user should know (a cache file ignored or not written)
+    pub notes: Vec<String>,
+}
+
+/// One matmul shape's variant.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KernelChoice {
+    /// the form and M×K×N, e.g. "abt 128x784x256"
+    pub shape: String,
+    /// the variant, e.g. "tiled-64"
+    pub kernel: String,
+    /// tuned (measured now), cached (measured before) or untuned (`--tune off`)
+    pub origin: String,
+    /// (variant, GFLOP/s) of every candidate measured, fastest first; empty when untuned
+    pub measured: Vec<(String, f64)>,
 }
 
 /// Time one training step spends in one family of kernels (GPU engine only).

@@ -64,9 +64,14 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 impl GpuContext {
     /// Every adapter wgpu finds (honouring WGPU_BACKEND and friends).
     pub fn adapters() -> Vec<AdapterSummary> {
+        Self::adapter_infos().iter().map(summary).collect()
+    }
+
+    /// wgpu's description of every adapter, in [`GpuContext::adapters`]' order.
+    pub fn adapter_infos() -> Vec<wgpu::AdapterInfo> {
         let inst = instance();
         let adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
-        adapters.iter().map(|a| summary(&a.get_info())).collect()
+        adapters.iter().map(|a| a.get_info()).collect()
     }
 
     /// Whether wgpu finds a hardware GPU (discrete, integrated or virtual): what `auto` needs.

@@ -217,6 +217,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         None => CheckpointWriter::new(&out, print),
     };
     let mut notes: Vec<String> = resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect();
+    notes.extend(engine.tuning().map(|t| t.notes).unwrap_or_default());
     if restart {
         // nothing resumable here yet: a failure removes what this attempt wrote, and keeps the
         // config.toml it starts from, so the same --resume starts it again

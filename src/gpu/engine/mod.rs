@@ -17,7 +17,7 @@ use super::plan::{Ctx, Kernels};
 use super::stats;
 use super::tune::{self, Choices};
 use crate::data::{check_augmentable, Dataset};
-use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, KernelTime, TrainSetup};
+use crate::engine::{check_dataset_fits, Engine, EpochStats, EvalStats, KernelTime, TrainSetup, Tuning};
 use crate::optim::OptimizerState;
 use crate::error::{Error, Result};
 use crate::model::{ParamLayout, Params};
@@ -235,6 +235,10 @@ impl Engine for GpuEngine {
             return Ok(EpochStats { grad_norm_sum: vec![0.0; self.setup.spec.num_layers()], ..Default::default() });
         }
         self.with_train_plan(order.len(), |e, plan| e.run_epoch(plan, order, lr, None))
+    }
+
+    fn tuning(&self) -> Option<Tuning> {
+        Some(self.choices.summary())
     }
 
     fn kernel_times(&mut self, order: &[u32], lr: f64) -> Result<Option<Vec<KernelTime>>> {

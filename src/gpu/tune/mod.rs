@@ -9,6 +9,7 @@
 
 pub mod cache;
 
+use crate::engine::{KernelChoice, Tuning};
 use crate::error::{Error, Result};
 use crate::gpu::buffers::storage;
 use crate::gpu::context::GpuContext;
@@ -110,6 +111,8 @@ pub struct Choices {
     pub seconds: f64,
     /// what the user should know: a cache file ignored, or not written
     pub notes: Vec<String>,
+    /// the mode the choices were made in
+    pub mode: Tune,
 }
 
 impl Choices {
@@ -122,6 +125,31 @@ impl Choices {
     /// How many shapes were measured by this engine.
     pub fn tuned(&self) -> usize {
         self.report.iter().filter(|r| r.1 == Origin::Tuned).count()
+    }
+
+    /// The choices as the engine reports them (`Engine::tuning`).
+    pub fn summary(&self) -> Tuning {
+        let name = |o: Origin| match o {
+            Origin::Tuned => "tuned",
+            Origin::Cached => "cached",
+            Origin::Untuned => "untuned",
+        };
+        Tuning {
+            mode: self.mode.to_string(),
+            tuned: self.tuned(),
+            seconds: self.seconds,
+            choices: self
+                .report
+                .iter()
+                .map(|(s, o, c)| KernelChoice {
+                    shape: s.to_string(),
+                    kernel: self.kernel(s.form, s.m, s.n, s.k).name().to_string(),
+                    origin: name(*o).to_string(),
+                    measured: c.iter().flat_map(|c| c.measured.iter().map(|(k, g)| (k.name().to_string(), *g))).collect(),
+                })
+                .collect(),
+            notes: self.notes.clone(),
+        }
     }
 }
 
@@ -171,7 +199,7 @@ pub fn candidates(ctx: &GpuContext, s: Shape) -> Vec<MatmulKernel> {
 /// The variant of every shape in `shapes` under the process's mode.
 pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<Choices> {
     let mode = mode()?;
-    let mut out = Choices::default();
+    let mut out = Choices { mode, ..Choices::default() };
     let mut shapes: Vec<Shape> = shapes.to_vec();
     shapes.sort();
     shapes.dedup();
@@ -231,14 +259,18 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
         let origin = if todo.contains(&s) { Origin::Tuned } else { Origin::Cached };
         out.report.push((s, origin, Some(c.clone())));
     }
-    if let (false, Some(p)) = (fresh.is_empty(), &path) {
-        if memo.writable {
-            if let Err(e) = cache::save(p, &fresh) {
-                out.notes.push(format!("could not write the tuning cache {}: {e}", p.display()));
-            }
-        }
-    }
+    let kept = match (&path, memo.writable) {
+        _ if fresh.is_empty() => String::new(),
+        (Some(p), true) => match cache::save(p, &fresh) {
+            Ok(()) => format!("remembered in {}", p.display()),
+            Err(e) => format!("not remembered: could not write {}: {e}", p.display()),
+        },
+        _ => "remembered by this process only".to_string(),
+    };
     out.seconds = started.elapsed().as_secs_f64();
+    if !fresh.is_empty() {
+        out.notes.push(format!("tuned {} matmul shapes for {} in {:.2} s ({kept})", fresh.len(), ctx.info.name, out.seconds));
+    }
     Ok(out)
 }
 
