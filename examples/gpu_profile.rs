@@ -62,11 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = storage(&ctx, "stats", 4 * stats_stride(spec.num_layers()) as u64 * 64)?;
     // the variants the tuner picks for this network (WGPU_MLP_TUNE=off: the hand-picked ones)
     let layers: Vec<(u32, u32)> = layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect();
-    let choices = wgpu_mlp::gpu::tune::choose(&ctx, &k.matmul, &wgpu_mlp::gpu::tune::run_shapes(&layers, batch as u32, batch.max(1024) as u32))?;
+    let choices = wgpu_mlp::gpu::tune::choose(&ctx, &k.matmul, &wgpu_mlp::gpu::tune::run_shapes(&layers, batch as u32))?;
     for (shape, _, c) in &choices.report {
         println!("{shape}: {}", c.as_ref().map_or("untuned", |c| c.kernel.name()));
     }
-    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1, choices: &choices, eval_rows: batch.max(1024) };
+    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1, choices: &choices };
     let step = c.train_step(&db, &perm, &stats);
     let mut words = vec![RecordSlot::zeroed(); b.records_per_step];
     words[0] = RecordSlot::of(&Step::new(batch as u32, 0, 0, 0, 1.0 / batch as f32));

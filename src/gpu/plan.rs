@@ -75,10 +75,8 @@ pub struct Ctx<'a> {
     pub layout: &'a ParamLayout,
     /// the run's RNG key (dropout, augmentation)
     pub key: u32,
-    /// the matmul variant of each shape (gpu/tune)
+    /// the matmul variant of each shape (gpu/tune); evaluation chunks run the batch's variants
     pub choices: &'a Choices,
-    /// rows of an evaluation or prediction chunk (the activation buffers' capacity)
-    pub eval_rows: usize,
 }
 
 impl Ctx<'_> {
@@ -114,8 +112,7 @@ impl Ctx<'_> {
             };
             let x = if train { b.train_input(l) } else { &b.h[l] };
             let aux = if next_keep < 1.0 { b.dropped[l + 1].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
-            let rows = if train { s.batch } else { self.eval_rows } as u32;
-            let kernel = self.choices.kernel(Form::Abt, rows, dims.n, dims.k);
+            let kernel = self.choices.kernel(Form::Abt, s.batch as u32, dims.n, dims.k);
             out.push(self.k.matmul.dispatch(self.dev(), Form::Abt, kernel, &dims, &MatmulBuffers {
                 step: &b.steps, params: &b.params, x, dz: &b.dummy_r, out: &b.h[l + 1], aux,
             }));

@@ -76,7 +76,7 @@ impl GpuEngine {
         })??;
         let key = seed_key(setup.seed);
         let layers: Vec<(u32, u32)> = layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect();
-        let choices = tune::choose(&ctx, &kernels.matmul, &tune::run_shapes(&layers, setup.batch as u32, cap as u32))?;
+        let choices = tune::choose(&ctx, &kernels.matmul, &tune::run_shapes(&layers, setup.batch as u32))?;
         let mut e = GpuEngine {
             ctx, setup, layout, kernels, bufs, cap, key, step: 0, train: None, eval: None, readbacks: 0, started,
             setup_time: Duration::ZERO, first_step: None, snapshot: None, choices,
@@ -115,7 +115,7 @@ impl GpuEngine {
     fn plan_ctx(&self) -> Ctx<'_> {
         Ctx {
             gpu: &self.ctx, k: &self.kernels, b: &self.bufs, setup: &self.setup, layout: &self.layout, key: self.key,
-            choices: &self.choices, eval_rows: self.cap,
+            choices: &self.choices,
         }
     }
 

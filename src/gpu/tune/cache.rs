@@ -197,3 +197,97 @@ pub fn save(path: &Path, entries: &[(AdapterKey, String, Shape, Choice)]) -> Res
     let text = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
     write_atomic(path, &text).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter() -> AdapterKey {
+        AdapterKey { name: "test adapter".into(), backend: "Vulkan".into(), vendor: 1, device: 2, driver: "d 1.0".into() }
+    }
+
+    fn entry(form: Form, m: u32, kernel: MatmulKernel) -> (AdapterKey, String, Shape, Choice) {
+        let measured = vec![(kernel, 10.0), (MatmulKernel::Blocked8, 5.0)];
+        (adapter(), "fp".into(), Shape { form, m, n: 64, k: 784 }, Choice { kernel, measured })
+    }
+
+    fn entries(l: Loaded) -> Vec<(AdapterKey, String, Shape, Choice)> {
+        match l {
+            Loaded::Entries(v) => v,
+            Loaded::Corrupt(w) | Loaded::Foreign(w) => panic!("not loaded: {w}"),
+        }
+    }
+
+    #[test]
+    fn saved_choices_load_back_and_merge_with_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("tune.json");
+        assert!(entries(load(&path)).is_empty(), "an absent file is an empty cache");
+        save(&path, &[entry(Form::Abt, 100, MatmulKernel::Tiled64)]).unwrap();
+        // another process's save keeps ours and replaces only its own shape
+        save(&path, &[entry(Form::Atb, 100, MatmulKernel::Blocked8), entry(Form::Abt, 100, MatmulKernel::Blocked16)]).unwrap();
+        let mut got = entries(load(&path));
+        got.sort_by_key(|e| e.2);
+        assert_eq!(got, vec![entry(Form::Abt, 100, MatmulKernel::Blocked16), entry(Form::Atb, 100, MatmulKernel::Blocked8)]);
+    }
+
+    #[test]
+    fn the_file_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tune.json");
+        let many: Vec<_> = (1..=MAX_ENTRIES as u32 + 10).map(|m| entry(Form::Ab, m, MatmulKernel::Tiled32)).collect();
+        save(&path, &many).unwrap();
+        let got = entries(load(&path));
+        assert_eq!(got.len(), MAX_ENTRIES);
+        assert_eq!(got[0].2.m, 11, "the oldest entries go first");
+    }
+
+    #[test]
+    fn bad_files_and_entries_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tune.json");
+        for (text, corrupt) in [
+            ("", true),
+            ("{\"format\": \"wgpu-mlp tuning cache\", \"version\": 1}", true),
+            ("{\"format\": \"wgpu-mlp tuning cache\"}", true),
+            ("[1, 2]", false),
+            ("{\"format\": \"wgpu-mlp tuning cache\", \"version\": 2, \"entries\": []}", false),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            match load(&path) {
+                Loaded::Corrupt(_) => assert!(corrupt, "{text:?} read as corrupt"),
+                Loaded::Foreign(_) => assert!(!corrupt, "{text:?} read as foreign"),
+                Loaded::Entries(_) => panic!("{text:?} trusted"),
+            }
+        }
+        // a foreign file is never overwritten
+        let foreign = "{\"format\": \"wgpu-mlp tuning cache\", \"version\": 2, \"entries\": []}";
+        std::fs::write(&path, foreign).unwrap();
+        assert!(save(&path, &[entry(Form::Ab, 1, MatmulKernel::Tiled32)]).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign);
+        // a corrupt one is replaced
+        std::fs::write(&path, "{").unwrap();
+        save(&path, &[entry(Form::Ab, 1, MatmulKernel::Tiled32)]).unwrap();
+        assert_eq!(entries(load(&path)).len(), 1);
+        // entries with an unknown form or variant, a zero dimension or a non-finite timing are
+        // dropped one by one; the good entry next to them still counts
+        let good = std::fs::read_to_string(&path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let e = v["entries"][0].clone();
+        let mut bad = vec![e.clone()];
+        for (field, value) in [("form", serde_json::json!("abc")), ("choice", serde_json::json!("tiled-99")), ("m", serde_json::json!(0))] {
+            let mut b = e.clone();
+            b[field] = value;
+            bad.push(b);
+        }
+        let mut b = e.clone();
+        b["gflops"] = serde_json::json!([["tiled-32", -1.0]]);
+        bad.push(b);
+        let file = serde_json::json!({"format": FORMAT, "version": VERSION, "entries": bad});
+        std::fs::write(&path, file.to_string()).unwrap();
+        assert_eq!(entries(load(&path)).len(), 1);
+        // a huge file is not read at all
+        std::fs::write(&path, vec![b' '; MAX_BYTES as usize + 1]).unwrap();
+        assert!(matches!(load(&path), Loaded::Foreign(_)));
+    }
+}

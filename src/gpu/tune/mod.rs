@@ -30,6 +30,13 @@ pub const MODE_ENV: &str = "WGPU_MLP_TUNE";
 const BUDGET: Duration = Duration::from_millis(400);
 /// Timed rounds per shape at most (each round times every candidate once, interleaved).
 const MAX_ROUNDS: usize = 5;
+/// After a round, candidates slower than this many times the best are dropped from later rounds.
+const PRUNE: f64 = 1.5;
+/// After the first dispatch (which may include a pipeline compile of tens of milliseconds),
+/// candidates this many times slower than the quickest are not timed at all.
+const PRUNE_FIRST: f64 = 3.0;
+/// A first dispatch at least this long counts as a timing: a compile is a small part of it.
+const LONG: Duration = Duration::from_millis(50);
 /// Dispatches per timed submission are chosen to take about this long, so the submission's
 /// fixed cost does not swamp a small kernel.
 const SUBMISSION: Duration = Duration::from_millis(2);
@@ -274,9 +281,10 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
     Ok(out)
 }
 
-/// Times every candidate for `s` on zero-filled scratch buffers, in interleaved rounds until
-/// `budget` is spent (at least one round); each candidate's best time gives its GFLOP/s, fastest
-/// first. Noise only adds time, so the best of a few rounds is the steadiest estimate.
+/// Times every candidate for `s` on zero-filled scratch buffers: one first dispatch each, then
+/// interleaved rounds until `budget` is spent and every remaining candidate has a timing, the
+/// slow ones dropped on the way (PRUNE_FIRST, PRUNE). Each candidate's best time gives its GFLOP/s,
+/// fastest first: noise only adds time, so the best of a few rounds is the steadiest estimate.
 pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[MatmulKernel], budget: Duration) -> Result<Vec<(MatmulKernel, f64)>> {
     let dev = &ctx.device;
     let (m, n, k) = (s.m as u64, s.n as u64, s.k as u64);
@@ -314,17 +322,35 @@ pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[Mat
     let started = Instant::now();
     let mut best = vec![Duration::MAX; dispatches.len()];
     let mut reps = vec![1u32; dispatches.len()];
+    // one dispatch each first: a driver may compile the pipeline on its first use, so this time
+    // counts only where it is long enough for a compile to be a small part of it
+    let mut first = Vec::with_capacity(dispatches.len());
+    for (j, d) in dispatches.iter().enumerate() {
+        let t = time(d, 1)?;
+        if t >= LONG {
+            best[j] = t;
+        }
+        reps[j] = (SUBMISSION.as_secs_f64() / t.as_secs_f64().max(1e-7)).clamp(1.0, 64.0) as u32;
+        first.push(t);
+    }
+    let quickest = first.iter().min().copied().unwrap_or(Duration::MAX);
+    let mut live: Vec<usize> = (0..dispatches.len()).filter(|&j| first[j].as_secs_f64() <= PRUNE_FIRST * quickest.as_secs_f64()).collect();
     for round in 0..MAX_ROUNDS {
-        for i in 0..dispatches.len() {
+        // every candidate still in the running is timed at least once
+        let all_timed = live.iter().all(|&j| best[j] < Duration::MAX);
+        if all_timed && (live.len() < 2 || started.elapsed() >= budget) {
+            break;
+        }
+        for i in 0..live.len() {
             // rotate the order so no candidate always runs first
-            let j = (i + round) % dispatches.len();
+            let j = live[(i + round) % live.len()];
             let t = time(&dispatches[j], reps[j])?;
             best[j] = best[j].min(t);
             reps[j] = (SUBMISSION.as_secs_f64() / t.as_secs_f64().max(1e-7)).clamp(1.0, 64.0) as u32;
         }
-        if started.elapsed() >= budget {
-            break;
-        }
+        // a candidate far behind the best is not timed again (it keeps its measurement)
+        let fastest = live.iter().map(|&j| best[j]).min().unwrap_or(Duration::MAX);
+        live.retain(|&j| best[j].as_secs_f64() <= PRUNE * fastest.as_secs_f64());
     }
     ctx.check("timing tuning candidates")?;
     let flops = Form::flops(s.m, s.n, s.k);
@@ -334,13 +360,14 @@ pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[Mat
     Ok(out)
 }
 
-/// The shapes a run's plans dispatch: per layer (N outputs, K inputs), abt at the batch and at
-/// the evaluation chunk, atb at the batch, and ab at the batch for every layer but the first.
-pub fn run_shapes(layers: &[(u32, u32)], batch: u32, eval_rows: u32) -> Vec<Shape> {
+/// The shapes a run's training step dispatches: per layer (N outputs, K inputs), abt and atb at
+/// the batch, and ab for every layer but the first. Evaluation chunks run abt with the batch's
+/// variant: timing them too (up to 1024 rows) would multiply the tuning time on software
+/// adapters, where one such product takes a large part of a second.
+pub fn run_shapes(layers: &[(u32, u32)], batch: u32) -> Vec<Shape> {
     let mut v = Vec::new();
     for (l, &(n, k)) in layers.iter().enumerate() {
         v.push(Shape { form: Form::Abt, m: batch, n, k });
-        v.push(Shape { form: Form::Abt, m: eval_rows, n, k });
         v.push(Shape { form: Form::Atb, m: batch, n, k });
         if l > 0 {
             v.push(Shape { form: Form::Ab, m: batch, n, k });
