@@ -9,20 +9,21 @@
 //   abt: a (M, K), w (N, K), b (N)     -> h (M, N) = act(a·wᵀ + b)  [+ dropped copy of h]
 //   ab:  dz (M, N), w (N, K), h (M, K) -> da (M, K) = (dz·w) · mask/p · act'(h)
 //   atb: dz (M, N), a (M, K)           -> dw (N, K) = dzᵀ·a, and db (N) = Σ_rows dz
-// Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators; abt on wide
-// layers 8×16, see BC below). Along K (the contiguous dimension of w and a) operands are read as
+// Each invocation keeps an 8×8 block of outputs in registers (16 vec4 accumulators; abt in the
+// blocked-8x16 variant 8×16, see BC below; the tuner, src/gpu/tune, picks the variant). Along K (the contiguous dimension of w and a) operands are read as
 // vec4. Where every storage load costs a per-lane loop (lavapipe), the block size (loads per FMA)
 // sets the speed; 8×8 halves the loads per FMA of a 4×4 block. The imported `matmul_operands`
 // (matmul_vec4.wgsl when K % 4 == 0, else matmul_scalar.wgsl) declares `p4` (the flat parameter
 // buffer) and `x4` (the layer input) with ld4p/ld4x/ld1p/ld1x loaders, and `matmul_dz`
 // (matmul_dz_vec4.wgsl when N % 4 == 0) declares dz with ld1z/ld4z; the constant DZ4 (from
-// `consts`) picks the vec4 loops of ab and atb. The body is the same for all. Rows and columns past the edge are clamped on load and skipped on
-// store, so every shape works.
+// `consts`) picks the vec4 loops of ab and atb. The body is the same for all. Rows and columns
+// past the edge are clamped on load and skipped on store, so every shape works. The bindings and
+// the stores are matmul_io.wgsl's, shared with the tiled kernels of matmul_tiled.wgsl.
 
 // B: rows and columns of the block each invocation owns (MATMUL_BLOCK in src/gpu/matmul.rs)
 
 // h (M, N) = act(x·wᵀ + b); invocation (x, y) owns rows 8y.. and columns BC·x.. (BC, 8 or 16,
-// from `consts`: 16 for wide layers reads 24 instead of 32 operand vec4s per 512 products)
+// from `consts`: 16 reads 24 instead of 32 operand vec4s per 512 products)
 const QC: u32 = BC / 4u; // column quads per invocation
 @compute @workgroup_size(MATMUL_WG, MATMUL_WG)
 fn abt(@builtin(global_invocation_id) g: vec3<u32>) {

@@ -32,11 +32,6 @@ const BUDGET: Duration = Duration::from_millis(400);
 const MAX_ROUNDS: usize = 5;
 /// After a round, candidates slower than this many times the best are dropped from later rounds.
 const PRUNE: f64 = 1.5;
-/// After the first dispatch (which may include a pipeline compile of tens of milliseconds),
-/// candidates this many times slower than the quickest are not timed at all.
-const PRUNE_FIRST: f64 = 3.0;
-/// A first dispatch at least this long counts as a timing: a compile is a small part of it.
-const LONG: Duration = Duration::from_millis(50);
 /// Dispatches per timed submission are chosen to take about this long, so the submission's
 /// fixed cost does not swamp a small kernel.
 const SUBMISSION: Duration = Duration::from_millis(2);
@@ -281,9 +276,9 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
     Ok(out)
 }
 
-/// Times every candidate for `s` on zero-filled scratch buffers: one first dispatch each, then
-/// interleaved rounds until `budget` is spent and every remaining candidate has a timing, the
-/// slow ones dropped on the way (PRUNE_FIRST, PRUNE). Each candidate's best time gives its GFLOP/s,
+/// Times every candidate for `s` on zero-filled scratch buffers: an untimed one-row dispatch each
+/// (so a driver's compile on first use is not timed), then interleaved rounds until `budget` is
+/// spent (at least one), candidates more than PRUNE times slower than the best dropped after each. Each candidate's best time gives its GFLOP/s,
 /// fastest first: noise only adds time, so the best of a few rounds is the steadiest estimate.
 pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[MatmulKernel], budget: Duration) -> Result<Vec<(MatmulKernel, f64)>> {
     let dev = &ctx.device;
@@ -295,24 +290,28 @@ pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[Mat
     let dz = storage(ctx, "tuning dz", bytes(m * n))?;
     let out = storage(ctx, "tuning out", bytes((m * n).max(m * k).max(b_off + n + 4)))?;
     let aux = storage(ctx, "tuning aux", bytes((m * n).max(m * k)))?;
-    let step = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("tuning step"),
-        contents: bytemuck::bytes_of(&RecordSlot::of(&Step::new(s.m, 0, 0, 0, 1.0 / s.m as f32))),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
+    let step_of = |rows: u32| {
+        ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("tuning step"),
+            contents: bytemuck::bytes_of(&RecordSlot::of(&Step::new(rows, 0, 0, 0, 1.0 / rows as f32))),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    };
+    let (step, one_row) = (step_of(s.m), step_of(1));
     let bufs = MatmulBuffers { step: &step, params: &params, x: &x, dz: &dz, out: &out, aux: &aux };
     // the forms as training runs them: forward with bias and ReLU, backward through ReLU'
     let dims = MatmulDims { n: s.n, k: s.k, b_off: b_off as u32, act: 1, keep: 1.0, ..Default::default() };
-    let dispatches = ctx.scoped("building tuning candidates", || {
-        candidates.iter().map(|&c| mm.dispatch(dev, s.form, c, &dims, &bufs)).collect::<Vec<_>>()
+    let (dispatches, warm) = ctx.scoped("building tuning candidates", || {
+        let of = |b: &MatmulBuffers| candidates.iter().map(|&c| mm.dispatch(dev, s.form, c, &dims, b)).collect::<Vec<_>>();
+        (of(&bufs), of(&MatmulBuffers { step: &one_row, ..bufs }))
     })?;
-    let time = |d: &crate::gpu::pipeline::Dispatch, reps: u32| -> Result<Duration> {
+    let time = |d: &crate::gpu::pipeline::Dispatch, reps: u32, rows: u32| -> Result<Duration> {
         let t = Instant::now();
         let mut enc = dev.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..reps {
-                d.record_into(&mut pass, 0, s.m);
+                d.record_into(&mut pass, 0, rows);
             }
         }
         ctx.queue.submit([enc.finish()]);
@@ -322,29 +321,20 @@ pub fn measure(ctx: &GpuContext, mm: &MatmulKernels, s: Shape, candidates: &[Mat
     let started = Instant::now();
     let mut best = vec![Duration::MAX; dispatches.len()];
     let mut reps = vec![1u32; dispatches.len()];
-    // one dispatch each first: a driver may compile the pipeline on its first use, so this time
-    // counts only where it is long enough for a compile to be a small part of it
-    let mut first = Vec::with_capacity(dispatches.len());
-    for (j, d) in dispatches.iter().enumerate() {
-        let t = time(d, 1)?;
-        if t >= LONG {
-            best[j] = t;
-        }
-        reps[j] = (SUBMISSION.as_secs_f64() / t.as_secs_f64().max(1e-7)).clamp(1.0, 64.0) as u32;
-        first.push(t);
+    // a one-row dispatch each first, untimed: a driver may compile the pipeline on its first use
+    for d in &warm {
+        time(d, 1, 1)?;
     }
-    let quickest = first.iter().min().copied().unwrap_or(Duration::MAX);
-    let mut live: Vec<usize> = (0..dispatches.len()).filter(|&j| first[j].as_secs_f64() <= PRUNE_FIRST * quickest.as_secs_f64()).collect();
+    let mut live: Vec<usize> = (0..dispatches.len()).collect();
     for round in 0..MAX_ROUNDS {
-        // every candidate still in the running is timed at least once
-        let all_timed = live.iter().all(|&j| best[j] < Duration::MAX);
-        if all_timed && (live.len() < 2 || started.elapsed() >= budget) {
+        // every candidate is timed at least once
+        if round > 0 && (live.len() < 2 || started.elapsed() >= budget) {
             break;
         }
         for i in 0..live.len() {
             // rotate the order so no candidate always runs first
             let j = live[(i + round) % live.len()];
-            let t = time(&dispatches[j], reps[j])?;
+            let t = time(&dispatches[j], reps[j], s.m)?;
             best[j] = best[j].min(t);
             reps[j] = (SUBMISSION.as_secs_f64() / t.as_secs_f64().max(1e-7)).clamp(1.0, 64.0) as u32;
         }
