@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (shape, _, c) in &choices.report {
         println!("{shape}: {}", c.as_ref().map_or("untuned", |c| c.kernel.name()));
     }
-    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1, choices: &choices };
+    let c = Ctx { gpu: &ctx, k: &k, b: &b, setup: &setup, layout: &layout, key: 1, choices: &choices, eval_rows: batch as u32 };
     let step = c.train_step(&db, &perm, &stats);
     let mut words = vec![RecordSlot::zeroed(); b.records_per_step];
     words[0] = RecordSlot::of(&Step::new(batch as u32, 0, 0, 0, 1.0 / batch as f32));

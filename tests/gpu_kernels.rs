@@ -54,9 +54,11 @@ const ACTS: [Option<Activation>; 6] =
 /// (M, K, N). K % 4 == 0 takes the vec4 module, and with N % 4 == 0 too the one that also reads
 /// dz as vec4 (N = 12: the second row quad of atb past N); (9, 7, 4) has N % 4 == 0 but not K.
 /// N >= 128 with K % 4 == 0 takes abt's 16-column module ((65, 12, 130): its last block clamped).
-const SHAPES: [(usize, usize, usize); 11] = [
+/// (1, 4, 1), (2, 8, 3), (3, 4, 5): the vec4 modules, compiled without bounds checks, at one row,
+/// one K quad and N below a quad.
+const SHAPES: [(usize, usize, usize); 14] = [
     (1, 1, 1), (7, 13, 5), (63, 65, 33), (129, 784, 64), (100, 784, 10), (128, 256, 256), (5, 10, 13), (33, 1024, 10),
-    (37, 20, 12), (9, 7, 4), (65, 12, 130),
+    (37, 20, 12), (9, 7, 4), (65, 12, 130), (1, 4, 1), (2, 8, 3), (3, 4, 5),
 ];
 
 /// Every output of one kernel variant at one shape, checked against the CPU twin; returned so the

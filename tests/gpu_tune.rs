@@ -50,15 +50,26 @@ fn choices_are_measured_once_remembered_and_change_nothing_but_speed() {
     // 784-64-10 at batch 50: abt and atb of both layers, ab of the second
     assert_eq!(v["entries"].as_array().unwrap().len(), 5, "{text}");
 
+    assert!(first.as_array().is_some_and(|a| !a.is_empty()), "no scores: {first}");
     let (notes, second) = train(&cache, &dir.path().join("b"), &[]);
     assert!(tuned_note(&notes).is_none(), "the second run tuned again: {notes:?}");
     assert_eq!(first, second, "the same run gave other scores");
+
+    // a remembered tiled choice is used as it is (lavapipe itself picks the blocked kernels)
+    let tiled = text.replace("\"choice\": \"blocked-8x8\"", "\"choice\": \"tiled-64\"").replace("\"choice\": \"blocked-8x16\"", "\"choice\": \"tiled-32\"");
+    std::fs::write(&cache, &tiled).unwrap();
+    let (notes, with_tiled) = train(&cache, &dir.path().join("t"), &[]);
+    assert!(tuned_note(&notes).is_none(), "{notes:?}");
+    let o = wgpu_mlp(&cache).args(["devices", "--json"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!listed.contains("\"kernel\":\"blocked"), "the tiled choices were not kept: {listed}");
 
     let (notes, forced) = train(&cache, &dir.path().join("c"), &["--tune", "force"]);
     assert!(tuned_note(&notes).is_some(), "--tune force measured nothing: {notes:?}");
     let (notes, off) = train(&cache, &dir.path().join("d"), &["--tune", "off"]);
     assert!(notes.is_empty(), "{notes:?}");
     // every variant accumulates in the same order: the scores are bit-for-bit the same
+    assert_eq!(first, with_tiled, "tiled kernels gave other scores");
     assert_eq!(first, forced);
     assert_eq!(first, off);
 

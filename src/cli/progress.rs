@@ -224,6 +224,11 @@ impl Reporter for Printer {
     fn report(&mut self, event: Event<'_>) {
         match event {
             Event::Start(s) => self.start(s),
+            Event::Notes(notes) => {
+                for n in notes {
+                    self.progress.say(&format!("note: {n}"), serde_json::json!({"event": "note", "note": n}));
+                }
+            }
             Event::FoldStart { fold, k, train, val } => self.progress.note(&format!("fold {fold}/{k}: {train} train / {val} validation")),
             Event::TrainingStart { done, label } => self.progress.start(done, label),
             Event::Epoch(r) => self.progress.epoch(r),

@@ -75,8 +75,10 @@ pub struct Ctx<'a> {
     pub layout: &'a ParamLayout,
     /// the run's RNG key (dropout, augmentation)
     pub key: u32,
-    /// the matmul variant of each shape (gpu/tune); evaluation chunks run the batch's variants
+    /// the matmul variant of each shape (gpu/tune)
     pub choices: &'a Choices,
+    /// rows at which the evaluation plan's forward variants were chosen
+    pub eval_rows: u32,
 }
 
 impl Ctx<'_> {
@@ -112,7 +114,8 @@ impl Ctx<'_> {
             };
             let x = if train { b.train_input(l) } else { &b.h[l] };
             let aux = if next_keep < 1.0 { b.dropped[l + 1].as_ref().unwrap_or(&b.dummy_rw) } else { &b.dummy_rw };
-            let kernel = self.choices.kernel(Form::Abt, s.batch as u32, dims.n, dims.k);
+            let rows = if train { s.batch as u32 } else { self.eval_rows };
+            let kernel = self.choices.kernel(Form::Abt, rows, dims.n, dims.k);
             out.push(self.k.matmul.dispatch(self.dev(), Form::Abt, kernel, &dims, &MatmulBuffers {
                 step: &b.steps, params: &b.params, x, dz: &b.dummy_r, out: &b.h[l + 1], aux,
             }));

@@ -34,6 +34,8 @@ pub struct RunStart {
 pub enum Event<'a> {
     /// The run begins: data, engine and directory are ready. Sent first, once per run.
     Start(&'a RunStart),
+    /// Things the user should know that come up after the start (the GPU engine's kernel tuning).
+    Notes(&'a [String]),
     /// Fold `fold` (1-based) of `k` begins, with these sample counts.
     FoldStart {
         /// 1-based fold number

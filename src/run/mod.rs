@@ -217,7 +217,6 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
         None => CheckpointWriter::new(&out, print),
     };
     let mut notes: Vec<String> = resume.as_ref().and_then(|r| r.note.clone()).into_iter().collect();
-    notes.extend(engine.tuning().map(|t| t.notes).unwrap_or_default());
     if restart {
         // nothing resumable here yet: a failure removes what this attempt wrote, and keeps the
         // config.toml it starts from, so the same --resume starts it again
@@ -246,6 +245,11 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
     }
 
     engine.load_train(&splits.train)?;
+    // the GPU engine chooses its kernels for the training set's plan: what it tuned, where kept
+    let tuned = engine.tuning().map(|t| t.notes).unwrap_or_default();
+    if !tuned.is_empty() {
+        reporter.report(Event::Notes(&tuned));
+    }
     let state = resume.map(|r| r.fit).unwrap_or_else(|| FitState::starting_at(0));
     reporter.report(Event::TrainingStart { done: state.epoch, label: "" });
     let mut metrics = MetricsLog::new(out.join("metrics.csv"));

@@ -50,6 +50,9 @@ pub struct GpuEngine {
     snapshot: Option<wgpu::Buffer>,
     /// the matmul variant of every shape the plans dispatch
     choices: Choices,
+    /// rows the evaluation plan's forward products were chosen at: the batch once a training
+    /// set was loaded (its variants), else the chunk an inference-only engine runs
+    eval_rows: u32,
 }
 
 impl GpuEngine {
@@ -75,11 +78,11 @@ impl GpuEngine {
             Ok((Kernels::new(&ctx.device)?, Buffers::new(&ctx, &setup, &layout, cap)?))
         })??;
         let key = seed_key(setup.seed);
-        let layers: Vec<(u32, u32)> = layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect();
-        let choices = tune::choose(&ctx, &kernels.matmul, &tune::run_shapes(&layers, setup.batch as u32))?;
+        // matmul variants are chosen when a plan first needs them (training or evaluation shapes)
+        let choices = Choices::none()?;
         let mut e = GpuEngine {
             ctx, setup, layout, kernels, bufs, cap, key, step: 0, train: None, eval: None, readbacks: 0, started,
-            setup_time: Duration::ZERO, first_step: None, snapshot: None, choices,
+            setup_time: Duration::ZERO, first_step: None, snapshot: None, choices, eval_rows: 0,
         };
         e.set_params(params)?;
         e.ctx.wait()?;
@@ -102,6 +105,21 @@ impl GpuEngine {
         &self.choices
     }
 
+    /// Each layer's (outputs, inputs).
+    fn layer_shapes(&self) -> Vec<(u32, u32)> {
+        self.layout.layers.iter().map(|l| (l.outputs as u32, l.inputs as u32)).collect()
+    }
+
+    /// Chooses (measures, or recalls) the variants of `shapes` not chosen yet.
+    fn choose(&mut self, shapes: &[tune::Shape]) -> Result<()> {
+        let todo: Vec<tune::Shape> = shapes.iter().copied().filter(|s| !self.choices.has(*s)).collect();
+        if !todo.is_empty() {
+            let fresh = tune::choose(&self.ctx, &self.kernels.matmul, &todo)?;
+            self.choices.merge(fresh);
+        }
+        Ok(())
+    }
+
     /// The shared GPU context this engine runs on.
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.ctx
@@ -115,7 +133,7 @@ impl GpuEngine {
     fn plan_ctx(&self) -> Ctx<'_> {
         Ctx {
             gpu: &self.ctx, k: &self.kernels, b: &self.bufs, setup: &self.setup, layout: &self.layout, key: self.key,
-            choices: &self.choices,
+            choices: &self.choices, eval_rows: self.eval_rows,
         }
     }
 
@@ -225,6 +243,8 @@ impl Engine for GpuEngine {
         };
         let mut buffers = self.upload(data, "training set")?;
         buffers.augment = augment;
+        let shapes = tune::run_shapes(&self.layer_shapes(), self.setup.batch as u32);
+        self.choose(&shapes)?;
         self.train = Some(self.build_train(buffers, data.len)?);
         Ok(())
     }

@@ -9,7 +9,9 @@ use crate::gpu::buffers::{storage, storage_init};
 use crate::gpu::gather::{feature_bytes, target_words};
 use crate::gpu::pipeline::Dispatch;
 use crate::gpu::plan::DataBuffers;
+use crate::gpu::matmul::Form;
 use crate::gpu::stats;
+use crate::gpu::tune;
 
 pub(super) struct TrainPlan {
     pub(super) data: DataBuffers,
@@ -78,6 +80,14 @@ impl GpuEngine {
             return Ok(());
         }
         self.eval = None;
+        // evaluation chunks run the batch's forward variants once a training set has been loaded;
+        // an engine that only evaluates or predicts chooses them at its chunk's rows
+        let batch = self.setup.batch as u32;
+        let trained = self.choices.has(tune::Shape { form: Form::Abt, m: batch, n: self.layout.layers[0].outputs as u32, k: self.layout.layers[0].inputs as u32 });
+        self.eval_rows = if trained { batch } else { self.cap.min(data.len.max(1)) as u32 };
+        let shapes: Vec<tune::Shape> =
+            self.layer_shapes().into_iter().map(|(n, k)| tune::Shape { form: Form::Abt, m: self.eval_rows, n, k }).collect();
+        self.choose(&shapes)?;
         let buffers = self.upload(data, "evaluation")?;
         let stats = storage(&self.ctx, "eval stats", stats::eval_bytes(data.len.div_ceil(self.cap)))?;
         let probs = storage(&self.ctx, "predictions", 4 * (data.len * self.setup.spec.outputs()) as u64)?;

@@ -9,6 +9,8 @@
 
 pub mod cache;
 
+pub use cache::Shape;
+
 use crate::engine::{KernelChoice, Tuning};
 use crate::error::{Error, Result};
 use crate::gpu::buffers::storage;
@@ -16,7 +18,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::matmul::{Form, MatmulBuffers, MatmulDims, MatmulKernel, MatmulKernels};
 use crate::gpu::records::{RecordSlot, Step};
 use crate::gpu::shaders::Module;
-use cache::{AdapterKey, Choice, Loaded, Shape};
+use cache::{AdapterKey, Choice, Loaded};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -124,6 +126,24 @@ impl Choices {
         self.by_shape.get(&Shape { form, m, n, k }).copied().unwrap_or_else(|| form.untuned(n, k))
     }
 
+    /// No choices yet, under the process's mode.
+    pub fn none() -> Result<Choices> {
+        Ok(Choices { mode: mode()?, ..Choices::default() })
+    }
+
+    /// Whether `s` has a choice.
+    pub fn has(&self, s: Shape) -> bool {
+        self.by_shape.contains_key(&s)
+    }
+
+    /// Adds another round of choices (a plan's shapes chosen later).
+    pub fn merge(&mut self, other: Choices) {
+        self.by_shape.extend(other.by_shape);
+        self.report.extend(other.report);
+        self.seconds += other.seconds;
+        self.notes.extend(other.notes);
+    }
+
     /// How many shapes were measured by this engine.
     pub fn tuned(&self) -> usize {
         self.report.iter().filter(|r| r.1 == Origin::Tuned).count()
@@ -216,7 +236,8 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
     let adapter = AdapterKey::of(&ctx.info);
     let fp = fingerprint();
     let path = cache::path();
-    let mut guard = MEMO.lock().map_err(|_| Error::Gpu("the tuning memo is poisoned".into()))?;
+    // a panic elsewhere while the memo was held leaves it usable: it holds only finished choices
+    let mut guard = MEMO.lock().unwrap_or_else(|e| e.into_inner());
     let memo = guard.get_or_insert_with(Memo::default);
     if !memo.loaded {
         memo.loaded = true;
@@ -245,7 +266,16 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
     for (i, &s) in todo.iter().enumerate() {
         let left = BUDGET.saturating_sub(started.elapsed());
         let budget = left / (todo.len() - i) as u32;
-        let measured = measure(ctx, mm, s, &candidates(ctx, s), budget)?;
+        // a candidate the driver cannot build or run leaves the hand-picked variant, noted
+        let measured = match measure(ctx, mm, s, &candidates(ctx, s), budget) {
+            Ok(m) => m,
+            Err(e) => {
+                out.notes.push(format!("could not time the matmul variants for {s} ({e}); using {}", s.form.untuned(s.n, s.k).name()));
+                out.by_shape.insert(s, s.form.untuned(s.n, s.k));
+                out.report.push((s, Origin::Untuned, None));
+                continue;
+            }
+        };
         let choice = Choice { kernel: measured.first().map_or(s.form.untuned(s.n, s.k), |m| m.0), measured };
         let key = (adapter.clone(), fp.clone(), s);
         memo.entries.insert(key.clone(), choice.clone());
