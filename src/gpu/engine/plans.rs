@@ -84,7 +84,8 @@ impl GpuEngine {
         // an engine that only evaluates or predicts chooses them at its chunk's rows
         let batch = self.setup.batch as u32;
         let trained = self.choices.has(tune::Shape { form: Form::Abt, m: batch, n: self.layout.layers[0].outputs as u32, k: self.layout.layers[0].inputs as u32 });
-        self.eval_rows = if trained { batch } else { self.cap.min(data.len.max(1)) as u32 };
+        // (at the chunk's capacity, not the data's length, so one choice serves every size)
+        self.eval_rows = if trained { batch } else { self.cap as u32 };
         let shapes: Vec<tune::Shape> =
             self.layer_shapes().into_iter().map(|(n, k)| tune::Shape { form: Form::Abt, m: self.eval_rows, n, k }).collect();
         self.choose(&shapes)?;

@@ -162,35 +162,40 @@ fn parse_entry(e: Entry) -> Option<(AdapterKey, String, Shape, Choice)> {
 }
 
 /// Writes `entries` merged over what the file holds now (another process may have added its own
-/// meanwhile), atomically. A foreign file is left alone (returns its reason).
+/// meanwhile), atomically. Entries this build cannot read (another build's variants) are kept as
+/// they are. A foreign file is left alone (returns its reason).
 pub fn save(path: &Path, entries: &[(AdapterKey, String, Shape, Choice)]) -> Result<(), String> {
-    let mut all = match load(path) {
-        Loaded::Entries(v) => v,
-        Loaded::Corrupt(_) => Vec::new(),
+    let mut kept: Vec<serde_json::Value> = match load(path) {
         Loaded::Foreign(why) => return Err(format!("left as it is: {why}")),
+        Loaded::Corrupt(_) => Vec::new(),
+        Loaded::Entries(_) => std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("entries").and_then(|e| e.as_array()).cloned())
+            .unwrap_or_default(),
     };
-    all.retain(|(a, fp, s, _)| !entries.iter().any(|(a2, fp2, s2, _)| a == a2 && fp == fp2 && s == s2));
-    all.extend(entries.iter().cloned());
-    if all.len() > MAX_ENTRIES {
-        all.drain(..all.len() - MAX_ENTRIES);
+    let ours: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(adapter, kernels, s, c)| Entry {
+            adapter: adapter.clone(),
+            kernels: kernels.clone(),
+            form: s.form.name().into(),
+            m: s.m,
+            n: s.n,
+            k: s.k,
+            choice: c.kernel.name().into(),
+            gflops: c.measured.iter().map(|(k, g)| (k.name().to_string(), *g)).collect(),
+        })
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .collect();
+    // an entry's identity: everything but the choice and its timings
+    let key = |v: &serde_json::Value| ["adapter", "kernels", "form", "m", "n", "k"].map(|f| v.get(f).cloned());
+    kept.retain(|v| !ours.iter().any(|o| key(o) == key(v)));
+    kept.extend(ours);
+    if kept.len() > MAX_ENTRIES {
+        kept.drain(..kept.len() - MAX_ENTRIES);
     }
-    let file = File {
-        format: FORMAT.into(),
-        version: VERSION,
-        entries: all
-            .into_iter()
-            .map(|(adapter, kernels, s, c)| Entry {
-                adapter,
-                kernels,
-                form: s.form.name().into(),
-                m: s.m,
-                n: s.n,
-                k: s.k,
-                choice: c.kernel.name().into(),
-                gflops: c.measured.iter().map(|(k, g)| (k.name().to_string(), *g)).collect(),
-            })
-            .collect(),
-    };
+    let file = serde_json::json!({"format": FORMAT, "version": VERSION, "entries": kept});
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -286,6 +291,11 @@ mod tests {
         let file = serde_json::json!({"format": FORMAT, "version": VERSION, "entries": bad});
         std::fs::write(&path, file.to_string()).unwrap();
         assert_eq!(entries(load(&path)).len(), 1);
+        // saving keeps the entries this build could not read (another build's), as they were
+        save(&path, &[entry(Form::Atb, 7, MatmulKernel::Tiled64)]).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(after["entries"].as_array().unwrap().len(), 6, "{after}");
+        assert!(after.to_string().contains("tiled-99"), "{after}");
         // a huge file is not read at all
         std::fs::write(&path, vec![b' '; MAX_BYTES as usize + 1]).unwrap();
         assert!(matches!(load(&path), Loaded::Foreign(_)));
