@@ -190,15 +190,19 @@ static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
 
 /// FNV-1a of every matmul module's source: timings taken with other kernels are stale.
 fn fingerprint() -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for m in Module::ALL {
-        if let Module::Matmul(..) = m {
-            for b in m.source().bytes() {
-                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    static FP: OnceLock<String> = OnceLock::new();
+    FP.get_or_init(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for m in Module::ALL {
+            if let Module::Matmul(..) = m {
+                for b in m.source().bytes() {
+                    h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                }
             }
         }
-    }
-    format!("{h:016x}")
+        format!("{h:016x}")
+    })
+    .clone()
 }
 
 /// Whether `kernel`'s grid for `s` stays within the adapter's workgroups per dimension.
