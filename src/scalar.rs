@@ -33,8 +33,8 @@ const PARALLEL_MIN_MACS: usize = 1 << 23;
 
 /// A threaded product is cut into two halves of c along its longer side, multiplied side by side
 /// (`rayon::join`), each half with the gemm crate's own threading over half the pool (none on
-/// two cores). On 2 vCPUs this beats the crate's threading of the whole product by up to 1.4×
-/// (`cargo bench --bench cpu`; the crate packs each panel on one thread while the other waits).
+/// two cores). On 2 vCPUs this was faster than the crate's threading of the whole product at
+/// every threaded shape of configs B and C (README, Results: what the CPU engine changed).
 /// The halves are fixed by the shape, and the crate splits its work over output blocks only, so
 /// each output's sum order, and the result, does not depend on the thread count
 /// (tests/cpu_repeat.rs); the halves start at a multiple of 16 rows or columns.
