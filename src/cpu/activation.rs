@@ -5,7 +5,7 @@ use crate::model::Activation;
 use crate::scalar::Scalar;
 
 /// h = f(z) for one element (the bias is already added).
-#[inline]
+#[inline(always)]
 pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
     match act {
         Activation::Identity => z,
@@ -19,7 +19,7 @@ pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
 }
 
 /// f'(z) expressed through h = f(z).
-#[inline]
+#[inline(always)]
 pub fn activate_grad<T: Scalar>(act: Activation, h: T) -> T {
     match act {
         Activation::Identity => T::one(),
@@ -44,6 +44,27 @@ pub fn sigmoid<T: Scalar>(z: T) -> T {
 
 /// z (B, N) += b (N), then h = act(z) in place. `act = None` leaves the logits linear.
 pub fn bias_act<T: Scalar>(rows: usize, n: usize, bias: &[T], act: Option<Activation>, z: &mut [T]) {
+    super::wide::wide(BiasAct { rows, n, bias, act, z })
+}
+
+struct BiasAct<'a, T> {
+    rows: usize,
+    n: usize,
+    bias: &'a [T],
+    act: Option<Activation>,
+    z: &'a mut [T],
+}
+
+impl<T: Scalar> super::wide::Loop for BiasAct<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        bias_act_any_width(self.rows, self.n, self.bias, self.act, self.z)
+    }
+}
+
+#[inline(always)]
+fn bias_act_any_width<T: Scalar>(rows: usize, n: usize, bias: &[T], act: Option<Activation>, z: &mut [T]) {
     // One pass per row while it is hot, and the match on the activation outside the element
     // loop, so each arm is a tight loop the compiler vectorises.
     match act {
@@ -67,6 +88,25 @@ fn bias_map<T: Scalar>(rows: usize, n: usize, bias: &[T], z: &mut [T], f: impl F
 
 /// d (B, N) *= act'(h) elementwise, h the layer's stored (pre-dropout) output.
 pub fn act_backward<T: Scalar>(act: Activation, h: &[T], d: &mut [T]) {
+    super::wide::wide(ActBackward { act, h, d })
+}
+
+struct ActBackward<'a, T> {
+    act: Activation,
+    h: &'a [T],
+    d: &'a mut [T],
+}
+
+impl<T: Scalar> super::wide::Loop for ActBackward<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        act_backward_any_width(self.act, self.h, self.d)
+    }
+}
+
+#[inline(always)]
+fn act_backward_any_width<T: Scalar>(act: Activation, h: &[T], d: &mut [T]) {
     // one tight loop per activation (see bias_act)
     match act {
         Activation::Identity => {}
@@ -81,5 +121,31 @@ pub fn act_backward<T: Scalar>(act: Activation, h: &[T], d: &mut [T]) {
 fn grad_map<T: Scalar>(h: &[T], d: &mut [T], f: impl Fn(T) -> T) {
     for (g, &hv) in d.iter_mut().zip(h) {
         *g *= f(hv);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_and_baseline_agree_bitwise() {
+        let (rows, n) = (5, 37);
+        let z0: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+        let bias: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let acts = [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.01), Activation::Tanh, Activation::Sigmoid];
+        for act in acts.into_iter().map(Some).chain([None]) {
+            let (mut wide, mut base) = (z0.clone(), z0.clone());
+            bias_act(rows, n, &bias, act, &mut wide);
+            bias_act_any_width(rows, n, &bias, act, &mut base);
+            assert_eq!(bits(&wide), bits(&base), "{act:?} forward");
+            if let Some(act) = act {
+                let (mut wide_d, mut base_d) = (z0.clone(), z0.clone());
+                act_backward(act, &wide, &mut wide_d);
+                act_backward_any_width(act, &base, &mut base_d);
+                assert_eq!(bits(&wide_d), bits(&base_d), "{act:?} backward");
+            }
+        }
     }
 }

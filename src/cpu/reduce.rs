@@ -8,7 +8,29 @@ use crate::optim::regularized_grad;
 use crate::scalar::Scalar;
 
 /// dz (B, N) -> db (N): column sums, row by row (atb in matmul.wgsl sums in this order).
+/// At the widest vectors the CPU has (wide.rs): each column's sum keeps its order.
 pub fn bias_grad<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
+    super::wide::wide(BiasGrad { rows, n, dz, db })
+}
+
+struct BiasGrad<'a, T> {
+    rows: usize,
+    n: usize,
+    dz: &'a [T],
+    db: &'a mut [T],
+}
+
+impl<T: Scalar> super::wide::Loop for BiasGrad<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let BiasGrad { rows, n, dz, db } = self;
+        bias_grad_any_width(rows, n, dz, db)
+    }
+}
+
+#[inline(always)]
+fn bias_grad_any_width<T: Scalar>(rows: usize, n: usize, dz: &[T], db: &mut [T]) {
     db.fill(T::zero());
     for r in 0..rows {
         for (acc, &v) in db.iter_mut().zip(&dz[r * n..(r + 1) * n]) {
@@ -81,4 +103,22 @@ pub fn unit_stats<T: Scalar>(act: Activation, rows: usize, n: usize, h: &[T], al
         }
     }
     saturated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_grad_wide_and_baseline_agree_bitwise() {
+        let (rows, n) = (9, 53);
+        let dz: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.37).sin() * 1e-3).collect();
+        let (mut wide, mut base) = (vec![1.0f32; n], vec![2.0f32; n]);
+        bias_grad(rows, n, &dz, &mut wide);
+        bias_grad_any_width(rows, n, &dz, &mut base);
+        assert_eq!(wide.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), base.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        // in row order, as matmul.wgsl's atb sums
+        let want: f32 = (0..rows).fold(0.0, |s, r| s + dz[r * n + 5]);
+        assert_eq!(wide[5].to_bits(), want.to_bits());
+    }
 }
