@@ -278,6 +278,19 @@ fn train<'py>(
         }
         let rows = data.len;
         engine.load_train_owned(data).map_err(py_err)?;
+        // what went wrong while the GPU engine chose its kernels (a cache file ignored, say)
+        // reaches Python as warnings; a successful tuning is not worth one
+        let problems = engine.tuning().map(|t| t.notes).unwrap_or_default();
+        if !problems.is_empty() {
+            Python::attach(|py| -> PyResult<()> {
+                let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+                for n in problems {
+                    let text = std::ffi::CString::new(format!("wgpu_mlp: {n}")).unwrap_or_default();
+                    PyErr::warn(py, &category, &text, 1)?;
+                }
+                Ok(())
+            })?;
+        }
         let mut lr = lr;
         let (mut epochs, mut snapped, mut end) = (0usize, false, Stop::Done);
         let mut failure = None;

@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import subprocess
+import sys
 import threading
 import _thread
 import time
@@ -321,6 +322,29 @@ def test_gpu_smoke(iris):
     assert wgpu_mlp.describe_device("gpu").startswith("gpu")
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
     assert abs(gpu.score(X, y) - cpu.score(X, y)) <= 0.02
+
+
+@pytest.mark.skipif(not wgpu_mlp.gpu_available(), reason="no GPU adapter (device='gpu')")
+def test_gpu_tuning_problems_are_warnings(tmp_path):
+    # in a process of its own: the tuner reads its cache file once per process
+    cache = tmp_path / "tune.json"
+    cache.write_text("{ not json")
+    code = (
+        "import warnings, numpy as np\n"
+        "from wgpu_mlp import MLPClassifier\n"
+        "X = np.random.default_rng(0).random((40, 5)); y = np.arange(40) % 2\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, device='gpu').fit(X, y)\n"
+        "print([str(x.message) for x in w if issubclass(x.category, UserWarning)])\n"
+    )
+    env = dict(os.environ, WGPU_MLP_TUNE_CACHE=str(cache))
+    env.pop("WGPU_MLP_TUNE", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "ignored the tuning cache" in out.stdout and "not JSON" in out.stdout, out.stdout
+    # the corrupt file was replaced by the choices just measured
+    assert json.loads(cache.read_text())["version"] == 1
 
 
 def test_device_by_adapter_index_and_environment(iris, monkeypatch):

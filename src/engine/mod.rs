@@ -249,8 +249,11 @@ pub struct Tuning {
     pub seconds: f64,
     /// each shape's choice
     pub choices: Vec<KernelChoice>,
-    /// what the user should know (a cache file ignored or not written)
+    /// what went wrong on the way (a cache file ignored or not written, a candidate that failed)
     pub notes: Vec<String>,
+    /// what was measured and where it is remembered, when anything was
+    #[serde(default)]
+    pub tuned_note: Option<String>,
 }
 
 /// One matmul shape's variant.

@@ -246,7 +246,7 @@ fn single_run(plan: &Plan, device: &Device, opts: &RunOptions, reporter: &mut dy
 
     engine.load_train(&splits.train)?;
     // the GPU engine chooses its kernels for the training set's plan: what it tuned, where kept
-    let tuned = engine.tuning().map(|t| t.notes).unwrap_or_default();
+    let tuned: Vec<String> = engine.tuning().map(|t| t.notes.into_iter().chain(t.tuned_note).collect()).unwrap_or_default();
     if !tuned.is_empty() {
         reporter.report(Event::Notes(&tuned));
     }

@@ -113,8 +113,10 @@ pub struct Choices {
     pub report: Vec<(Shape, Origin, Option<Choice>)>,
     /// time spent compiling candidates and timing them
     pub seconds: f64,
-    /// what the user should know: a cache file ignored, or not written
+    /// what went wrong on the way: a cache file ignored or not written, a candidate that failed
     pub notes: Vec<String>,
+    /// what was measured and where it is remembered (the latest round that measured anything)
+    pub tuned_note: Option<String>,
     /// the mode the choices were made in
     pub mode: Tune,
 }
@@ -142,6 +144,7 @@ impl Choices {
         self.report.extend(other.report);
         self.seconds += other.seconds;
         self.notes.extend(other.notes);
+        self.tuned_note = other.tuned_note.or(self.tuned_note.take());
     }
 
     /// How many shapes were measured by this engine.
@@ -171,6 +174,7 @@ impl Choices {
                 })
                 .collect(),
             notes: self.notes.clone(),
+            tuned_note: self.tuned_note.clone(),
         }
     }
 }
@@ -305,7 +309,7 @@ pub fn choose(ctx: &GpuContext, mm: &MatmulKernels, shapes: &[Shape]) -> Result<
     };
     out.seconds = started.elapsed().as_secs_f64();
     if !fresh.is_empty() {
-        out.notes.push(format!("tuned {} matmul shapes for {} in {:.2} s ({kept})", fresh.len(), ctx.info.name, out.seconds));
+        out.tuned_note = Some(format!("tuned {} matmul shapes for {} in {:.2} s ({kept})", fresh.len(), ctx.info.name, out.seconds));
     }
     Ok(out)
 }
